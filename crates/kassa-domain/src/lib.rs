@@ -1,0 +1,19 @@
+//! Kassa's domain core.
+//!
+//! Pure types and rules with no I/O: every value that crosses the API boundary is parsed into one
+//! of these types ("parse, don't validate"), so the rest of the system never sees an invalid
+//! descriptor, key or rate.
+
+pub mod account;
+pub mod descriptor;
+pub mod error;
+pub mod gateway;
+pub mod json;
+pub mod group;
+pub mod keys;
+pub mod money;
+pub mod rate;
+pub mod settings;
+pub mod text;
+
+pub use error::ValidationError;

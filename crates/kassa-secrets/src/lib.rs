@@ -1,0 +1,190 @@
+//! Secrets at rest and API keys.
+//!
+//! * [`MasterKey`] seals secrets (Stripe keys, webhook secrets, bank account numbers) with
+//!   AES-256-GCM. Each value gets a fresh random nonce, and the sealed value is bound to what it is
+//!   (its *purpose*, used as associated data), so a sealed webhook secret cannot be swapped into the
+//!   secret-key column and decrypt there.
+//! * [`ApiKey`] makes client API keys; the database keeps only their SHA-256.
+
+use aes_gcm::aead::{Aead, KeyInit, Payload};
+use aes_gcm::{Aes256Gcm, Nonce};
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
+use sha2::{Digest, Sha256};
+use std::fmt;
+
+const SEALED_PREFIX: &str = "v1:";
+const NONCE_LEN: usize = 12;
+
+#[derive(Debug, thiserror::Error)]
+pub enum SecretsError {
+    #[error("the master key must be the base64 encoding of exactly 32 bytes")]
+    BadMasterKey,
+    #[error("a sealed secret is malformed")]
+    Malformed,
+    #[error("a sealed secret did not decrypt: the master key is not the one it was sealed with, or the data was altered")]
+    Undecryptable,
+    #[error("the system random source failed: {0}")]
+    Random(String),
+}
+
+fn random_bytes<const N: usize>() -> Result<[u8; N], SecretsError> {
+    let mut buf = [0u8; N];
+    getrandom::getrandom(&mut buf).map_err(|e| SecretsError::Random(e.to_string()))?;
+    Ok(buf)
+}
+
+/// The 32-byte key every secret at rest is sealed with.
+#[derive(Clone)]
+pub struct MasterKey {
+    cipher: Aes256Gcm,
+}
+
+impl fmt::Debug for MasterKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("MasterKey(…)")
+    }
+}
+
+impl MasterKey {
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self, SecretsError> {
+        if bytes.len() != 32 {
+            return Err(SecretsError::BadMasterKey);
+        }
+        let cipher = Aes256Gcm::new_from_slice(bytes).map_err(|_| SecretsError::BadMasterKey)?;
+        Ok(MasterKey { cipher })
+    }
+
+    /// Reads the base64 form (white space around it is ignored, as in a key file).
+    pub fn from_base64(text: &str) -> Result<Self, SecretsError> {
+        let bytes = STANDARD.decode(text.trim()).map_err(|_| SecretsError::BadMasterKey)?;
+        Self::from_bytes(&bytes)
+    }
+
+    /// A new random key and its base64 form, to be written to a key file.
+    pub fn generate() -> Result<(Self, String), SecretsError> {
+        let bytes: [u8; 32] = random_bytes()?;
+        Ok((Self::from_bytes(&bytes)?, STANDARD.encode(bytes)))
+    }
+
+    /// Encrypts `plaintext` for `purpose` (e.g. `gateway.secret_key`). The result is text:
+    /// `v1:` + base64(nonce ‖ ciphertext ‖ tag).
+    pub fn seal(&self, purpose: &str, plaintext: &str) -> Result<String, SecretsError> {
+        let nonce_bytes: [u8; NONCE_LEN] = random_bytes()?;
+        let nonce = Nonce::from_slice(&nonce_bytes);
+        let ct = self
+            .cipher
+            .encrypt(nonce, Payload { msg: plaintext.as_bytes(), aad: purpose.as_bytes() })
+            .map_err(|_| SecretsError::Malformed)?;
+        let mut out = Vec::with_capacity(NONCE_LEN + ct.len());
+        out.extend_from_slice(&nonce_bytes);
+        out.extend_from_slice(&ct);
+        Ok(format!("{SEALED_PREFIX}{}", STANDARD.encode(out)))
+    }
+
+    /// Decrypts a value sealed by [`MasterKey::seal`] for the same `purpose`.
+    pub fn open(&self, purpose: &str, sealed: &str) -> Result<String, SecretsError> {
+        let b64 = sealed.strip_prefix(SEALED_PREFIX).ok_or(SecretsError::Malformed)?;
+        let raw = STANDARD.decode(b64).map_err(|_| SecretsError::Malformed)?;
+        if raw.len() < NONCE_LEN + 16 {
+            return Err(SecretsError::Malformed);
+        }
+        let (nonce, ct) = raw.split_at(NONCE_LEN);
+        let pt = self
+            .cipher
+            .decrypt(Nonce::from_slice(nonce), Payload { msg: ct, aad: purpose.as_bytes() })
+            .map_err(|_| SecretsError::Undecryptable)?;
+        String::from_utf8(pt).map_err(|_| SecretsError::Malformed)
+    }
+}
+
+/// The prefix of every Kassa API key, so that leaked keys are recognisable by secret scanners.
+pub const API_KEY_PREFIX: &str = "kassa_sk_";
+
+/// A newly made client API key: shown once, then only its hash is kept.
+pub struct ApiKey {
+    pub plaintext: String,
+}
+
+impl ApiKey {
+    pub fn generate() -> Result<Self, SecretsError> {
+        let bytes: [u8; 32] = random_bytes()?;
+        let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+        Ok(ApiKey { plaintext: format!("{API_KEY_PREFIX}{hex}") })
+    }
+
+    /// What the database keeps: hex SHA-256 of the whole key. The key has 256 random bits, so a
+    /// fast hash is enough; no password-style stretching is needed.
+    pub fn hash(key: &str) -> String {
+        let digest = Sha256::digest(key.as_bytes());
+        digest.iter().map(|b| format!("{b:02x}")).collect()
+    }
+
+    /// A short, non-secret label for lists and audit entries: `kassa_sk_…a1b2`.
+    pub fn label(key: &str) -> String {
+        let tail: String = key.chars().rev().take(4).collect::<Vec<_>>().into_iter().rev().collect();
+        format!("{API_KEY_PREFIX}…{tail}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn seal_and_open_round_trip() {
+        let (key, _) = MasterKey::generate().unwrap();
+        let sealed = key.seal("gateway.secret_key", "sk_test_abc123456").unwrap();
+        assert!(sealed.starts_with("v1:"));
+        assert!(!sealed.contains("sk_test"));
+        assert_eq!(key.open("gateway.secret_key", &sealed).unwrap(), "sk_test_abc123456");
+    }
+
+    #[test]
+    fn nonces_differ() {
+        let (key, _) = MasterKey::generate().unwrap();
+        assert_ne!(key.seal("p", "same").unwrap(), key.seal("p", "same").unwrap());
+    }
+
+    #[test]
+    fn purpose_is_bound() {
+        let (key, _) = MasterKey::generate().unwrap();
+        let sealed = key.seal("gateway.webhook_secrets", "whsec_x").unwrap();
+        assert!(matches!(key.open("gateway.secret_key", &sealed), Err(SecretsError::Undecryptable)));
+    }
+
+    #[test]
+    fn wrong_key_and_tampering_fail() {
+        let (a, _) = MasterKey::generate().unwrap();
+        let (b, _) = MasterKey::generate().unwrap();
+        let sealed = a.seal("p", "secret").unwrap();
+        assert!(matches!(b.open("p", &sealed), Err(SecretsError::Undecryptable)));
+        let mut raw = STANDARD.decode(&sealed[3..]).unwrap();
+        let last = raw.len() - 1;
+        raw[last] ^= 1;
+        let tampered = format!("v1:{}", STANDARD.encode(raw));
+        assert!(a.open("p", &tampered).is_err());
+        assert!(matches!(a.open("p", "plain"), Err(SecretsError::Malformed)));
+    }
+
+    #[test]
+    fn master_key_base64_round_trip() {
+        let (_, b64) = MasterKey::generate().unwrap();
+        assert!(MasterKey::from_base64(&format!("{b64}\n")).is_ok());
+        assert!(MasterKey::from_base64("c2hvcnQ=").is_err());
+        assert!(MasterKey::from_base64("not base64!").is_err());
+    }
+
+    #[test]
+    fn api_keys_are_random_and_hashed() {
+        let a = ApiKey::generate().unwrap();
+        let b = ApiKey::generate().unwrap();
+        assert_ne!(a.plaintext, b.plaintext);
+        assert!(a.plaintext.starts_with(API_KEY_PREFIX));
+        assert_eq!(a.plaintext.len(), API_KEY_PREFIX.len() + 64);
+        let h = ApiKey::hash(&a.plaintext);
+        assert_eq!(h.len(), 64);
+        assert!(!h.contains(&a.plaintext[API_KEY_PREFIX.len()..]));
+        assert_eq!(ApiKey::label("kassa_sk_00ffa1b2"), "kassa_sk_…a1b2");
+    }
+}
