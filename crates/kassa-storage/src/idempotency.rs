@@ -1,0 +1,102 @@
+//! Idempotency keys: the first request with a key does the work, repeats get its response.
+
+use sqlx::Row;
+
+use crate::{now_millis, Store, StorageError};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredResponse {
+    pub status: u16,
+    pub body: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IdempotencyBegin {
+    /// The key is new and now held by this request: do the work, then save the response.
+    Started,
+    /// The key was used before for the same request: here is what it answered.
+    Replay(StoredResponse),
+    /// The key was used before for a different request.
+    Mismatch,
+    /// The first request with this key is still being worked on.
+    InProgress,
+}
+
+impl Store {
+    /// Claims `key` for a request whose fingerprint is `request_hash`.
+    pub async fn idempotency_begin(&self, client_no: i64, key: &str, request_hash: &str) -> Result<IdempotencyBegin, StorageError> {
+        let inserted = sqlx::query(
+            "INSERT INTO idempotency_keys (client_no, idem_key, request_hash, state, created_at)
+             VALUES ($1, $2, $3, 'started', $4) ON CONFLICT (client_no, idem_key) DO NOTHING",
+        )
+        .bind(client_no)
+        .bind(key)
+        .bind(request_hash)
+        .bind(now_millis())
+        .execute(&self.pool)
+        .await?;
+        if inserted.rows_affected() == 1 {
+            return Ok(IdempotencyBegin::Started);
+        }
+        let row = sqlx::query(
+            "SELECT request_hash, state, response_status, response_body FROM idempotency_keys WHERE client_no = $1 AND idem_key = $2",
+        )
+        .bind(client_no)
+        .bind(key)
+        .fetch_optional(&self.pool)
+        .await?;
+        // Purged between the two statements: claim it again.
+        let Some(row) = row else {
+            return Box::pin(self.idempotency_begin(client_no, key, request_hash)).await;
+        };
+        let stored_hash: String = row.try_get("request_hash")?;
+        if stored_hash != request_hash {
+            return Ok(IdempotencyBegin::Mismatch);
+        }
+        let state: String = row.try_get("state")?;
+        if state != "completed" {
+            return Ok(IdempotencyBegin::InProgress);
+        }
+        let status: Option<i64> = row.try_get("response_status")?;
+        let body: Option<String> = row.try_get("response_body")?;
+        Ok(IdempotencyBegin::Replay(StoredResponse {
+            status: status.and_then(|s| u16::try_from(s).ok()).unwrap_or(500),
+            body: body.unwrap_or_default(),
+        }))
+    }
+
+    /// Saves the response of the request that holds `key`.
+    pub async fn idempotency_complete(&self, client_no: i64, key: &str, response: &StoredResponse) -> Result<(), StorageError> {
+        sqlx::query(
+            "UPDATE idempotency_keys SET state = 'completed', response_status = $1, response_body = $2
+             WHERE client_no = $3 AND idem_key = $4",
+        )
+        .bind(i64::from(response.status))
+        .bind(&response.body)
+        .bind(client_no)
+        .bind(key)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Releases `key` without a response (the request failed before doing anything lasting), so
+    /// the client may retry with it.
+    pub async fn idempotency_release(&self, client_no: i64, key: &str) -> Result<(), StorageError> {
+        sqlx::query("DELETE FROM idempotency_keys WHERE client_no = $1 AND idem_key = $2 AND state = 'started'")
+            .bind(client_no)
+            .bind(key)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Forgets keys created before `cutoff_millis`. Returns how many.
+    pub async fn idempotency_purge(&self, cutoff_millis: i64) -> Result<u64, StorageError> {
+        let r = sqlx::query("DELETE FROM idempotency_keys WHERE created_at < $1")
+            .bind(cutoff_millis)
+            .execute(&self.pool)
+            .await?;
+        Ok(r.rows_affected())
+    }
+}

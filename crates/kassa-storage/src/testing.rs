@@ -1,0 +1,121 @@
+//! Isolated databases for tests.
+//!
+//! `KASSA_TEST_DATABASE_URL` picks the backend: unset or `sqlite`, a fresh SQLite file in a
+//! temporary folder; `postgres://…/db`, a fresh PostgreSQL database on that server, cloned from a
+//! template that is migrated once per schema version (so each test starts in milliseconds). The
+//! database is dropped when the [`TestDb`] is.
+//!
+//! When `KASSA_TEST_PG_MARKER` names a file, every PostgreSQL database made appends a line to it,
+//! so a CI script can prove the PostgreSQL run happened.
+
+use sqlx::{Connection, Executor, Row};
+use std::io::Write;
+
+use crate::{Store, StorageError};
+
+pub struct TestDb {
+    pub url: String,
+    admin_url: Option<String>,
+    name: Option<String>,
+    _dir: Option<tempfile::TempDir>,
+}
+
+fn random_suffix() -> String {
+    let mut b = [0u8; 8];
+    let _ = getrandom::getrandom(&mut b);
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+fn with_db(url: &str, db: &str) -> String {
+    let (base, query) = match url.split_once('?') {
+        Some((b, q)) => (b, format!("?{q}")),
+        None => (url, String::new()),
+    };
+    let root = match base.rfind('/') {
+        Some(i) if i > "postgres://".len() => &base[..i],
+        _ => base,
+    };
+    format!("{root}/{db}{query}")
+}
+
+impl TestDb {
+    /// The backend the suite runs against.
+    pub fn configured_url() -> Option<String> {
+        std::env::var("KASSA_TEST_DATABASE_URL").ok().filter(|u| u.starts_with("postgres"))
+    }
+
+    pub async fn create() -> Result<TestDb, StorageError> {
+        match Self::configured_url() {
+            None => {
+                let dir = tempfile::tempdir().map_err(|e| StorageError::Migration(e.to_string()))?;
+                let url = format!("sqlite://{}/kassa.db", dir.path().display());
+                let store = Store::connect(&url).await?;
+                store.migrate().await?;
+                store.close().await;
+                Ok(TestDb { url, admin_url: None, name: None, _dir: Some(dir) })
+            }
+            Some(admin_url) => Self::create_postgres(admin_url).await,
+        }
+    }
+
+    async fn create_postgres(admin_url: String) -> Result<TestDb, StorageError> {
+        sqlx::any::install_default_drivers();
+        let template = format!("kassa_tpl_{}", crate::migrate::fingerprint());
+        let name = format!("kassa_t_{}", random_suffix());
+        let mut admin = sqlx::AnyConnection::connect(&admin_url).await?;
+        admin.execute("SELECT pg_advisory_lock(7365420)").await?;
+        let exists = sqlx::query("SELECT COUNT(*) AS n FROM pg_database WHERE datname = $1")
+            .bind(&template)
+            .fetch_one(&mut admin)
+            .await?
+            .try_get::<i64, _>("n")?
+            > 0;
+        if !exists {
+            let building = format!("{template}_building");
+            admin.execute(format!("DROP DATABASE IF EXISTS {building}").as_str()).await?;
+            admin.execute(format!("CREATE DATABASE {building}").as_str()).await?;
+            let store = Store::connect(&with_db(&admin_url, &building)).await?;
+            store.migrate().await?;
+            store.close().await;
+            admin.execute(format!("ALTER DATABASE {building} RENAME TO {template}").as_str()).await?;
+        }
+        let created = admin.execute(format!("CREATE DATABASE {name} TEMPLATE {template}").as_str()).await;
+        admin.execute("SELECT pg_advisory_unlock(7365420)").await?;
+        created?;
+        admin.close().await?;
+        if let Ok(marker) = std::env::var("KASSA_TEST_PG_MARKER") {
+            if let Ok(mut f) = std::fs::OpenOptions::new().create(true).append(true).open(marker) {
+                let _ = writeln!(f, "{name}");
+            }
+        }
+        Ok(TestDb { url: with_db(&admin_url, &name), admin_url: Some(admin_url), name: Some(name), _dir: None })
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        let (Some(admin_url), Some(name)) = (self.admin_url.take(), self.name.take()) else { return };
+        // Drop runs outside any async context we could borrow; use a small runtime of its own.
+        let _ = std::thread::spawn(move || {
+            let Ok(rt) = tokio::runtime::Builder::new_current_thread().enable_all().build() else { return };
+            rt.block_on(async move {
+                if let Ok(mut admin) = sqlx::AnyConnection::connect(&admin_url).await {
+                    let _ = admin.execute(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)").as_str()).await;
+                    let _ = admin.close().await;
+                }
+            });
+        })
+        .join();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::with_db;
+
+    #[test]
+    fn swaps_database_name() {
+        assert_eq!(with_db("postgres://postgres@127.0.0.1:5432/test", "x"), "postgres://postgres@127.0.0.1:5432/x");
+        assert_eq!(with_db("postgres://u:p@h/test?sslmode=disable", "x"), "postgres://u:p@h/x?sslmode=disable");
+    }
+}
