@@ -8,6 +8,9 @@ use std::fmt;
 pub struct ValidationError {
     pub param: String,
     pub message: String,
+    /// A stable machine-readable code: `parameter_invalid`, `parameter_missing`,
+    /// `parameter_unknown`.
+    pub code: &'static str,
 }
 
 impl ValidationError {
@@ -15,7 +18,13 @@ impl ValidationError {
         Self {
             param: param.into(),
             message: message.into(),
+            code: "parameter_invalid",
         }
+    }
+
+    pub fn with_code(mut self, code: &'static str) -> Self {
+        self.code = code;
+        self
     }
 
     /// The same error, nested under `parent` (`limits` + `currency` → `limits.currency`).

@@ -26,13 +26,13 @@ fn from_serde_message(path: String, message: String) -> ValidationError {
             } else {
                 format!("{path}.{field}")
             };
-            return ValidationError::new(param, format!("unknown field `{field}`"));
+            return ValidationError::new(param, format!("unknown field `{field}`")).with_code("parameter_unknown");
         }
     }
     if let Some(rest) = message.strip_prefix("missing field `") {
         if let Some((field, _)) = rest.split_once('`') {
             let param = if path.is_empty() { field.to_string() } else { format!("{path}.{field}") };
-            return ValidationError::new(param, "is required");
+            return ValidationError::new(param, "is required").with_code("parameter_missing");
         }
     }
     // Drop serde's trailing " at line 1 column 5" that means nothing for a parsed Value.

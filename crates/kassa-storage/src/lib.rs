@@ -20,7 +20,7 @@ pub mod migrate;
 
 pub use audit::{AuditEntry, AuditRecord};
 pub use clients::{ApiKeyRecord, ClientRecord};
-pub use db::{Backend, Store};
+pub use db::{redact_url, Backend, Store};
 pub use error::StorageError;
 pub use gateways::{GatewayFilter, GatewayRecord, GatewayWrite};
 pub use groups::{GroupRecord, GroupWrite};

@@ -1,0 +1,61 @@
+//! API-key authentication: `Authorization: Bearer <key>` decides the client.
+
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use axum::http::HeaderMap;
+use kassa_secrets::ApiKey;
+
+use crate::{ApiError, AppState};
+
+/// The caller: which client, through which key, in which request.
+#[derive(Debug, Clone)]
+pub struct Auth {
+    pub client_no: i64,
+    pub api_key_id: i64,
+    pub key_label: String,
+    pub request_id: Option<String>,
+}
+
+impl Auth {
+    /// The actor named in audit entries.
+    pub fn actor(&self) -> String {
+        format!("api_key:{}", self.key_label)
+    }
+}
+
+pub async fn authenticate(headers: &HeaderMap, state: &AppState) -> Result<Auth, ApiError> {
+    let value = headers
+        .get(axum::http::header::AUTHORIZATION)
+        .ok_or(ApiError::Unauthenticated("No API key provided. Send `Authorization: Bearer <api_key>`."))?;
+    let value = value
+        .to_str()
+        .map_err(|_| ApiError::Unauthenticated("The Authorization header is not valid text."))?;
+    let key = value
+        .strip_prefix("Bearer ")
+        .or_else(|| value.strip_prefix("bearer "))
+        .map(str::trim)
+        .filter(|k| !k.is_empty())
+        .ok_or(ApiError::Unauthenticated("Use `Authorization: Bearer <api_key>`."))?;
+    let record = state
+        .store
+        .find_api_key(&ApiKey::hash(key))
+        .await?
+        .ok_or(ApiError::Unauthenticated("Invalid API key."))?;
+    let request_id = headers
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    Ok(Auth { client_no: record.client_no, api_key_id: record.id, key_label: record.label, request_id })
+}
+
+impl FromRequestParts<AppState> for Auth {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        // The idempotency layer may have authenticated the request already.
+        if let Some(auth) = parts.extensions.get::<Auth>() {
+            return Ok(auth.clone());
+        }
+        authenticate(&parts.headers, state).await
+    }
+}

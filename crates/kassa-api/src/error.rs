@@ -1,0 +1,133 @@
+//! The one error type of the API and its mapping to HTTP.
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use kassa_domain::ValidationError;
+use kassa_storage::StorageError;
+use serde::Serialize;
+
+/// Every way a request can fail. Each variant has one status and one error `type`.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// 400: the input breaks a rule; `param` names the field.
+    #[error("{message}")]
+    InvalidRequest { param: Option<String>, code: &'static str, message: String },
+    /// 401: no API key, or not a live one.
+    #[error("{0}")]
+    Unauthenticated(&'static str),
+    /// 404: no such object for this client (another client's object looks exactly the same).
+    #[error("no such {0}")]
+    NotFound(&'static str),
+    /// 409: the request conflicts with the current state.
+    #[error("{message}")]
+    Conflict { code: &'static str, message: String },
+    /// 422: well-formed, but not allowed.
+    #[error("{message}")]
+    Unprocessable { param: Option<String>, code: &'static str, message: String },
+    /// 400: an idempotency key was reused with a different request.
+    #[error("{0}")]
+    IdempotencyMismatch(String),
+    /// 409: the first request with this idempotency key is still running.
+    #[error("{0}")]
+    IdempotencyInProgress(String),
+    /// 500: our fault; details go to the log, not to the caller.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct ErrorBody {
+    pub error: ErrorDetail,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct ErrorDetail {
+    /// `invalid_request_error`, `authentication_error`, `idempotency_error` or `api_error`.
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    /// Stable machine-readable code, e.g. `parameter_invalid`, `resource_missing`.
+    pub code: &'static str,
+    pub message: String,
+    /// The field at fault, as a JSON path (`limits.discount_rate`).
+    pub param: Option<String>,
+}
+
+impl ApiError {
+    pub fn invalid(param: impl Into<String>, message: impl Into<String>) -> Self {
+        ApiError::InvalidRequest { param: Some(param.into()), code: "parameter_invalid", message: message.into() }
+    }
+
+    pub fn unprocessable(param: Option<&str>, code: &'static str, message: impl Into<String>) -> Self {
+        ApiError::Unprocessable { param: param.map(str::to_string), code, message: message.into() }
+    }
+
+    pub fn internal(e: impl std::fmt::Display) -> Self {
+        ApiError::Internal(e.to_string())
+    }
+
+    pub fn status(&self) -> StatusCode {
+        match self {
+            ApiError::InvalidRequest { .. } | ApiError::IdempotencyMismatch(_) => StatusCode::BAD_REQUEST,
+            ApiError::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
+            ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::Conflict { .. } | ApiError::IdempotencyInProgress(_) => StatusCode::CONFLICT,
+            ApiError::Unprocessable { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    pub fn body(&self) -> ErrorBody {
+        let (kind, code, param) = match self {
+            ApiError::InvalidRequest { param, code, .. } => ("invalid_request_error", *code, param.clone()),
+            ApiError::Unauthenticated(_) => ("authentication_error", "api_key_invalid", None),
+            ApiError::NotFound(_) => ("invalid_request_error", "resource_missing", None),
+            ApiError::Conflict { code, .. } => ("invalid_request_error", *code, None),
+            ApiError::Unprocessable { param, code, .. } => ("invalid_request_error", *code, param.clone()),
+            ApiError::IdempotencyMismatch(_) => ("idempotency_error", "idempotency_key_reused", None),
+            ApiError::IdempotencyInProgress(_) => ("idempotency_error", "idempotency_key_in_use", None),
+            ApiError::Internal(_) => ("api_error", "internal_error", None),
+        };
+        let message = match self {
+            ApiError::Internal(_) => "An internal error occurred. It has been logged; retrying later may succeed.".to_string(),
+            other => other.to_string(),
+        };
+        ErrorBody { error: ErrorDetail { kind, code, message, param } }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        if let ApiError::Internal(detail) = &self {
+            tracing::error!(error = %detail, "internal error");
+        }
+        (self.status(), axum::Json(self.body())).into_response()
+    }
+}
+
+impl From<ValidationError> for ApiError {
+    fn from(e: ValidationError) -> Self {
+        let param = if e.param.is_empty() { None } else { Some(e.param.clone()) };
+        let message = match &param {
+            Some(p) => format!("{p}: {}", e.message),
+            None => e.message.clone(),
+        };
+        ApiError::InvalidRequest { param, code: e.code, message }
+    }
+}
+
+impl From<StorageError> for ApiError {
+    fn from(e: StorageError) -> Self {
+        match e {
+            StorageError::NotFound => ApiError::NotFound("object"),
+            StorageError::Conflict(what) => ApiError::Conflict { code: "resource_exists", message: what },
+            StorageError::Stale => ApiError::Conflict { code: "resource_changed", message: StorageError::Stale.to_string() },
+            other => ApiError::Internal(other.to_string()),
+        }
+    }
+}
+
+impl From<kassa_secrets::SecretsError> for ApiError {
+    fn from(e: kassa_secrets::SecretsError) -> Self {
+        ApiError::Internal(e.to_string())
+    }
+}

@@ -1,0 +1,118 @@
+//! `Idempotency-Key` for every `POST`: the first request with a key does the work; a repeat with
+//! the same key and the same request gets the first response again (`Idempotent-Replayed: true`);
+//! the same key with another request is an `idempotency_error`; a repeat while the first is still
+//! running is a 409. Keys are scoped to the client and kept for at least 24 hours.
+
+use axum::body::{to_bytes, Body};
+use axum::extract::{Request, State};
+use axum::http::{HeaderValue, Method, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use kassa_storage::{IdempotencyBegin, StoredResponse};
+use sha2::{Digest, Sha256};
+
+use crate::auth::authenticate;
+use crate::json::MAX_BODY;
+use crate::{ApiError, AppState};
+
+pub const HEADER: &str = "idempotency-key";
+pub const REPLAYED: &str = "idempotent-replayed";
+/// How long keys are kept.
+pub const RETENTION_MILLIS: i64 = 24 * 60 * 60 * 1000;
+
+fn fingerprint(method: &Method, path: &str, body: &[u8]) -> String {
+    let mut h = Sha256::new();
+    h.update(method.as_str().as_bytes());
+    h.update([0]);
+    h.update(path.as_bytes());
+    h.update([0]);
+    h.update(body);
+    h.finalize().iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn json_response(status: u16, body: String) -> Response {
+    let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let mut resp = (status, body).into_response();
+    resp.headers_mut().insert(axum::http::header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    resp
+}
+
+pub async fn layer(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    if req.method() != Method::POST || !req.headers().contains_key(HEADER) {
+        return next.run(req).await;
+    }
+    match handle(state, req, next).await {
+        Ok(resp) => resp,
+        Err(e) => e.into_response(),
+    }
+}
+
+async fn handle(state: AppState, req: Request, next: Next) -> Result<Response, ApiError> {
+    let key = req
+        .headers()
+        .get(HEADER)
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
+        .unwrap_or("")
+        .to_string();
+    if key.is_empty() || key.len() > 255 {
+        return Err(ApiError::invalid("Idempotency-Key", "Idempotency-Key: must be 1 to 255 printable characters"));
+    }
+    let auth = authenticate(req.headers(), &state).await?;
+    let (mut parts, body) = req.into_parts();
+    let bytes = to_bytes(body, MAX_BODY).await.map_err(|_| ApiError::InvalidRequest {
+        param: None,
+        code: "body_invalid",
+        message: format!("The request body could not be read or is larger than {MAX_BODY} bytes."),
+    })?;
+    let hash = fingerprint(&parts.method, parts.uri.path(), &bytes);
+    match state.store.idempotency_begin(auth.client_no, &key, &hash).await? {
+        IdempotencyBegin::Started => {}
+        IdempotencyBegin::Replay(stored) => {
+            let mut resp = json_response(stored.status, stored.body);
+            resp.headers_mut().insert(REPLAYED, HeaderValue::from_static("true"));
+            return Ok(resp);
+        }
+        IdempotencyBegin::Mismatch => {
+            return Err(ApiError::IdempotencyMismatch(
+                "This Idempotency-Key was already used with a different request. Use a new key for a new request.".into(),
+            ))
+        }
+        IdempotencyBegin::InProgress => {
+            return Err(ApiError::IdempotencyInProgress(
+                "A request with this Idempotency-Key is still being processed. Retry after it completes.".into(),
+            ))
+        }
+    }
+    parts.extensions.insert(auth.clone());
+    let resp = next.run(Request::from_parts(parts, Body::from(bytes))).await;
+    let (parts, body) = resp.into_parts();
+    let body = match to_bytes(body, usize::MAX).await {
+        Ok(b) => b,
+        Err(e) => {
+            state.store.idempotency_release(auth.client_no, &key).await?;
+            return Err(ApiError::internal(format!("reading the response to save it: {e}")));
+        }
+    };
+    if parts.status.is_server_error() {
+        // Nothing lasting is known to have happened: let the client retry with the same key.
+        state.store.idempotency_release(auth.client_no, &key).await?;
+    } else {
+        let stored = StoredResponse { status: parts.status.as_u16(), body: String::from_utf8_lossy(&body).into_owned() };
+        state.store.idempotency_complete(auth.client_no, &key, &stored).await?;
+    }
+    Ok(Response::from_parts(parts, Body::from(body)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fingerprint_depends_on_every_part() {
+        let a = fingerprint(&Method::POST, "/v1/gateways", b"{}");
+        assert_ne!(a, fingerprint(&Method::POST, "/v1/gateways", b"{ }"));
+        assert_ne!(a, fingerprint(&Method::POST, "/v1/collection_groups", b"{}"));
+        assert_eq!(a, fingerprint(&Method::POST, "/v1/gateways", b"{}"));
+    }
+}

@@ -1,0 +1,88 @@
+//! Kassa's HTTP API.
+//!
+//! Requests pass through, outermost first: request id → tracing span → metrics → idempotency (for
+//! `POST` with an `Idempotency-Key`) → the route. Handlers are thin: they parse the body into
+//! domain types, call a service function, and render a view. Every failure is an [`ApiError`],
+//! which maps to one HTTP status and the documented error body.
+
+mod auth;
+mod error;
+mod idempotency;
+mod json;
+mod metrics;
+mod openapi;
+mod routes;
+mod service;
+mod state;
+mod views;
+
+pub use error::ApiError;
+pub use idempotency::RETENTION_MILLIS as IDEMPOTENCY_RETENTION_MILLIS;
+pub use metrics::Metrics;
+pub use state::{AppState, Config};
+
+use axum::http::{HeaderName, Request};
+use axum::Router;
+use tower_http::request_id::{MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer};
+use tower_http::trace::TraceLayer;
+
+const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+#[derive(Clone, Copy, Default)]
+struct RandomRequestId;
+
+impl MakeRequestId for RandomRequestId {
+    fn make_request_id<B>(&mut self, _: &Request<B>) -> Option<RequestId> {
+        let mut b = [0u8; 12];
+        getrandom::getrandom(&mut b).ok()?;
+        let id: String = b.iter().map(|x| format!("{x:02x}")).collect();
+        axum::http::HeaderValue::from_str(&format!("req_{id}")).ok().map(RequestId::new)
+    }
+}
+
+/// The whole application: API routes, health, metrics and the OpenAPI document.
+pub fn app(state: AppState) -> Router {
+    let (api, doc) = openapi::router().split_for_parts();
+    let doc = std::sync::Arc::new(doc);
+    let api = api.layer(axum::middleware::from_fn_with_state(state.clone(), idempotency::layer));
+    Router::new()
+        .merge(api)
+        .merge(routes::health::router())
+        .route(
+            "/openapi.json",
+            axum::routing::get(move || {
+                let doc = doc.clone();
+                async move { axum::Json(doc.as_ref().clone()) }
+            }),
+        )
+        .fallback(routes::not_found)
+        .with_state(state.clone())
+        .layer(axum::middleware::from_fn_with_state(state, metrics::layer))
+        .layer(
+            TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
+                let id = req
+                    .headers()
+                    .get(&REQUEST_ID)
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or("-");
+                tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), request_id = %id)
+            }),
+        )
+        .layer(PropagateRequestIdLayer::new(REQUEST_ID))
+        .layer(SetRequestIdLayer::new(REQUEST_ID, RandomRequestId))
+}
+
+/// Background upkeep while the server runs: forgets idempotency keys past their retention.
+pub async fn housekeeping(state: AppState) {
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(15 * 60));
+    loop {
+        tick.tick().await;
+        // Keep keys a little longer than promised, so none is forgotten early.
+        let cutoff = kassa_storage::now_millis() - IDEMPOTENCY_RETENTION_MILLIS - 60 * 60 * 1000;
+        match state.store.idempotency_purge(cutoff).await {
+            Ok(n) if n > 0 => tracing::info!(purged = n, "forgot expired idempotency keys"),
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "idempotency key purge failed"),
+        }
+    }
+}

@@ -1,0 +1,48 @@
+//! The OpenAPI 3 document, generated from the route annotations: every `/v1` route is registered
+//! here, so a route cannot exist without being documented.
+
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::routes::{audit, gateways, groups};
+use crate::AppState;
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "Kassa API", description = "Self-hosted payment gateway and recurring-billing engine in front of Stripe."),
+    modifiers(&BearerAuth),
+    security(("api_key" = [])),
+    tags(
+        (name = "gateways", description = "Stripe gateway accounts"),
+        (name = "collection_groups", description = "Collection groups and their overrides"),
+        (name = "audit", description = "Changes to gateways and groups"),
+    )
+)]
+struct ApiDoc;
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "api_key",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).description(Some("A client API key (kassa_sk_…)")).build()),
+        );
+    }
+}
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(gateways::create, gateways::list))
+        .routes(routes!(gateways::get, gateways::update))
+        .routes(routes!(gateways::duplicate))
+        .routes(routes!(gateways::archive))
+        .routes(routes!(groups::create, groups::list))
+        .routes(routes!(groups::get, groups::update))
+        .routes(routes!(groups::duplicate))
+        .routes(routes!(groups::archive))
+        .routes(routes!(audit::list))
+}

@@ -1,0 +1,11 @@
+pub mod audit;
+pub mod gateways;
+pub mod groups;
+pub mod health;
+
+use crate::ApiError;
+
+/// Any path no route matches.
+pub async fn not_found() -> ApiError {
+    ApiError::NotFound("route")
+}

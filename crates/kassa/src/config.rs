@@ -1,0 +1,124 @@
+//! Start-up configuration: where the database is and which master key seals its secrets.
+
+use clap::Args;
+use kassa_secrets::MasterKey;
+use kassa_storage::{Backend, Store};
+use std::io::Write;
+use std::path::PathBuf;
+
+use crate::CliError;
+
+pub const DEFAULT_DATABASE_URL: &str = "sqlite://kassa.db";
+const KEY_CHECK_META: &str = "master_key_check";
+const KEY_CHECK_PURPOSE: &str = "kassa.master_key_check";
+
+#[derive(Args, Clone)]
+pub struct DatabaseArgs {
+    /// `sqlite://FILE` (default `sqlite://kassa.db` in the working directory) or `postgres://…`.
+    #[arg(long = "database-url", env = "KASSA_DATABASE_URL", hide_env_values = true)]
+    database_url: Option<String>,
+}
+
+impl DatabaseArgs {
+    pub fn url(&self) -> String {
+        match self.database_url.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+            None => DEFAULT_DATABASE_URL.to_string(),
+            Some(u) if u.contains("://") || u.starts_with("sqlite:") => u.to_string(),
+            // A bare path is a SQLite file.
+            Some(path) => format!("sqlite://{path}"),
+        }
+    }
+
+    /// The SQLite file, when the database is one.
+    pub fn sqlite_path(&self) -> Option<PathBuf> {
+        let url = self.url();
+        let rest = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:"))?;
+        let path = rest.split('?').next().unwrap_or(rest);
+        if path.is_empty() || path.starts_with(":memory:") {
+            return None;
+        }
+        Some(PathBuf::from(path))
+    }
+}
+
+#[derive(Args, Clone)]
+pub struct KeyArgs {
+    /// Base64 of 32 random bytes; seals secrets at rest.
+    #[arg(long = "master-key", env = "KASSA_MASTER_KEY", hide_env_values = true)]
+    master_key: Option<String>,
+    /// A file holding the master key in base64.
+    #[arg(long = "master-key-file", env = "KASSA_MASTER_KEY_FILE")]
+    master_key_file: Option<PathBuf>,
+}
+
+impl KeyArgs {
+    /// The master key from the flag, the environment or a file. On SQLite with none given, a key
+    /// file beside the database is used, made (mode 0600) the first time. On PostgreSQL a key
+    /// must be given.
+    pub fn load(&self, backend: Backend, db: &DatabaseArgs) -> Result<MasterKey, CliError> {
+        if let Some(k) = self.master_key.as_deref().filter(|k| !k.trim().is_empty()) {
+            return MasterKey::from_base64(k)
+                .map_err(|_| CliError::Config("KASSA_MASTER_KEY must be the base64 encoding of exactly 32 bytes (e.g. `openssl rand -base64 32`)".into()));
+        }
+        if let Some(path) = &self.master_key_file {
+            return read_key_file(path);
+        }
+        match (backend, db.sqlite_path()) {
+            (Backend::Postgres, _) => Err(CliError::Config(
+                "PostgreSQL needs a master key to seal secrets at rest: set KASSA_MASTER_KEY (base64 of 32 bytes, e.g. `openssl rand -base64 32`) or KASSA_MASTER_KEY_FILE. Keep it safe: without it the stored Stripe keys cannot be read.".into(),
+            )),
+            (Backend::Sqlite, None) => {
+                eprintln!("kassa: in-memory database: using a throw-away master key");
+                Ok(MasterKey::generate()?.0)
+            }
+            (Backend::Sqlite, Some(db_path)) => {
+                let mut name = db_path.file_name().map(|n| n.to_os_string()).unwrap_or_default();
+                name.push(".key");
+                let key_path = db_path.with_file_name(name);
+                if key_path.exists() {
+                    return read_key_file(&key_path);
+                }
+                let (key, b64) = MasterKey::generate()?;
+                write_key_file(&key_path, &b64)?;
+                eprintln!(
+                    "kassa: created master key file {} (mode 0600) beside the database; it seals the stored secrets — back it up with the database",
+                    key_path.display()
+                );
+                Ok(key)
+            }
+        }
+    }
+}
+
+fn read_key_file(path: &PathBuf) -> Result<MasterKey, CliError> {
+    let text = std::fs::read_to_string(path).map_err(|e| CliError::Config(format!("cannot read master key file {}: {e}", path.display())))?;
+    MasterKey::from_base64(&text)
+        .map_err(|_| CliError::Config(format!("master key file {} must hold the base64 encoding of exactly 32 bytes", path.display())))
+}
+
+fn write_key_file(path: &PathBuf, b64: &str) -> Result<(), CliError> {
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(0o600);
+    }
+    let mut f = opts.open(path).map_err(|e| CliError::Io(format!("cannot create master key file {}: {e}", path.display())))?;
+    writeln!(f, "{b64}").map_err(|e| CliError::Io(e.to_string()))?;
+    f.sync_all().map_err(|e| CliError::Io(e.to_string()))?;
+    Ok(())
+}
+
+/// Refuses a master key other than the one this database's secrets were sealed with: the
+/// database keeps a small value sealed by the first key it saw.
+pub async fn check_master_key(store: &Store, key: &MasterKey) -> Result<(), CliError> {
+    let sealed = key.seal(KEY_CHECK_PURPOSE, "kassa")?;
+    let stored = store.meta_set_if_absent(KEY_CHECK_META, &sealed).await?;
+    match key.open(KEY_CHECK_PURPOSE, &stored) {
+        Ok(v) if v == "kassa" => Ok(()),
+        _ => Err(CliError::Config(
+            "the master key does not match the one this database's secrets were sealed with; start with the original KASSA_MASTER_KEY / key file".into(),
+        )),
+    }
+}
