@@ -119,3 +119,27 @@ mod tests {
         assert_eq!(with_db("postgres://u:p@h/test?sslmode=disable", "x"), "postgres://u:p@h/x?sslmode=disable");
     }
 }
+
+/// Every row of every Kassa table as text, as a database dump would show it: for tests that
+/// check what is (not) stored in the clear.
+pub async fn dump(store: &Store) -> Result<String, StorageError> {
+    use sqlx::Column;
+    let tables = ["meta", "clients", "api_keys", "gateways", "collection_groups", "audit_events", "idempotency_keys"];
+    let mut out = String::new();
+    for t in tables {
+        let rows = sqlx::query(&format!("SELECT * FROM {t}")).fetch_all(&store.pool).await?;
+        for row in rows {
+            out.push_str(t);
+            for (i, col) in row.columns().iter().enumerate() {
+                let text = row
+                    .try_get::<Option<String>, _>(i)
+                    .map(|v| v.unwrap_or_default())
+                    .or_else(|_| row.try_get::<Option<i64>, _>(i).map(|v| v.map(|n| n.to_string()).unwrap_or_default()))
+                    .unwrap_or_else(|_| "?".into());
+                out.push_str(&format!(" {}={}", col.name(), text));
+            }
+            out.push('\n');
+        }
+    }
+    Ok(out)
+}
