@@ -26,7 +26,9 @@ impl Auth {
 pub async fn authenticate(headers: &HeaderMap, state: &AppState) -> Result<Auth, ApiError> {
     let value = headers
         .get(axum::http::header::AUTHORIZATION)
-        .ok_or(ApiError::Unauthenticated("No API key provided. Send `Authorization: Bearer <api_key>`."))?;
+        .ok_or(ApiError::Unauthenticated(
+            "No API key provided. Send `Authorization: Bearer <api_key>`.",
+        ))?;
     let value = value
         .to_str()
         .map_err(|_| ApiError::Unauthenticated("The Authorization header is not valid text."))?;
@@ -35,7 +37,9 @@ pub async fn authenticate(headers: &HeaderMap, state: &AppState) -> Result<Auth,
         .or_else(|| value.strip_prefix("bearer "))
         .map(str::trim)
         .filter(|k| !k.is_empty())
-        .ok_or(ApiError::Unauthenticated("Use `Authorization: Bearer <api_key>`."))?;
+        .ok_or(ApiError::Unauthenticated(
+            "Use `Authorization: Bearer <api_key>`.",
+        ))?;
     let record = state
         .store
         .find_api_key(&ApiKey::hash(key))
@@ -45,13 +49,21 @@ pub async fn authenticate(headers: &HeaderMap, state: &AppState) -> Result<Auth,
         .get("x-request-id")
         .and_then(|v| v.to_str().ok())
         .map(str::to_string);
-    Ok(Auth { client_no: record.client_no, api_key_id: record.id, key_label: record.label, request_id })
+    Ok(Auth {
+        client_no: record.client_no,
+        api_key_id: record.id,
+        key_label: record.label,
+        request_id,
+    })
 }
 
 impl FromRequestParts<AppState> for Auth {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
         // The idempotency layer may have authenticated the request already.
         if let Some(auth) = parts.extensions.get::<Auth>() {
             return Ok(auth.clone());

@@ -11,7 +11,11 @@ use serde::Serialize;
 pub enum ApiError {
     /// 400: the input breaks a rule; `param` names the field.
     #[error("{message}")]
-    InvalidRequest { param: Option<String>, code: &'static str, message: String },
+    InvalidRequest {
+        param: Option<String>,
+        code: &'static str,
+        message: String,
+    },
     /// 401: no API key, or not a live one.
     #[error("{0}")]
     Unauthenticated(&'static str),
@@ -23,7 +27,11 @@ pub enum ApiError {
     Conflict { code: &'static str, message: String },
     /// 422: well-formed, but not allowed.
     #[error("{message}")]
-    Unprocessable { param: Option<String>, code: &'static str, message: String },
+    Unprocessable {
+        param: Option<String>,
+        code: &'static str,
+        message: String,
+    },
     /// 400: an idempotency key was reused with a different request.
     #[error("{0}")]
     IdempotencyMismatch(String),
@@ -54,11 +62,23 @@ pub struct ErrorDetail {
 
 impl ApiError {
     pub fn invalid(param: impl Into<String>, message: impl Into<String>) -> Self {
-        ApiError::InvalidRequest { param: Some(param.into()), code: "parameter_invalid", message: message.into() }
+        ApiError::InvalidRequest {
+            param: Some(param.into()),
+            code: "parameter_invalid",
+            message: message.into(),
+        }
     }
 
-    pub fn unprocessable(param: Option<&str>, code: &'static str, message: impl Into<String>) -> Self {
-        ApiError::Unprocessable { param: param.map(str::to_string), code, message: message.into() }
+    pub fn unprocessable(
+        param: Option<&str>,
+        code: &'static str,
+        message: impl Into<String>,
+    ) -> Self {
+        ApiError::Unprocessable {
+            param: param.map(str::to_string),
+            code,
+            message: message.into(),
+        }
     }
 
     pub fn internal(e: impl std::fmt::Display) -> Self {
@@ -67,7 +87,9 @@ impl ApiError {
 
     pub fn status(&self) -> StatusCode {
         match self {
-            ApiError::InvalidRequest { .. } | ApiError::IdempotencyMismatch(_) => StatusCode::BAD_REQUEST,
+            ApiError::InvalidRequest { .. } | ApiError::IdempotencyMismatch(_) => {
+                StatusCode::BAD_REQUEST
+            }
             ApiError::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::Conflict { .. } | ApiError::IdempotencyInProgress(_) => StatusCode::CONFLICT,
@@ -78,20 +100,38 @@ impl ApiError {
 
     pub fn body(&self) -> ErrorBody {
         let (kind, code, param) = match self {
-            ApiError::InvalidRequest { param, code, .. } => ("invalid_request_error", *code, param.clone()),
+            ApiError::InvalidRequest { param, code, .. } => {
+                ("invalid_request_error", *code, param.clone())
+            }
             ApiError::Unauthenticated(_) => ("authentication_error", "api_key_invalid", None),
             ApiError::NotFound(_) => ("invalid_request_error", "resource_missing", None),
             ApiError::Conflict { code, .. } => ("invalid_request_error", *code, None),
-            ApiError::Unprocessable { param, code, .. } => ("invalid_request_error", *code, param.clone()),
-            ApiError::IdempotencyMismatch(_) => ("idempotency_error", "idempotency_key_reused", None),
-            ApiError::IdempotencyInProgress(_) => ("idempotency_error", "idempotency_key_in_use", None),
+            ApiError::Unprocessable { param, code, .. } => {
+                ("invalid_request_error", *code, param.clone())
+            }
+            ApiError::IdempotencyMismatch(_) => {
+                ("idempotency_error", "idempotency_key_reused", None)
+            }
+            ApiError::IdempotencyInProgress(_) => {
+                ("idempotency_error", "idempotency_key_in_use", None)
+            }
             ApiError::Internal(_) => ("api_error", "internal_error", None),
         };
         let message = match self {
-            ApiError::Internal(_) => "An internal error occurred. It has been logged; retrying later may succeed.".to_string(),
+            ApiError::Internal(_) => {
+                "An internal error occurred. It has been logged; retrying later may succeed."
+                    .to_string()
+            }
             other => other.to_string(),
         };
-        ErrorBody { error: ErrorDetail { kind, code, message, param } }
+        ErrorBody {
+            error: ErrorDetail {
+                kind,
+                code,
+                message,
+                param,
+            },
+        }
     }
 }
 
@@ -106,12 +146,20 @@ impl IntoResponse for ApiError {
 
 impl From<ValidationError> for ApiError {
     fn from(e: ValidationError) -> Self {
-        let param = if e.param.is_empty() { None } else { Some(e.param.clone()) };
+        let param = if e.param.is_empty() {
+            None
+        } else {
+            Some(e.param.clone())
+        };
         let message = match &param {
             Some(p) => format!("{p}: {}", e.message),
             None => e.message.clone(),
         };
-        ApiError::InvalidRequest { param, code: e.code, message }
+        ApiError::InvalidRequest {
+            param,
+            code: e.code,
+            message,
+        }
     }
 }
 
@@ -119,8 +167,14 @@ impl From<StorageError> for ApiError {
     fn from(e: StorageError) -> Self {
         match e {
             StorageError::NotFound => ApiError::NotFound("object"),
-            StorageError::Conflict(what) => ApiError::Conflict { code: "resource_exists", message: what },
-            StorageError::Stale => ApiError::Conflict { code: "resource_changed", message: StorageError::Stale.to_string() },
+            StorageError::Conflict(what) => ApiError::Conflict {
+                code: "resource_exists",
+                message: what,
+            },
+            StorageError::Stale => ApiError::Conflict {
+                code: "resource_changed",
+                message: StorageError::Stale.to_string(),
+            },
             other => ApiError::Internal(other.to_string()),
         }
     }

@@ -33,7 +33,10 @@ fn fingerprint(method: &Method, path: &str, body: &[u8]) -> String {
 fn json_response(status: u16, body: String) -> Response {
     let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let mut resp = (status, body).into_response();
-    resp.headers_mut().insert(axum::http::header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    resp.headers_mut().insert(
+        axum::http::header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
     resp
 }
 
@@ -56,15 +59,22 @@ async fn handle(state: AppState, req: Request, next: Next) -> Result<Response, A
         .unwrap_or("")
         .to_string();
     if key.is_empty() || key.len() > 255 {
-        return Err(ApiError::invalid("Idempotency-Key", "Idempotency-Key: must be 1 to 255 printable characters"));
+        return Err(ApiError::invalid(
+            "Idempotency-Key",
+            "Idempotency-Key: must be 1 to 255 printable characters",
+        ));
     }
     let auth = authenticate(req.headers(), &state).await?;
     let (mut parts, body) = req.into_parts();
-    let bytes = to_bytes(body, MAX_BODY).await.map_err(|_| ApiError::InvalidRequest {
-        param: None,
-        code: "body_invalid",
-        message: format!("The request body could not be read or is larger than {MAX_BODY} bytes."),
-    })?;
+    let bytes = to_bytes(body, MAX_BODY)
+        .await
+        .map_err(|_| ApiError::InvalidRequest {
+            param: None,
+            code: "body_invalid",
+            message: format!(
+                "The request body could not be read or is larger than {MAX_BODY} bytes."
+            ),
+        })?;
     let hash = fingerprint(&parts.method, parts.uri.path(), &bytes);
     match state.store.idempotency_begin(auth.client_no, &key, &hash).await? {
         IdempotencyBegin::Started => {}
@@ -85,21 +95,37 @@ async fn handle(state: AppState, req: Request, next: Next) -> Result<Response, A
         }
     }
     parts.extensions.insert(auth.clone());
-    let resp = next.run(Request::from_parts(parts, Body::from(bytes))).await;
+    let resp = next
+        .run(Request::from_parts(parts, Body::from(bytes)))
+        .await;
     let (parts, body) = resp.into_parts();
     let body = match to_bytes(body, usize::MAX).await {
         Ok(b) => b,
         Err(e) => {
-            state.store.idempotency_release(auth.client_no, &key).await?;
-            return Err(ApiError::internal(format!("reading the response to save it: {e}")));
+            state
+                .store
+                .idempotency_release(auth.client_no, &key)
+                .await?;
+            return Err(ApiError::internal(format!(
+                "reading the response to save it: {e}"
+            )));
         }
     };
     if parts.status.is_server_error() {
         // Nothing lasting is known to have happened: let the client retry with the same key.
-        state.store.idempotency_release(auth.client_no, &key).await?;
+        state
+            .store
+            .idempotency_release(auth.client_no, &key)
+            .await?;
     } else {
-        let stored = StoredResponse { status: parts.status.as_u16(), body: String::from_utf8_lossy(&body).into_owned() };
-        state.store.idempotency_complete(auth.client_no, &key, &stored).await?;
+        let stored = StoredResponse {
+            status: parts.status.as_u16(),
+            body: String::from_utf8_lossy(&body).into_owned(),
+        };
+        state
+            .store
+            .idempotency_complete(auth.client_no, &key, &stored)
+            .await?;
     }
     Ok(Response::from_parts(parts, Body::from(body)))
 }
@@ -112,7 +138,10 @@ mod tests {
     fn fingerprint_depends_on_every_part() {
         let a = fingerprint(&Method::POST, "/v1/gateways", b"{}");
         assert_ne!(a, fingerprint(&Method::POST, "/v1/gateways", b"{ }"));
-        assert_ne!(a, fingerprint(&Method::POST, "/v1/collection_groups", b"{}"));
+        assert_ne!(
+            a,
+            fingerprint(&Method::POST, "/v1/collection_groups", b"{}")
+        );
         assert_eq!(a, fingerprint(&Method::POST, "/v1/gateways", b"{}"));
     }
 }

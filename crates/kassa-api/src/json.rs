@@ -29,11 +29,14 @@ impl<S: Send + Sync> FromRequest<S> for JsonObject {
                 });
             }
         }
-        let bytes = Bytes::from_request(req, state).await.map_err(|e| ApiError::InvalidRequest {
-            param: None,
-            code: "body_invalid",
-            message: format!("The request body could not be read: {e}"),
-        })?;
+        let bytes =
+            Bytes::from_request(req, state)
+                .await
+                .map_err(|e| ApiError::InvalidRequest {
+                    param: None,
+                    code: "body_invalid",
+                    message: format!("The request body could not be read: {e}"),
+                })?;
         if bytes.is_empty() {
             return Ok(JsonObject(Map::new()));
         }
@@ -59,13 +62,18 @@ pub struct QueryMap(pub HashMap<String, String>);
 impl<S: Send + Sync> axum::extract::FromRequestParts<S> for QueryMap {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut axum::http::request::Parts, _: &S) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        _: &S,
+    ) -> Result<Self, Self::Rejection> {
         let q = parts.uri.query().unwrap_or("");
         let mut map = HashMap::new();
         for pair in q.split('&').filter(|p| !p.is_empty()) {
             let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-            let k = percent_decode(k).ok_or_else(|| ApiError::invalid(k, "is not valid percent-encoding"))?;
-            let v = percent_decode(v).ok_or_else(|| ApiError::invalid(k.clone(), "is not valid percent-encoding"))?;
+            let k = percent_decode(k)
+                .ok_or_else(|| ApiError::invalid(k, "is not valid percent-encoding"))?;
+            let v = percent_decode(v)
+                .ok_or_else(|| ApiError::invalid(k.clone(), "is not valid percent-encoding"))?;
             map.insert(k, v);
         }
         Ok(QueryMap(map))
@@ -98,7 +106,10 @@ impl QueryMap {
             Some(k) => Err(ApiError::InvalidRequest {
                 param: Some(k.clone()),
                 code: "parameter_unknown",
-                message: format!("unknown query parameter `{k}`; this list takes: {}", allowed.join(", ")),
+                message: format!(
+                    "unknown query parameter `{k}`; this list takes: {}",
+                    allowed.join(", ")
+                ),
             }),
             None => Ok(()),
         }
@@ -111,7 +122,10 @@ impl QueryMap {
     pub fn int(&self, key: &str) -> Result<Option<i64>, ApiError> {
         match self.get(key) {
             None => Ok(None),
-            Some(v) => v.parse::<i64>().map(Some).map_err(|_| ApiError::invalid(key, format!("{key}: `{v}` is not a whole number"))),
+            Some(v) => v
+                .parse::<i64>()
+                .map(Some)
+                .map_err(|_| ApiError::invalid(key, format!("{key}: `{v}` is not a whole number"))),
         }
     }
 
@@ -119,15 +133,24 @@ impl QueryMap {
     pub fn page(&self) -> Result<kassa_storage::PageRequest, ApiError> {
         let limit = self.int("limit")?.unwrap_or(10);
         if !(1..=100).contains(&limit) {
-            return Err(ApiError::invalid("limit", "limit: must be between 1 and 100"));
+            return Err(ApiError::invalid(
+                "limit",
+                "limit: must be between 1 and 100",
+            ));
         }
-        Ok(kassa_storage::PageRequest { limit, starting_after: self.int("starting_after")? })
+        Ok(kassa_storage::PageRequest {
+            limit,
+            starting_after: self.int("starting_after")?,
+        })
     }
 }
 
 /// A numeric id from the path; anything else is simply not found.
 pub fn path_id(raw: &str, what: &'static str) -> Result<i64, ApiError> {
-    raw.parse::<i64>().ok().filter(|n| *n > 0).ok_or(ApiError::NotFound(what))
+    raw.parse::<i64>()
+        .ok()
+        .filter(|n| *n > 0)
+        .ok_or(ApiError::NotFound(what))
 }
 
 #[cfg(test)]

@@ -23,7 +23,9 @@ pub use state::{AppState, Config};
 
 use axum::http::{HeaderName, Request};
 use axum::Router;
-use tower_http::request_id::{MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer};
+use tower_http::request_id::{
+    MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer,
+};
 use tower_http::trace::TraceLayer;
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -36,7 +38,9 @@ impl MakeRequestId for RandomRequestId {
         let mut b = [0u8; 12];
         getrandom::getrandom(&mut b).ok()?;
         let id: String = b.iter().map(|x| format!("{x:02x}")).collect();
-        axum::http::HeaderValue::from_str(&format!("req_{id}")).ok().map(RequestId::new)
+        axum::http::HeaderValue::from_str(&format!("req_{id}"))
+            .ok()
+            .map(RequestId::new)
     }
 }
 
@@ -44,7 +48,10 @@ impl MakeRequestId for RandomRequestId {
 pub fn app(state: AppState) -> Router {
     let (api, doc) = openapi::router().split_for_parts();
     let doc = std::sync::Arc::new(doc);
-    let api = api.layer(axum::middleware::from_fn_with_state(state.clone(), idempotency::layer));
+    let api = api.layer(axum::middleware::from_fn_with_state(
+        state.clone(),
+        idempotency::layer,
+    ));
     Router::new()
         .merge(api)
         .merge(routes::health::router())

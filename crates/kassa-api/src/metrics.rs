@@ -52,9 +52,21 @@ impl Metrics {
         let mut registry = Registry::with_prefix("kassa");
         let requests = Family::<RequestLabels, Counter>::default();
         let latency = Family::new_with_constructor(LatencyBuckets);
-        registry.register("http_requests", "HTTP requests by method, route and status", requests.clone());
-        registry.register("http_request_duration_seconds", "HTTP request latency by method and route", latency.clone());
-        Metrics { registry, requests, latency }
+        registry.register(
+            "http_requests",
+            "HTTP requests by method, route and status",
+            requests.clone(),
+        );
+        registry.register(
+            "http_request_duration_seconds",
+            "HTTP request latency by method and route",
+            latency.clone(),
+        );
+        Metrics {
+            registry,
+            requests,
+            latency,
+        }
     }
 
     pub fn render(&self) -> String {
@@ -79,8 +91,14 @@ pub async fn layer(State(state): State<AppState>, req: Request, next: Next) -> R
     let elapsed = start.elapsed().as_secs_f64();
     let m = &state.metrics;
     m.requests
-        .get_or_create(&RequestLabels { method: method.clone(), route: route.clone(), status: resp.status().as_u16() })
+        .get_or_create(&RequestLabels {
+            method: method.clone(),
+            route: route.clone(),
+            status: resp.status().as_u16(),
+        })
         .inc();
-    m.latency.get_or_create(&RouteLabels { method, route }).observe(elapsed);
+    m.latency
+        .get_or_create(&RouteLabels { method, route })
+        .observe(elapsed);
     resp
 }

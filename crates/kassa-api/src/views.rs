@@ -9,7 +9,8 @@ use utoipa::ToSchema;
 pub fn timestamp(millis: i64) -> String {
     let t = time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(millis) * 1_000_000)
         .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
-    t.format(&time::format_description::well_known::Rfc3339).unwrap_or_default()
+    t.format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
 }
 
 /// A page of a list, newest first.
@@ -24,7 +25,11 @@ pub struct ListView<T> {
 
 impl<T> ListView<T> {
     pub fn new(data: Vec<T>, has_more: bool) -> Self {
-        ListView { object: "list", data, has_more }
+        ListView {
+            object: "list",
+            data,
+            has_more,
+        }
     }
 }
 
@@ -91,6 +96,9 @@ mod tests {
     #[test]
     fn timestamps_are_rfc3339_utc() {
         assert_eq!(super::timestamp(0), "1970-01-01T00:00:00Z");
-        assert_eq!(super::timestamp(1_700_000_000_123), "2023-11-14T22:13:20.123Z");
+        assert_eq!(
+            super::timestamp(1_700_000_000_123),
+            "2023-11-14T22:13:20.123Z"
+        );
     }
 }

@@ -47,9 +47,22 @@ async fn create_with_every_seed_field_and_read_back() {
     assert_eq!(g["limits"]["monthly_cap"], 5_000_000);
     assert_eq!(g["mid_number"], "acct_1032D82eZvKYlo2C");
     assert_eq!(g["fraud"]["status_on_fraud_scoring_review"], "fraud_review");
-    assert_eq!(g["three_ds"]["termination_url"], "https://shop.example/3ds/done");
+    assert_eq!(
+        g["three_ds"]["termination_url"],
+        "https://shop.example/3ds/done"
+    );
     assert_eq!(g["customer_service"]["email"], "help@shop.example");
-    for flag in ["send_product_name", "send_product_as_suffix", "send_upsell_token", "send_radar_sessions", "disable_phone", "disable_email", "disable_email_receipt", "do_not_send_address", "connected_account"] {
+    for flag in [
+        "send_product_name",
+        "send_product_as_suffix",
+        "send_upsell_token",
+        "send_radar_sessions",
+        "disable_phone",
+        "disable_email",
+        "disable_email_receipt",
+        "do_not_send_address",
+        "connected_account",
+    ] {
         assert_eq!(g[flag], true, "{flag}");
     }
     assert_eq!(g["do_not_send_descriptor"], false);
@@ -64,28 +77,72 @@ async fn validation_names_the_field() {
     let app = TestApp::spawn().await;
     let cases: Vec<(Value, &str)> = vec![
         (json!({"title": "x", "secret_key": SECRET_KEY}), "type"),
-        (json!({"type": "paypal", "title": "x", "secret_key": SECRET_KEY}), "type"),
+        (
+            json!({"type": "paypal", "title": "x", "secret_key": SECRET_KEY}),
+            "type",
+        ),
         (json!({"type": "stripe_v2", "title": "x"}), "secret_key"),
-        (json!({"type": "stripe_v2", "title": "x", "secret_key": "pk_test_abcdefgh123"}), "secret_key"),
-        (json!({"type": "stripe_v2", "secret_key": SECRET_KEY}), "title"),
-        (json!({"type": "stripe_v2", "title": "x", "secret_key": SECRET_KEY, "send_radar_sessions": true}), "public_key"),
-        (json!({"type": "stripe_v2", "title": "x", "secret_key": SECRET_KEY, "connected_account": true, "mid_number": "123"}), "mid_number"),
-        (json!({"type": "stripe_v2", "title": "x", "secret_key": SECRET_KEY, "limits": {"discount_rate": "2.12345"}}), "limits.discount_rate"),
-        (json!({"type": "stripe_v2", "title": "x", "secret_key": SECRET_KEY, "limits": {"reserve_rate": 100.5}}), "limits.reserve_rate"),
-        (json!({"type": "stripe_v2", "title": "x", "secret_key": SECRET_KEY, "soft_descriptor": "BAD<ONE>"}), "soft_descriptor"),
-        (json!({"type": "stripe_v2", "title": "x", "secret_key": SECRET_KEY, "descriptor": "RUNCLUB", "soft_descriptor": "MUCH TOO LONG SUFFIX"}), "soft_descriptor"),
-        (json!({"type": "stripe_v2", "title": "x", "secret_key": SECRET_KEY, "webhook_secrets": ["whsec_aaaaaaaaaaaa", "nope"]}), "webhook_secrets[1]"),
-        (json!({"type": "stripe_v2", "title": "x", "secret_key": SECRET_KEY, "fraud": {"change_status_on_fraud_scoring_failure": true}}), "fraud.status_on_fraud_scoring_failure"),
-        (json!({"type": "stripe_v2", "title": "x", "secret_key": SECRET_KEY, "create_customer": true}), "create_customer"),
-        (json!({"type": "stripe_v2", "title": "x", "secret_key": SECRET_KEY, "surprise": 1}), "surprise"),
-        (json!({"type": "stripe_v2", "title": "x", "secret_key": SECRET_KEY, "customer_service": {"email": "nope"}}), "customer_service.email"),
+        (
+            json!({"type": "stripe_v2", "title": "x", "secret_key": "pk_test_abcdefgh123"}),
+            "secret_key",
+        ),
+        (
+            json!({"type": "stripe_v2", "secret_key": SECRET_KEY}),
+            "title",
+        ),
+        (
+            json!({"type": "stripe_v2", "title": "x", "secret_key": SECRET_KEY, "send_radar_sessions": true}),
+            "public_key",
+        ),
+        (
+            json!({"type": "stripe_v2", "title": "x", "secret_key": SECRET_KEY, "connected_account": true, "mid_number": "123"}),
+            "mid_number",
+        ),
+        (
+            json!({"type": "stripe_v2", "title": "x", "secret_key": SECRET_KEY, "limits": {"discount_rate": "2.12345"}}),
+            "limits.discount_rate",
+        ),
+        (
+            json!({"type": "stripe_v2", "title": "x", "secret_key": SECRET_KEY, "limits": {"reserve_rate": 100.5}}),
+            "limits.reserve_rate",
+        ),
+        (
+            json!({"type": "stripe_v2", "title": "x", "secret_key": SECRET_KEY, "soft_descriptor": "BAD<ONE>"}),
+            "soft_descriptor",
+        ),
+        (
+            json!({"type": "stripe_v2", "title": "x", "secret_key": SECRET_KEY, "descriptor": "RUNCLUB", "soft_descriptor": "MUCH TOO LONG SUFFIX"}),
+            "soft_descriptor",
+        ),
+        (
+            json!({"type": "stripe_v2", "title": "x", "secret_key": SECRET_KEY, "webhook_secrets": ["whsec_aaaaaaaaaaaa", "nope"]}),
+            "webhook_secrets[1]",
+        ),
+        (
+            json!({"type": "stripe_v2", "title": "x", "secret_key": SECRET_KEY, "fraud": {"change_status_on_fraud_scoring_failure": true}}),
+            "fraud.status_on_fraud_scoring_failure",
+        ),
+        (
+            json!({"type": "stripe_v2", "title": "x", "secret_key": SECRET_KEY, "create_customer": true}),
+            "create_customer",
+        ),
+        (
+            json!({"type": "stripe_v2", "title": "x", "secret_key": SECRET_KEY, "surprise": 1}),
+            "surprise",
+        ),
+        (
+            json!({"type": "stripe_v2", "title": "x", "secret_key": SECRET_KEY, "customer_service": {"email": "nope"}}),
+            "customer_service.email",
+        ),
     ];
     for (body, param) in cases {
         let r = app.post("/v1/gateways", &body).await;
         assert_eq!(r.status, StatusCode::BAD_REQUEST, "{body} → {:?}", r.body);
         assert_eq!(r.param(), Some(param), "{body} → {:?}", r.body);
         assert_eq!(r.body["error"]["type"], "invalid_request_error");
-        assert!(r.body["error"]["message"].as_str().is_some_and(|m| !m.is_empty()));
+        assert!(r.body["error"]["message"]
+            .as_str()
+            .is_some_and(|m| !m.is_empty()));
     }
     // Nothing half-written: no gateway and no audit entry exist.
     let list = app.get("/v1/gateways").await;
@@ -101,7 +158,10 @@ async fn stripe_v1_is_legacy() {
     let r = app.post("/v1/gateways", &body).await;
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(r.code(), Some("legacy_gateway_type"));
-    assert!(r.body["error"]["message"].as_str().unwrap().contains("stripe_v2"));
+    assert!(r.body["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("stripe_v2"));
     let mut import = body.clone();
     import["legacy_import"] = json!(true);
     let r = app.post("/v1/gateways", &import).await;
@@ -122,16 +182,25 @@ async fn patch_merges_and_replaces_secrets() {
     assert_eq!(r.body["title"], "Renamed");
     assert_eq!(r.body["limits"]["monthly_cap"], Value::Null);
     assert_eq!(r.body["limits"]["transaction_fee"], 45);
-    assert_eq!(r.body["limits"]["discount_rate"], "2.95", "untouched fields stay");
+    assert_eq!(
+        r.body["limits"]["discount_rate"], "2.95",
+        "untouched fields stay"
+    );
     assert_eq!(r.body["secret_key"], "sk_live_…8888");
     assert_eq!(r.body["webhook_secrets"], json!(["whsec_…3333"]));
     // The whole result is validated: turning on connected accounts without a MID fails.
-    let r = app.patch(&format!("/v1/gateways/{id}"), &json!({"mid_number": null})).await;
+    let r = app
+        .patch(&format!("/v1/gateways/{id}"), &json!({"mid_number": null}))
+        .await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST);
     assert_eq!(r.param(), Some("mid_number"));
-    let r = app.patch(&format!("/v1/gateways/{id}"), &json!({"type": "stripe_v1"})).await;
+    let r = app
+        .patch(&format!("/v1/gateways/{id}"), &json!({"type": "stripe_v1"}))
+        .await;
     assert_eq!(r.param(), Some("type"));
-    let r = app.patch(&format!("/v1/gateways/{id}"), &json!({"secret_key": null})).await;
+    let r = app
+        .patch(&format!("/v1/gateways/{id}"), &json!({"secret_key": null}))
+        .await;
     assert_eq!(r.param(), Some("secret_key"));
     // A failed patch changed nothing.
     let now = app.get(&format!("/v1/gateways/{id}")).await.body;
@@ -143,7 +212,12 @@ async fn duplicate_for_another_descriptor_suffix() {
     let app = TestApp::spawn().await;
     let g = app.post("/v1/gateways", &full_gateway()).await.body;
     let id = g["id"].as_i64().unwrap();
-    let r = app.post(&format!("/v1/gateways/{id}/duplicate"), &json!({"descriptor_suffix": "SILVER"})).await;
+    let r = app
+        .post(
+            &format!("/v1/gateways/{id}/duplicate"),
+            &json!({"descriptor_suffix": "SILVER"}),
+        )
+        .await;
     assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
     let copy = &r.body;
     assert_ne!(copy["id"], g["id"]);
@@ -153,34 +227,73 @@ async fn duplicate_for_another_descriptor_suffix() {
     assert_eq!(copy["webhook_secrets"], g["webhook_secrets"]);
     assert_eq!(copy["limits"], g["limits"]);
     // The source is untouched.
-    assert_eq!(app.get(&format!("/v1/gateways/{id}")).await.body["descriptor_suffix"], "GOLD");
+    assert_eq!(
+        app.get(&format!("/v1/gateways/{id}")).await.body["descriptor_suffix"],
+        "GOLD"
+    );
     // Overrides are validated like any change.
-    let r = app.post(&format!("/v1/gateways/{id}/duplicate"), &json!({"descriptor_suffix": "NO*STAR"})).await;
+    let r = app
+        .post(
+            &format!("/v1/gateways/{id}/duplicate"),
+            &json!({"descriptor_suffix": "NO*STAR"}),
+        )
+        .await;
     assert_eq!(r.param(), Some("descriptor_suffix"));
 }
 
 #[tokio::test]
 async fn archive_hides_from_list_and_is_blocked_by_groups() {
     let app = TestApp::spawn().await;
-    let a = app.post("/v1/gateways", &json!({"type": "stripe_v2", "title": "A", "secret_key": SECRET_KEY})).await.body;
-    let b = app.post("/v1/gateways", &json!({"type": "stripe_v2", "title": "B", "secret_key": SECRET_KEY})).await.body;
+    let a = app
+        .post(
+            "/v1/gateways",
+            &json!({"type": "stripe_v2", "title": "A", "secret_key": SECRET_KEY}),
+        )
+        .await
+        .body;
+    let b = app
+        .post(
+            "/v1/gateways",
+            &json!({"type": "stripe_v2", "title": "B", "secret_key": SECRET_KEY}),
+        )
+        .await
+        .body;
     let (a_id, b_id) = (a["id"].as_i64().unwrap(), b["id"].as_i64().unwrap());
-    let grp = app.post("/v1/collection_groups", &json!({"name": "G", "gateway_id": b_id})).await;
+    let grp = app
+        .post(
+            "/v1/collection_groups",
+            &json!({"name": "G", "gateway_id": b_id}),
+        )
+        .await;
     assert_eq!(grp.status, StatusCode::CREATED, "{:?}", grp.body);
-    let r = app.post(&format!("/v1/gateways/{b_id}/archive"), &json!({})).await;
+    let r = app
+        .post(&format!("/v1/gateways/{b_id}/archive"), &json!({}))
+        .await;
     assert_eq!(r.status, StatusCode::CONFLICT);
     assert_eq!(r.code(), Some("gateway_in_use"));
 
-    let r = app.post(&format!("/v1/gateways/{a_id}/archive"), &json!({})).await;
+    let r = app
+        .post(&format!("/v1/gateways/{a_id}/archive"), &json!({}))
+        .await;
     assert_eq!(r.status, StatusCode::OK);
     assert_eq!(r.body["status"], "archived");
     let listed = app.get("/v1/gateways").await.body;
-    let ids: Vec<i64> = listed["data"].as_array().unwrap().iter().map(|g| g["id"].as_i64().unwrap()).collect();
+    let ids: Vec<i64> = listed["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| g["id"].as_i64().unwrap())
+        .collect();
     assert_eq!(ids, vec![b_id]);
     let archived = app.get("/v1/gateways?status=archived").await.body;
     assert_eq!(archived["data"][0]["id"], a_id);
     // An archived gateway cannot take a new group.
-    let r = app.post("/v1/collection_groups", &json!({"name": "H", "gateway_id": a_id})).await;
+    let r = app
+        .post(
+            "/v1/collection_groups",
+            &json!({"name": "H", "gateway_id": a_id}),
+        )
+        .await;
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(r.param(), Some("gateway_id"));
 }
@@ -190,22 +303,52 @@ async fn list_filters_and_paginates() {
     let app = TestApp::spawn().await;
     let mut ids = Vec::new();
     for i in 0..5 {
-        let r = app.post("/v1/gateways", &json!({"type": "stripe_v2", "title": format!("G{i}"), "secret_key": SECRET_KEY})).await;
+        let r = app
+            .post(
+                "/v1/gateways",
+                &json!({"type": "stripe_v2", "title": format!("G{i}"), "secret_key": SECRET_KEY}),
+            )
+            .await;
         ids.push(r.body["id"].as_i64().unwrap());
     }
     let p1 = app.get("/v1/gateways?limit=2").await.body;
     assert_eq!(p1["object"], "list");
     assert_eq!(p1["has_more"], true);
-    let got: Vec<i64> = p1["data"].as_array().unwrap().iter().map(|g| g["id"].as_i64().unwrap()).collect();
+    let got: Vec<i64> = p1["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| g["id"].as_i64().unwrap())
+        .collect();
     assert_eq!(got, vec![ids[4], ids[3]]);
-    let p2 = app.get(&format!("/v1/gateways?limit=2&starting_after={}", ids[3])).await.body;
-    let got: Vec<i64> = p2["data"].as_array().unwrap().iter().map(|g| g["id"].as_i64().unwrap()).collect();
+    let p2 = app
+        .get(&format!("/v1/gateways?limit=2&starting_after={}", ids[3]))
+        .await
+        .body;
+    let got: Vec<i64> = p2["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| g["id"].as_i64().unwrap())
+        .collect();
     assert_eq!(got, vec![ids[2], ids[1]]);
-    assert_eq!(app.get("/v1/gateways?type=stripe_v1").await.body["data"], json!([]));
+    assert_eq!(
+        app.get("/v1/gateways?type=stripe_v1").await.body["data"],
+        json!([])
+    );
     let r = app.get("/v1/gateways?limit=0").await;
-    assert_eq!((r.status, r.param()), (StatusCode::BAD_REQUEST, Some("limit")));
+    assert_eq!(
+        (r.status, r.param()),
+        (StatusCode::BAD_REQUEST, Some("limit"))
+    );
     let r = app.get("/v1/gateways?colour=red").await;
-    assert_eq!((r.status, r.param()), (StatusCode::BAD_REQUEST, Some("colour")));
+    assert_eq!(
+        (r.status, r.param()),
+        (StatusCode::BAD_REQUEST, Some("colour"))
+    );
     let r = app.get("/v1/gateways?status=gone").await;
-    assert_eq!((r.status, r.param()), (StatusCode::BAD_REQUEST, Some("status")));
+    assert_eq!(
+        (r.status, r.param()),
+        (StatusCode::BAD_REQUEST, Some("status"))
+    );
 }

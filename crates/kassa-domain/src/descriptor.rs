@@ -36,7 +36,10 @@ pub fn check_part(part: &str) -> Result<(), ValidationError> {
         return Err(ValidationError::new("", "must contain at least one letter"));
     }
     if part.trim() != part {
-        return Err(ValidationError::new("", "must not start or end with a space"));
+        return Err(ValidationError::new(
+            "",
+            "must not start or end with a space",
+        ));
     }
     Ok(())
 }
@@ -54,7 +57,12 @@ fn check_length(full: &str) -> Result<(), ValidationError> {
 
 /// The prefix Stripe derives from a static descriptor: its first ten characters, trimmed.
 pub fn prefix_of(descriptor: &str) -> String {
-    descriptor.chars().take(MAX_PREFIX_LEN).collect::<String>().trim_end().to_string()
+    descriptor
+        .chars()
+        .take(MAX_PREFIX_LEN)
+        .collect::<String>()
+        .trim_end()
+        .to_string()
 }
 
 /// The descriptor a cardholder sees for a prefix and a suffix: `PREFIX* SUFFIX`.
@@ -123,7 +131,8 @@ mod tests {
         assert_eq!(prefix_of("SUPERSHOP ONLINE"), "SUPERSHOP");
         assert_eq!(prefix_of("ABCDEFGHIJKLMN"), "ABCDEFGHIJ");
         assert!(check_suffix("GOLD", Some("ABCDEFGHIJKLMN")).is_ok()); // ABCDEFGHIJ* GOLD = 16
-        assert!(check_suffix("GOLD PLAN EXTRA", Some("ABCDEFGHIJKLMN")).is_err()); // 27
+        assert!(check_suffix("GOLD PLAN EXTRA", Some("ABCDEFGHIJKLMN")).is_err());
+        // 27
     }
 
     #[test]
@@ -156,7 +165,7 @@ mod tests {
         assert!(check_static("ABCDE").is_ok());
         assert!(check_static("ABCDEFGHIJKLMNOPQRSTUV").is_ok()); // 22
         assert!(check_static("ABCDEFGHIJKLMNOPQRSTUVW").is_err()); // 23
-        // A suffix with no known prefix must be a whole descriptor.
+                                                                   // A suffix with no known prefix must be a whole descriptor.
         assert!(check_suffix("GOLD", None).is_err());
         assert!(check_suffix("GOLD PLAN", None).is_ok());
         // Whole descriptor with a short prefix and suffix still reaches five characters.

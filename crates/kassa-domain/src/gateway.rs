@@ -146,13 +146,17 @@ pub struct FraudSettings {
 
 impl FraudSettings {
     pub fn validate(&self) -> Result<(), ValidationError> {
-        if self.change_status_on_fraud_scoring_failure && self.status_on_fraud_scoring_failure.is_none() {
+        if self.change_status_on_fraud_scoring_failure
+            && self.status_on_fraud_scoring_failure.is_none()
+        {
             return Err(ValidationError::new(
                 "status_on_fraud_scoring_failure",
                 "is required when change_status_on_fraud_scoring_failure is on",
             ));
         }
-        if self.change_status_on_fraud_scoring_review && self.status_on_fraud_scoring_review.is_none() {
+        if self.change_status_on_fraud_scoring_review
+            && self.status_on_fraud_scoring_review.is_none()
+        {
             return Err(ValidationError::new(
                 "status_on_fraud_scoring_review",
                 "is required when change_status_on_fraud_scoring_review is on",
@@ -264,7 +268,9 @@ impl GatewaySettings {
     /// the caller; `has_webhook_secrets` is not needed here.
     pub fn validate(&self, kind: GatewayType) -> Result<(), ValidationError> {
         field("title", check_text(&self.title, 100))?;
-        opt_field("public_key", &self.public_key, |v| crate::keys::PublishableKey::parse(v).map(|_| ()))?;
+        opt_field("public_key", &self.public_key, |v| {
+            crate::keys::PublishableKey::parse(v).map(|_| ())
+        })?;
         if self.send_radar_sessions && self.public_key.is_none() {
             return Err(ValidationError::new(
                 "public_key",
@@ -280,31 +286,51 @@ impl GatewaySettings {
         }
         opt_field("descriptor", &self.descriptor, descriptor::check_static)?;
         let descriptor = self.descriptor.as_deref();
-        opt_field("descriptor_suffix", &self.descriptor_suffix, |v| descriptor::check_suffix(v, descriptor))?;
-        opt_field("soft_descriptor", &self.soft_descriptor, |v| descriptor::check_suffix(v, descriptor))?;
+        opt_field("descriptor_suffix", &self.descriptor_suffix, |v| {
+            descriptor::check_suffix(v, descriptor)
+        })?;
+        opt_field("soft_descriptor", &self.soft_descriptor, |v| {
+            descriptor::check_suffix(v, descriptor)
+        })?;
         match (&self.mid_number, self.connected_account) {
-            (None, true) => {
-                return Err(ValidationError::new(
-                    "mid_number",
-                    "is required when connected_account is on: enter the connected account id (acct_…)",
-                ))
-            }
+            (None, true) => return Err(ValidationError::new(
+                "mid_number",
+                "is required when connected_account is on: enter the connected account id (acct_…)",
+            )),
             (Some(mid), true) => field("mid_number", check_account_id(mid))?,
             (Some(mid), false) => field("mid_number", check_text(mid, 64))?,
             (None, false) => {}
         }
-        opt_field("customer_service.phone", &self.customer_service.phone, check_phone)?;
-        opt_field("customer_service.email", &self.customer_service.email, check_email)?;
-        opt_field("customer_service.url", &self.customer_service.url, check_http_url)?;
+        opt_field(
+            "customer_service.phone",
+            &self.customer_service.phone,
+            check_phone,
+        )?;
+        opt_field(
+            "customer_service.email",
+            &self.customer_service.email,
+            check_email,
+        )?;
+        opt_field(
+            "customer_service.url",
+            &self.customer_service.url,
+            check_http_url,
+        )?;
         field("fraud", self.fraud.validate())?;
-        opt_field("three_ds.termination_url", &self.three_ds.termination_url, check_http_url)?;
+        opt_field(
+            "three_ds.termination_url",
+            &self.three_ds.termination_url,
+            check_http_url,
+        )?;
         Ok(())
     }
 
     /// The suffix this gateway sends when neither the request nor the collection group gives one:
     /// the soft descriptor, else the seed's descriptorSuffix.
     pub fn default_suffix(&self) -> Option<&str> {
-        self.soft_descriptor.as_deref().or(self.descriptor_suffix.as_deref())
+        self.soft_descriptor
+            .as_deref()
+            .or(self.descriptor_suffix.as_deref())
     }
 }
 
@@ -337,27 +363,46 @@ mod tests {
     #[test]
     fn title_required() {
         assert_eq!(err(json!({}), GatewayType::StripeV2).param, "title");
-        assert_eq!(err(json!({"title": "  "}), GatewayType::StripeV2).param, "title");
+        assert_eq!(
+            err(json!({"title": "  "}), GatewayType::StripeV2).param,
+            "title"
+        );
     }
 
     #[test]
     fn radar_needs_public_key() {
-        let e = err(json!({"title": "t", "send_radar_sessions": true}), GatewayType::StripeV2);
+        let e = err(
+            json!({"title": "t", "send_radar_sessions": true}),
+            GatewayType::StripeV2,
+        );
         assert_eq!(e.param, "public_key");
-        let ok = settings(json!({"title": "t", "send_radar_sessions": true, "public_key": "pk_test_abcdefgh12"}));
+        let ok = settings(
+            json!({"title": "t", "send_radar_sessions": true, "public_key": "pk_test_abcdefgh12"}),
+        );
         assert!(ok.validate(GatewayType::StripeV2).is_ok());
-        let e = err(json!({"title": "t", "public_key": "sk_test_abcdefgh12"}), GatewayType::StripeV2);
+        let e = err(
+            json!({"title": "t", "public_key": "sk_test_abcdefgh12"}),
+            GatewayType::StripeV2,
+        );
         assert_eq!(e.param, "public_key");
     }
 
     #[test]
     fn connected_account_needs_acct_mid() {
-        let e = err(json!({"title": "t", "connected_account": true}), GatewayType::StripeV2);
+        let e = err(
+            json!({"title": "t", "connected_account": true}),
+            GatewayType::StripeV2,
+        );
         assert_eq!(e.param, "mid_number");
-        let e = err(json!({"title": "t", "connected_account": true, "mid_number": "12345"}), GatewayType::StripeV2);
+        let e = err(
+            json!({"title": "t", "connected_account": true, "mid_number": "12345"}),
+            GatewayType::StripeV2,
+        );
         assert_eq!(e.param, "mid_number");
         assert!(e.message.contains("acct_"));
-        let ok = settings(json!({"title": "t", "connected_account": true, "mid_number": "acct_1032D82eZvKYlo2C"}));
+        let ok = settings(
+            json!({"title": "t", "connected_account": true, "mid_number": "acct_1032D82eZvKYlo2C"}),
+        );
         assert!(ok.validate(GatewayType::StripeV2).is_ok());
         // Without connected accounts any MID is fine, as the seed says.
         let ok = settings(json!({"title": "t", "mid_number": "MID-778899"}));
@@ -366,7 +411,10 @@ mod tests {
 
     #[test]
     fn create_customer_is_v1_only() {
-        let e = err(json!({"title": "t", "create_customer": true}), GatewayType::StripeV2);
+        let e = err(
+            json!({"title": "t", "create_customer": true}),
+            GatewayType::StripeV2,
+        );
         assert_eq!(e.param, "create_customer");
         let ok = settings(json!({"title": "t", "create_customer": true}));
         assert!(ok.validate(GatewayType::StripeV1).is_ok());
@@ -374,28 +422,53 @@ mod tests {
 
     #[test]
     fn descriptor_rules_apply_with_prefix() {
-        let e = err(json!({"title": "t", "descriptor": "RUNCLUB", "soft_descriptor": "OCTOBER MARATHON"}), GatewayType::StripeV2);
+        let e = err(
+            json!({"title": "t", "descriptor": "RUNCLUB", "soft_descriptor": "OCTOBER MARATHON"}),
+            GatewayType::StripeV2,
+        );
         assert_eq!(e.param, "soft_descriptor");
-        let e = err(json!({"title": "t", "descriptor_suffix": "BAD'ONE"}), GatewayType::StripeV2);
+        let e = err(
+            json!({"title": "t", "descriptor_suffix": "BAD'ONE"}),
+            GatewayType::StripeV2,
+        );
         assert_eq!(e.param, "descriptor_suffix");
-        let e = err(json!({"title": "t", "descriptor": "ABC"}), GatewayType::StripeV2);
+        let e = err(
+            json!({"title": "t", "descriptor": "ABC"}),
+            GatewayType::StripeV2,
+        );
         assert_eq!(e.param, "descriptor");
-        let ok = settings(json!({"title": "t", "descriptor": "RUNCLUB", "soft_descriptor": "OCT MARATHON", "descriptor_suffix": "GOLD"}));
+        let ok = settings(
+            json!({"title": "t", "descriptor": "RUNCLUB", "soft_descriptor": "OCT MARATHON", "descriptor_suffix": "GOLD"}),
+        );
         assert!(ok.validate(GatewayType::StripeV2).is_ok());
         assert_eq!(ok.default_suffix(), Some("OCT MARATHON"));
     }
 
     #[test]
     fn limits_are_typed() {
-        let e = err(json!({"title": "t", "limits": {"discount_rate": "101"}}), GatewayType::StripeV2);
+        let e = err(
+            json!({"title": "t", "limits": {"discount_rate": "101"}}),
+            GatewayType::StripeV2,
+        );
         assert_eq!(e.param, "limits.discount_rate");
-        let e = err(json!({"title": "t", "limits": {"monthly_cap": -1}}), GatewayType::StripeV2);
+        let e = err(
+            json!({"title": "t", "limits": {"monthly_cap": -1}}),
+            GatewayType::StripeV2,
+        );
         assert_eq!(e.param, "limits.monthly_cap");
-        let e = err(json!({"title": "t", "limits": {"monthly_cap": 1.5}}), GatewayType::StripeV2);
+        let e = err(
+            json!({"title": "t", "limits": {"monthly_cap": 1.5}}),
+            GatewayType::StripeV2,
+        );
         assert_eq!(e.param, "limits.monthly_cap");
-        let e = err(json!({"title": "t", "limits": {"currency": "xyz"}}), GatewayType::StripeV2);
+        let e = err(
+            json!({"title": "t", "limits": {"currency": "xyz"}}),
+            GatewayType::StripeV2,
+        );
         assert_eq!(e.param, "limits.currency");
-        let s = settings(json!({"title": "t", "limits": {"monthly_cap": 5000000, "discount_rate": 2.95, "reserve_rate": "10", "transaction_fee": 30, "chargeback_fee": 1500, "currency": "EUR", "include_refunds": true}}));
+        let s = settings(
+            json!({"title": "t", "limits": {"monthly_cap": 5000000, "discount_rate": 2.95, "reserve_rate": "10", "transaction_fee": 30, "chargeback_fee": 1500, "currency": "EUR", "include_refunds": true}}),
+        );
         assert_eq!(s.limits.discount_rate.ten_thousandths(), 29_500);
         assert_eq!(s.limits.currency.as_str(), "eur");
         let out = serde_json::to_value(&s).unwrap();
@@ -405,28 +478,88 @@ mod tests {
 
     #[test]
     fn fraud_status_required_when_changing() {
-        let e = err(json!({"title": "t", "fraud": {"change_status_on_fraud_scoring_failure": true}}), GatewayType::StripeV2);
+        let e = err(
+            json!({"title": "t", "fraud": {"change_status_on_fraud_scoring_failure": true}}),
+            GatewayType::StripeV2,
+        );
         assert_eq!(e.param, "fraud.status_on_fraud_scoring_failure");
-        let e = err(json!({"title": "t", "fraud": {"change_status_on_fraud_scoring_review": true}}), GatewayType::StripeV2);
+        let e = err(
+            json!({"title": "t", "fraud": {"change_status_on_fraud_scoring_review": true}}),
+            GatewayType::StripeV2,
+        );
         assert_eq!(e.param, "fraud.status_on_fraud_scoring_review");
-        let e = err(json!({"title": "t", "fraud": {"status_on_fraud_scoring_review": "sleeping"}}), GatewayType::StripeV2);
+        let e = err(
+            json!({"title": "t", "fraud": {"status_on_fraud_scoring_review": "sleeping"}}),
+            GatewayType::StripeV2,
+        );
         assert_eq!(e.param, "fraud.status_on_fraud_scoring_review");
-        let ok = settings(json!({"title": "t", "fraud": {"send_fraud_scoring_request": true, "change_status_on_fraud_scoring_failure": true, "status_on_fraud_scoring_failure": "fraud_blocked"}}));
+        let ok = settings(
+            json!({"title": "t", "fraud": {"send_fraud_scoring_request": true, "change_status_on_fraud_scoring_failure": true, "status_on_fraud_scoring_failure": "fraud_blocked"}}),
+        );
         assert!(ok.validate(GatewayType::StripeV2).is_ok());
     }
 
     #[test]
     fn contact_and_urls() {
-        assert_eq!(err(json!({"title": "t", "customer_service": {"email": "nope"}}), GatewayType::StripeV2).param, "customer_service.email");
-        assert_eq!(err(json!({"title": "t", "customer_service": {"phone": "x"}}), GatewayType::StripeV2).param, "customer_service.phone");
-        assert_eq!(err(json!({"title": "t", "customer_service": {"url": "shop"}}), GatewayType::StripeV2).param, "customer_service.url");
-        assert_eq!(err(json!({"title": "t", "three_ds": {"termination_url": "nope"}}), GatewayType::StripeV2).param, "three_ds.termination_url");
-        assert_eq!(err(json!({"title": "t", "api_base_url": "localhost"}), GatewayType::StripeV2).param, "api_base_url");
+        assert_eq!(
+            err(
+                json!({"title": "t", "customer_service": {"email": "nope"}}),
+                GatewayType::StripeV2
+            )
+            .param,
+            "customer_service.email"
+        );
+        assert_eq!(
+            err(
+                json!({"title": "t", "customer_service": {"phone": "x"}}),
+                GatewayType::StripeV2
+            )
+            .param,
+            "customer_service.phone"
+        );
+        assert_eq!(
+            err(
+                json!({"title": "t", "customer_service": {"url": "shop"}}),
+                GatewayType::StripeV2
+            )
+            .param,
+            "customer_service.url"
+        );
+        assert_eq!(
+            err(
+                json!({"title": "t", "three_ds": {"termination_url": "nope"}}),
+                GatewayType::StripeV2
+            )
+            .param,
+            "three_ds.termination_url"
+        );
+        assert_eq!(
+            err(
+                json!({"title": "t", "api_base_url": "localhost"}),
+                GatewayType::StripeV2
+            )
+            .param,
+            "api_base_url"
+        );
     }
 
     #[test]
     fn unknown_fields_are_named() {
-        assert_eq!(err(json!({"title": "t", "sendProductName": true}), GatewayType::StripeV2).param, "sendProductName");
-        assert_eq!(err(json!({"title": "t", "limits": {"cap": 1}}), GatewayType::StripeV2).param, "limits.cap");
+        assert_eq!(
+            err(
+                json!({"title": "t", "sendProductName": true}),
+                GatewayType::StripeV2
+            )
+            .param,
+            "sendProductName"
+        );
+        assert_eq!(
+            err(
+                json!({"title": "t", "limits": {"cap": 1}}),
+                GatewayType::StripeV2
+            )
+            .param,
+            "limits.cap"
+        );
     }
 }

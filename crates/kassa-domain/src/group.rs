@@ -78,7 +78,8 @@ impl GroupSettings {
             check_text(id, 100).map_err(|e| e.under("client_group_id"))?;
         }
         if let Some(s) = &self.soft_descriptor {
-            descriptor::check_suffix(s, gateway.descriptor.as_deref()).map_err(|e| e.under("soft_descriptor"))?;
+            descriptor::check_suffix(s, gateway.descriptor.as_deref())
+                .map_err(|e| e.under("soft_descriptor"))?;
         }
         if let Some(u) = &self.three_ds.termination_url {
             check_http_url(u).map_err(|e| e.under("three_ds.termination_url"))?;

@@ -22,16 +22,25 @@ fn from_serde_message(path: String, message: String) -> ValidationError {
     if let Some(rest) = message.strip_prefix("unknown field `") {
         if let Some((field, _)) = rest.split_once('`') {
             let param = if path.is_empty() || path.ends_with(field) {
-                if path.is_empty() { field.to_string() } else { path.clone() }
+                if path.is_empty() {
+                    field.to_string()
+                } else {
+                    path.clone()
+                }
             } else {
                 format!("{path}.{field}")
             };
-            return ValidationError::new(param, format!("unknown field `{field}`")).with_code("parameter_unknown");
+            return ValidationError::new(param, format!("unknown field `{field}`"))
+                .with_code("parameter_unknown");
         }
     }
     if let Some(rest) = message.strip_prefix("missing field `") {
         if let Some((field, _)) = rest.split_once('`') {
-            let param = if path.is_empty() { field.to_string() } else { format!("{path}.{field}") };
+            let param = if path.is_empty() {
+                field.to_string()
+            } else {
+                format!("{path}.{field}")
+            };
             return ValidationError::new(param, "is required").with_code("parameter_missing");
         }
     }

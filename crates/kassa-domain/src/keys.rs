@@ -42,7 +42,13 @@ pub fn redact(secret: &str) -> String {
         .unwrap_or(0);
     let chars: Vec<char> = secret[prefix_end..].chars().collect();
     // Short values show less, so that a redacted value never gives away most of the secret.
-    let shown = if chars.len() >= 16 { 4 } else if chars.len() >= 8 { 2 } else { 0 };
+    let shown = if chars.len() >= 16 {
+        4
+    } else if chars.len() >= 8 {
+        2
+    } else {
+        0
+    };
     let tail: String = chars[chars.len() - shown..].iter().collect();
     format!("{}…{}", &secret[..prefix_end], tail)
 }
@@ -140,7 +146,10 @@ impl fmt::Debug for WebhookSecret {
 /// Parses a list of webhook secrets (several during a rotation), naming the bad entry by index.
 pub fn parse_webhook_secrets(values: &[String]) -> Result<Vec<WebhookSecret>, ValidationError> {
     if values.len() > 10 {
-        return Err(ValidationError::new("", "at most 10 webhook secrets may be active at once"));
+        return Err(ValidationError::new(
+            "",
+            "at most 10 webhook secrets may be active at once",
+        ));
     }
     let mut out: Vec<WebhookSecret> = Vec::with_capacity(values.len());
     for (i, v) in values.iter().enumerate() {
@@ -159,10 +168,23 @@ mod tests {
 
     #[test]
     fn secret_key_prefixes() {
-        for ok in ["sk_live_abcdefgh1234", "sk_test_4eC39HqLyjWDarjtT1zdp7dc", "rk_live_12345678", "rk_test_ABCDEFGH"] {
+        for ok in [
+            "sk_live_abcdefgh1234",
+            "sk_test_4eC39HqLyjWDarjtT1zdp7dc",
+            "rk_live_12345678",
+            "rk_test_ABCDEFGH",
+        ] {
             assert!(StripeSecretKey::parse(ok).is_ok(), "{ok}");
         }
-        for bad in ["pk_test_abcdefgh", "sk_abcdefghijk", "sk_test_", "sk_test_short", "sk_test_has space1", "whsec_abcdefghij", ""] {
+        for bad in [
+            "pk_test_abcdefgh",
+            "sk_abcdefghijk",
+            "sk_test_",
+            "sk_test_short",
+            "sk_test_has space1",
+            "whsec_abcdefghij",
+            "",
+        ] {
             assert!(StripeSecretKey::parse(bad).is_err(), "{bad}");
         }
     }
@@ -177,7 +199,8 @@ mod tests {
     fn webhook_secrets_named_by_index() {
         let e = parse_webhook_secrets(&["whsec_abcdefgh12".into(), "nope".into()]).unwrap_err();
         assert_eq!(e.param, "[1]");
-        let e = parse_webhook_secrets(&["whsec_abcdefgh12".into(), "whsec_abcdefgh12".into()]).unwrap_err();
+        let e = parse_webhook_secrets(&["whsec_abcdefgh12".into(), "whsec_abcdefgh12".into()])
+            .unwrap_err();
         assert!(e.message.contains("twice"));
         assert_eq!(parse_webhook_secrets(&[]).unwrap().len(), 0);
     }

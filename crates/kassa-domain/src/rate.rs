@@ -44,8 +44,16 @@ impl Percent {
         if whole.len() > 3 {
             return Err(ValidationError::new("", "must be between 0 and 100"));
         }
-        let whole_v: i64 = if whole.is_empty() { 0 } else { whole.parse().map_err(|_| bad())? };
-        let mut frac_v: i64 = if frac.is_empty() { 0 } else { frac.parse().map_err(|_| bad())? };
+        let whole_v: i64 = if whole.is_empty() {
+            0
+        } else {
+            whole.parse().map_err(|_| bad())?
+        };
+        let mut frac_v: i64 = if frac.is_empty() {
+            0
+        } else {
+            frac.parse().map_err(|_| bad())?
+        };
         for _ in frac.len()..4 {
             frac_v *= 10;
         }
@@ -76,7 +84,11 @@ impl Percent {
         let den = (100 * SCALE) as i128;
         let q = num / den;
         let r = num % den;
-        let rounded = if r.abs() * 2 >= den { q + num.signum() } else { q };
+        let rounded = if r.abs() * 2 >= den {
+            q + num.signum()
+        } else {
+            q
+        };
         rounded as i64
     }
 }
@@ -106,7 +118,9 @@ impl<'de> Deserialize<'de> for Percent {
         impl de::Visitor<'_> for V {
             type Value = Percent;
             fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("a percentage from 0 to 100 with at most 4 decimals, as a string or a number")
+                f.write_str(
+                    "a percentage from 0 to 100 with at most 4 decimals, as a string or a number",
+                )
             }
             fn visit_str<E: de::Error>(self, v: &str) -> Result<Percent, E> {
                 Percent::parse(v).map_err(|e| E::custom(e.message))
@@ -149,7 +163,9 @@ mod tests {
 
     #[test]
     fn rejects_out_of_range_and_precision() {
-        for bad in ["100.0001", "101", "-1", "2.12345", "abc", "", ".", "1e2", "1,5", "+3"] {
+        for bad in [
+            "100.0001", "101", "-1", "2.12345", "abc", "", ".", "1e2", "1,5", "+3",
+        ] {
             assert!(Percent::parse(bad).is_err(), "{bad} should be rejected");
         }
     }
@@ -180,6 +196,9 @@ mod tests {
         assert_eq!(p.of(10_000), 295);
         assert_eq!(p.of(1), 0); // 0.0295 → 0
         assert_eq!(Percent::parse("50").unwrap().of(1), 1); // 0.5 → 1
-        assert_eq!(Percent::parse("100").unwrap().of(i64::MAX / 2), i64::MAX / 2);
+        assert_eq!(
+            Percent::parse("100").unwrap().of(i64::MAX / 2),
+            i64::MAX / 2
+        );
     }
 }

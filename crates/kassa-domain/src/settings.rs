@@ -16,9 +16,15 @@ pub struct EffectiveSettings {
 }
 
 /// Each fraud field resolved on its own: request, then group, then gateway.
-pub fn resolve_fraud(request: &FraudOverrides, group: Option<&FraudOverrides>, gateway: &FraudSettings) -> FraudSettings {
+pub fn resolve_fraud(
+    request: &FraudOverrides,
+    group: Option<&FraudOverrides>,
+    gateway: &FraudSettings,
+) -> FraudSettings {
     fn pick<T: Clone>(req: &Option<T>, grp: Option<&Option<T>>, gw: T) -> T {
-        req.clone().or_else(|| grp.and_then(|g| g.clone())).unwrap_or(gw)
+        req.clone()
+            .or_else(|| grp.and_then(|g| g.clone()))
+            .unwrap_or(gw)
     }
     FraudSettings {
         send_fraud_scoring_request: pick(
@@ -56,7 +62,9 @@ pub fn resolve(
     gateway: &GatewaySettings,
 ) -> Result<EffectiveSettings, ValidationError> {
     let request_suffix = match &request.soft_descriptor {
-        Some(s) => Some(descriptor::normalize_request_suffix(s).map_err(|e| e.under("soft_descriptor"))?),
+        Some(s) => {
+            Some(descriptor::normalize_request_suffix(s).map_err(|e| e.under("soft_descriptor"))?)
+        }
         None => None,
     };
     let soft_descriptor = if gateway.do_not_send_descriptor {
@@ -113,9 +121,15 @@ mod tests {
         let req: Overrides = parse(json!({"soft_descriptor": "API SFX"})).unwrap();
         let e = resolve(&req, Some(&group()), &gateway()).unwrap();
         assert_eq!(e.soft_descriptor.as_deref(), Some("API SFX"));
-        assert_eq!(e.termination_url.as_deref(), Some("https://group.example/3ds"));
+        assert_eq!(
+            e.termination_url.as_deref(),
+            Some("https://group.example/3ds")
+        );
         assert!(e.fraud.send_fraud_scoring_request);
-        assert_eq!(e.fraud.status_on_fraud_scoring_failure, Some(AccountStatus::FraudBlocked));
+        assert_eq!(
+            e.fraud.status_on_fraud_scoring_failure,
+            Some(AccountStatus::FraudBlocked)
+        );
 
         let e = resolve(&Overrides::default(), Some(&group()), &gateway()).unwrap();
         assert_eq!(e.soft_descriptor.as_deref(), Some("GROUP SFX"));
@@ -128,18 +142,23 @@ mod tests {
 
     #[test]
     fn request_fraud_override_wins() {
-        let req: Overrides = parse(json!({"fraud": {"send_fraud_scoring_request": false}})).unwrap();
+        let req: Overrides =
+            parse(json!({"fraud": {"send_fraud_scoring_request": false}})).unwrap();
         let e = resolve(&req, Some(&group()), &gateway()).unwrap();
         assert!(!e.fraud.send_fraud_scoring_request);
     }
 
     #[test]
     fn long_request_suffix_is_cut_to_22() {
-        let req: Overrides = parse(json!({"soft_descriptor": "ABCDEFGHIJKLMNOPQRSTUVWXYZ"})).unwrap();
+        let req: Overrides =
+            parse(json!({"soft_descriptor": "ABCDEFGHIJKLMNOPQRSTUVWXYZ"})).unwrap();
         let e = resolve(&req, None, &gateway()).unwrap();
         assert_eq!(e.soft_descriptor.as_deref(), Some("ABCDEFGHIJKLMNOPQRSTUV"));
         let bad: Overrides = parse(json!({"soft_descriptor": "NO*STARS"})).unwrap();
-        assert_eq!(resolve(&bad, None, &gateway()).unwrap_err().param, "soft_descriptor");
+        assert_eq!(
+            resolve(&bad, None, &gateway()).unwrap_err().param,
+            "soft_descriptor"
+        );
     }
 
     #[test]
@@ -147,12 +166,19 @@ mod tests {
         let mut gw = gateway();
         gw.do_not_send_descriptor = true;
         let req: Overrides = parse(json!({"soft_descriptor": "API SFX"})).unwrap();
-        assert_eq!(resolve(&req, Some(&group()), &gw).unwrap().soft_descriptor, None);
+        assert_eq!(
+            resolve(&req, Some(&group()), &gw).unwrap().soft_descriptor,
+            None
+        );
     }
 
     #[test]
     fn inconsistent_effective_fraud_is_an_error() {
-        let req: Overrides = parse(json!({"fraud": {"change_status_on_fraud_scoring_review": true}})).unwrap();
-        assert_eq!(resolve(&req, None, &gateway()).unwrap_err().param, "fraud.status_on_fraud_scoring_review");
+        let req: Overrides =
+            parse(json!({"fraud": {"change_status_on_fraud_scoring_review": true}})).unwrap();
+        assert_eq!(
+            resolve(&req, None, &gateway()).unwrap_err().param,
+            "fraud.status_on_fraud_scoring_review"
+        );
     }
 }

@@ -8,10 +8,16 @@ pub fn check_text(value: &str, max: usize) -> Result<(), ValidationError> {
         return Err(ValidationError::new("", "must not be empty"));
     }
     if value.chars().count() > max {
-        return Err(ValidationError::new("", format!("must be at most {max} characters")));
+        return Err(ValidationError::new(
+            "",
+            format!("must be at most {max} characters"),
+        ));
     }
     if value.chars().any(char::is_control) {
-        return Err(ValidationError::new("", "must not contain control characters"));
+        return Err(ValidationError::new(
+            "",
+            "must not contain control characters",
+        ));
     }
     Ok(())
 }
@@ -22,7 +28,12 @@ pub fn check_http_url(value: &str) -> Result<(), ValidationError> {
     let rest = value
         .strip_prefix("https://")
         .or_else(|| value.strip_prefix("http://"))
-        .ok_or_else(|| ValidationError::new("", "must be an absolute URL starting with https:// or http://"))?;
+        .ok_or_else(|| {
+            ValidationError::new(
+                "",
+                "must be an absolute URL starting with https:// or http://",
+            )
+        })?;
     let host = rest.split(['/', '?', '#']).next().unwrap_or("");
     let host_only = host.rsplit('@').next().unwrap_or("");
     if host_only.is_empty() || host_only.starts_with(':') {
@@ -55,8 +66,14 @@ pub fn check_email(value: &str) -> Result<(), ValidationError> {
 /// parentheses; 7 to 15 digits (E.164 allows 15).
 pub fn check_phone(value: &str) -> Result<(), ValidationError> {
     check_text(value, 32)?;
-    if !value.chars().all(|c| c.is_ascii_digit() || " +-().".contains(c)) {
-        return Err(ValidationError::new("", "may contain only digits, spaces and + - ( ) ."));
+    if !value
+        .chars()
+        .all(|c| c.is_ascii_digit() || " +-().".contains(c))
+    {
+        return Err(ValidationError::new(
+            "",
+            "may contain only digits, spaces and + - ( ) .",
+        ));
     }
     let digits = value.chars().filter(char::is_ascii_digit).count();
     if !(7..=15).contains(&digits) {
@@ -74,7 +91,14 @@ mod tests {
         assert!(check_http_url("https://api.stripe.com").is_ok());
         assert!(check_http_url("http://127.0.0.1:12111").is_ok());
         assert!(check_http_url("https://shop.example/3ds/done?x=1").is_ok());
-        for bad in ["ftp://x", "api.stripe.com", "https://", "https:///path", "https://a b", ""] {
+        for bad in [
+            "ftp://x",
+            "api.stripe.com",
+            "https://",
+            "https:///path",
+            "https://a b",
+            "",
+        ] {
             assert!(check_http_url(bad).is_err(), "{bad}");
         }
     }
@@ -82,7 +106,14 @@ mod tests {
     #[test]
     fn emails() {
         assert!(check_email("support@shop.example").is_ok());
-        for bad in ["support", "a@b", "@shop.example", "a@@shop.example", "a b@shop.example", "a@shop."] {
+        for bad in [
+            "support",
+            "a@b",
+            "@shop.example",
+            "a@@shop.example",
+            "a b@shop.example",
+            "a@shop.",
+        ] {
             assert!(check_email(bad).is_err(), "{bad}");
         }
     }

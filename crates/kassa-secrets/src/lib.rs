@@ -57,7 +57,9 @@ impl MasterKey {
 
     /// Reads the base64 form (white space around it is ignored, as in a key file).
     pub fn from_base64(text: &str) -> Result<Self, SecretsError> {
-        let bytes = STANDARD.decode(text.trim()).map_err(|_| SecretsError::BadMasterKey)?;
+        let bytes = STANDARD
+            .decode(text.trim())
+            .map_err(|_| SecretsError::BadMasterKey)?;
         Self::from_bytes(&bytes)
     }
 
@@ -74,7 +76,13 @@ impl MasterKey {
         let nonce = Nonce::from_slice(&nonce_bytes);
         let ct = self
             .cipher
-            .encrypt(nonce, Payload { msg: plaintext.as_bytes(), aad: purpose.as_bytes() })
+            .encrypt(
+                nonce,
+                Payload {
+                    msg: plaintext.as_bytes(),
+                    aad: purpose.as_bytes(),
+                },
+            )
             .map_err(|_| SecretsError::Malformed)?;
         let mut out = Vec::with_capacity(NONCE_LEN + ct.len());
         out.extend_from_slice(&nonce_bytes);
@@ -84,7 +92,9 @@ impl MasterKey {
 
     /// Decrypts a value sealed by [`MasterKey::seal`] for the same `purpose`.
     pub fn open(&self, purpose: &str, sealed: &str) -> Result<String, SecretsError> {
-        let b64 = sealed.strip_prefix(SEALED_PREFIX).ok_or(SecretsError::Malformed)?;
+        let b64 = sealed
+            .strip_prefix(SEALED_PREFIX)
+            .ok_or(SecretsError::Malformed)?;
         let raw = STANDARD.decode(b64).map_err(|_| SecretsError::Malformed)?;
         if raw.len() < NONCE_LEN + 16 {
             return Err(SecretsError::Malformed);
@@ -92,7 +102,13 @@ impl MasterKey {
         let (nonce, ct) = raw.split_at(NONCE_LEN);
         let pt = self
             .cipher
-            .decrypt(Nonce::from_slice(nonce), Payload { msg: ct, aad: purpose.as_bytes() })
+            .decrypt(
+                Nonce::from_slice(nonce),
+                Payload {
+                    msg: ct,
+                    aad: purpose.as_bytes(),
+                },
+            )
             .map_err(|_| SecretsError::Undecryptable)?;
         String::from_utf8(pt).map_err(|_| SecretsError::Malformed)
     }
@@ -110,7 +126,9 @@ impl ApiKey {
     pub fn generate() -> Result<Self, SecretsError> {
         let bytes: [u8; 32] = random_bytes()?;
         let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
-        Ok(ApiKey { plaintext: format!("{API_KEY_PREFIX}{hex}") })
+        Ok(ApiKey {
+            plaintext: format!("{API_KEY_PREFIX}{hex}"),
+        })
     }
 
     /// What the database keeps: hex SHA-256 of the whole key. The key has 256 random bits, so a
@@ -122,7 +140,14 @@ impl ApiKey {
 
     /// A short, non-secret label for lists and audit entries: `kassa_sk_…a1b2`.
     pub fn label(key: &str) -> String {
-        let tail: String = key.chars().rev().take(4).collect::<Vec<_>>().into_iter().rev().collect();
+        let tail: String = key
+            .chars()
+            .rev()
+            .take(4)
+            .collect::<Vec<_>>()
+            .into_iter()
+            .rev()
+            .collect();
         format!("{API_KEY_PREFIX}…{tail}")
     }
 }
@@ -137,20 +162,29 @@ mod tests {
         let sealed = key.seal("gateway.secret_key", "sk_test_abc123456").unwrap();
         assert!(sealed.starts_with("v1:"));
         assert!(!sealed.contains("sk_test"));
-        assert_eq!(key.open("gateway.secret_key", &sealed).unwrap(), "sk_test_abc123456");
+        assert_eq!(
+            key.open("gateway.secret_key", &sealed).unwrap(),
+            "sk_test_abc123456"
+        );
     }
 
     #[test]
     fn nonces_differ() {
         let (key, _) = MasterKey::generate().unwrap();
-        assert_ne!(key.seal("p", "same").unwrap(), key.seal("p", "same").unwrap());
+        assert_ne!(
+            key.seal("p", "same").unwrap(),
+            key.seal("p", "same").unwrap()
+        );
     }
 
     #[test]
     fn purpose_is_bound() {
         let (key, _) = MasterKey::generate().unwrap();
         let sealed = key.seal("gateway.webhook_secrets", "whsec_x").unwrap();
-        assert!(matches!(key.open("gateway.secret_key", &sealed), Err(SecretsError::Undecryptable)));
+        assert!(matches!(
+            key.open("gateway.secret_key", &sealed),
+            Err(SecretsError::Undecryptable)
+        ));
     }
 
     #[test]
@@ -158,7 +192,10 @@ mod tests {
         let (a, _) = MasterKey::generate().unwrap();
         let (b, _) = MasterKey::generate().unwrap();
         let sealed = a.seal("p", "secret").unwrap();
-        assert!(matches!(b.open("p", &sealed), Err(SecretsError::Undecryptable)));
+        assert!(matches!(
+            b.open("p", &sealed),
+            Err(SecretsError::Undecryptable)
+        ));
         let mut raw = STANDARD.decode(&sealed[3..]).unwrap();
         let last = raw.len() - 1;
         raw[last] ^= 1;

@@ -3,7 +3,7 @@
 use sqlx::any::AnyRow;
 use sqlx::{Any, Row, Transaction};
 
-use crate::{Page, PageRequest, Store, StorageError};
+use crate::{Page, PageRequest, StorageError, Store};
 
 /// An audit entry to write together with the change it describes.
 #[derive(Debug, Clone)]
@@ -44,12 +44,17 @@ fn from_row(r: &AnyRow) -> Result<AuditRecord, StorageError> {
         object_type: r.try_get("object_type")?,
         object_id: r.try_get("object_id")?,
         action: r.try_get("action")?,
-        changes: serde_json::from_str(&changes).map_err(|e| StorageError::Corrupt(e.to_string()))?,
+        changes: serde_json::from_str(&changes)
+            .map_err(|e| StorageError::Corrupt(e.to_string()))?,
         created_at: r.try_get("created_at")?,
     })
 }
 
-pub(crate) async fn write(tx: &mut Transaction<'_, Any>, entry: &AuditEntry, now: i64) -> Result<(), StorageError> {
+pub(crate) async fn write(
+    tx: &mut Transaction<'_, Any>,
+    entry: &AuditEntry,
+    now: i64,
+) -> Result<(), StorageError> {
     sqlx::query(
         "INSERT INTO audit_events (client_no, actor, api_key_id, request_id, object_type, object_id, action, changes, created_at)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",

@@ -2,7 +2,7 @@
 
 use sqlx::Row;
 
-use crate::{now_millis, Store, StorageError};
+use crate::{now_millis, StorageError, Store};
 
 #[derive(Debug, Clone)]
 pub struct ClientRecord {
@@ -20,19 +20,28 @@ pub struct ApiKeyRecord {
 
 impl Store {
     pub async fn count_clients(&self) -> Result<i64, StorageError> {
-        let row = sqlx::query("SELECT COUNT(*) AS n FROM clients").fetch_one(&self.pool).await?;
+        let row = sqlx::query("SELECT COUNT(*) AS n FROM clients")
+            .fetch_one(&self.pool)
+            .await?;
         Ok(row.try_get::<i64, _>("n")?)
     }
 
     /// Creates a client and its first API key (given as its hash and label) in one transaction.
-    pub async fn create_client(&self, name: &str, key_hash: &str, key_label: &str) -> Result<(ClientRecord, ApiKeyRecord), StorageError> {
+    pub async fn create_client(
+        &self,
+        name: &str,
+        key_hash: &str,
+        key_label: &str,
+    ) -> Result<(ClientRecord, ApiKeyRecord), StorageError> {
         let now = now_millis();
         let mut tx = self.pool.begin().await?;
-        let row = sqlx::query("INSERT INTO clients (name, created_at) VALUES ($1, $2) RETURNING client_no")
-            .bind(name)
-            .bind(now)
-            .fetch_one(&mut *tx)
-            .await?;
+        let row = sqlx::query(
+            "INSERT INTO clients (name, created_at) VALUES ($1, $2) RETURNING client_no",
+        )
+        .bind(name)
+        .bind(now)
+        .fetch_one(&mut *tx)
+        .await?;
         let client_no: i64 = row.try_get("client_no")?;
         let row = sqlx::query(
             "INSERT INTO api_keys (client_no, key_hash, label, created_at) VALUES ($1, $2, $3, $4) RETURNING id",
@@ -46,17 +55,27 @@ impl Store {
         let key_id: i64 = row.try_get("id")?;
         tx.commit().await?;
         Ok((
-            ClientRecord { client_no, name: name.to_string(), created_at: now },
-            ApiKeyRecord { id: key_id, client_no, label: key_label.to_string() },
+            ClientRecord {
+                client_no,
+                name: name.to_string(),
+                created_at: now,
+            },
+            ApiKeyRecord {
+                id: key_id,
+                client_no,
+                label: key_label.to_string(),
+            },
         ))
     }
 
     /// The live API key with this hash, if any.
     pub async fn find_api_key(&self, key_hash: &str) -> Result<Option<ApiKeyRecord>, StorageError> {
-        let row = sqlx::query("SELECT id, client_no, label FROM api_keys WHERE key_hash = $1 AND revoked_at IS NULL")
-            .bind(key_hash)
-            .fetch_optional(&self.pool)
-            .await?;
+        let row = sqlx::query(
+            "SELECT id, client_no, label FROM api_keys WHERE key_hash = $1 AND revoked_at IS NULL",
+        )
+        .bind(key_hash)
+        .fetch_optional(&self.pool)
+        .await?;
         match row {
             Some(r) => Ok(Some(ApiKeyRecord {
                 id: r.try_get("id")?,

@@ -59,7 +59,11 @@ impl Store {
         let backend = Backend::from_url(url)?;
         let (url, max) = match backend {
             Backend::Sqlite => {
-                let url = if url.contains('?') { url.to_string() } else { format!("{url}?mode=rwc") };
+                let url = if url.contains('?') {
+                    url.to_string()
+                } else {
+                    format!("{url}?mode=rwc")
+                };
                 (url, 8)
             }
             Backend::Postgres => (url.to_string(), 16),

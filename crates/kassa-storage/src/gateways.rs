@@ -5,7 +5,7 @@ use sqlx::any::AnyRow;
 use sqlx::Row;
 
 use crate::audit::{self, AuditEntry};
-use crate::{now_millis, Page, PageRequest, Store, StorageError};
+use crate::{now_millis, Page, PageRequest, StorageError, Store};
 
 #[derive(Debug, Clone)]
 pub struct GatewayRecord {
@@ -57,7 +57,12 @@ fn from_row(r: &AnyRow) -> Result<GatewayRecord, StorageError> {
 
 impl Store {
     /// Inserts a gateway and its audit entry (whose object id is set to the new id) atomically.
-    pub async fn insert_gateway(&self, client_no: i64, w: &GatewayWrite, mut audit: AuditEntry) -> Result<GatewayRecord, StorageError> {
+    pub async fn insert_gateway(
+        &self,
+        client_no: i64,
+        w: &GatewayWrite,
+        mut audit: AuditEntry,
+    ) -> Result<GatewayRecord, StorageError> {
         let now = now_millis();
         let mut tx = self.pool.begin().await?;
         let row = sqlx::query(&format!(
@@ -80,17 +85,28 @@ impl Store {
         Ok(rec)
     }
 
-    pub async fn get_gateway(&self, client_no: i64, id: i64) -> Result<GatewayRecord, StorageError> {
-        let row = sqlx::query(&format!("SELECT {COLUMNS} FROM gateways WHERE client_no = $1 AND id = $2"))
-            .bind(client_no)
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await?
-            .ok_or(StorageError::NotFound)?;
+    pub async fn get_gateway(
+        &self,
+        client_no: i64,
+        id: i64,
+    ) -> Result<GatewayRecord, StorageError> {
+        let row = sqlx::query(&format!(
+            "SELECT {COLUMNS} FROM gateways WHERE client_no = $1 AND id = $2"
+        ))
+        .bind(client_no)
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?
+        .ok_or(StorageError::NotFound)?;
         from_row(&row)
     }
 
-    pub async fn list_gateways(&self, client_no: i64, filter: &GatewayFilter, page: PageRequest) -> Result<Page<GatewayRecord>, StorageError> {
+    pub async fn list_gateways(
+        &self,
+        client_no: i64,
+        filter: &GatewayFilter,
+        page: PageRequest,
+    ) -> Result<Page<GatewayRecord>, StorageError> {
         let rows = sqlx::query(&format!(
             "SELECT {COLUMNS} FROM gateways
              WHERE client_no = $1 AND id < $2

@@ -4,7 +4,7 @@ use sqlx::any::AnyRow;
 use sqlx::Row;
 
 use crate::audit::{self, AuditEntry};
-use crate::{now_millis, Page, PageRequest, Store, StorageError};
+use crate::{now_millis, Page, PageRequest, StorageError, Store};
 
 #[derive(Debug, Clone)]
 pub struct GroupRecord {
@@ -81,7 +81,10 @@ impl Store {
                 Ok(row) => row,
                 Err(e) => {
                     let err = StorageError::from(e);
-                    if matches!(err, StorageError::Conflict(_)) && group_no.is_none() && attempts < 5 {
+                    if matches!(err, StorageError::Conflict(_))
+                        && group_no.is_none()
+                        && attempts < 5
+                    {
                         continue;
                     }
                     if matches!(err, StorageError::Conflict(_)) {
@@ -101,13 +104,19 @@ impl Store {
         }
     }
 
-    pub async fn get_group(&self, client_no: i64, group_no: i64) -> Result<GroupRecord, StorageError> {
-        let row = sqlx::query(&format!("SELECT {COLUMNS} FROM collection_groups WHERE client_no = $1 AND group_no = $2"))
-            .bind(client_no)
-            .bind(group_no)
-            .fetch_optional(&self.pool)
-            .await?
-            .ok_or(StorageError::NotFound)?;
+    pub async fn get_group(
+        &self,
+        client_no: i64,
+        group_no: i64,
+    ) -> Result<GroupRecord, StorageError> {
+        let row = sqlx::query(&format!(
+            "SELECT {COLUMNS} FROM collection_groups WHERE client_no = $1 AND group_no = $2"
+        ))
+        .bind(client_no)
+        .bind(group_no)
+        .fetch_optional(&self.pool)
+        .await?
+        .ok_or(StorageError::NotFound)?;
         from_row(&row)
     }
 

@@ -2,7 +2,7 @@
 
 use sqlx::Row;
 
-use crate::{now_millis, Store, StorageError};
+use crate::{now_millis, StorageError, Store};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoredResponse {
@@ -24,7 +24,12 @@ pub enum IdempotencyBegin {
 
 impl Store {
     /// Claims `key` for a request whose fingerprint is `request_hash`.
-    pub async fn idempotency_begin(&self, client_no: i64, key: &str, request_hash: &str) -> Result<IdempotencyBegin, StorageError> {
+    pub async fn idempotency_begin(
+        &self,
+        client_no: i64,
+        key: &str,
+        request_hash: &str,
+    ) -> Result<IdempotencyBegin, StorageError> {
         let inserted = sqlx::query(
             "INSERT INTO idempotency_keys (client_no, idem_key, request_hash, state, created_at)
              VALUES ($1, $2, $3, 'started', $4) ON CONFLICT (client_no, idem_key) DO NOTHING",
@@ -66,7 +71,12 @@ impl Store {
     }
 
     /// Saves the response of the request that holds `key`.
-    pub async fn idempotency_complete(&self, client_no: i64, key: &str, response: &StoredResponse) -> Result<(), StorageError> {
+    pub async fn idempotency_complete(
+        &self,
+        client_no: i64,
+        key: &str,
+        response: &StoredResponse,
+    ) -> Result<(), StorageError> {
         sqlx::query(
             "UPDATE idempotency_keys SET state = 'completed', response_status = $1, response_body = $2
              WHERE client_no = $3 AND idem_key = $4",

@@ -61,7 +61,10 @@ impl PageRequest {
     pub(crate) fn finish<T>(&self, mut rows: Vec<T>) -> Page<T> {
         let has_more = rows.len() as i64 > self.limit;
         rows.truncate(self.limit as usize);
-        Page { data: rows, has_more }
+        Page {
+            data: rows,
+            has_more,
+        }
     }
 }
 

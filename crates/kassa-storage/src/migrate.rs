@@ -6,7 +6,7 @@
 
 use sqlx::{Acquire, Row};
 
-use crate::{Backend, Store, StorageError};
+use crate::{Backend, StorageError, Store};
 
 struct Migration {
     version: i64,
@@ -20,7 +20,7 @@ const MIGRATIONS: &[Migration] = &[Migration {
     sql: include_str!("../migrations/0001_foundation.sql"),
 }];
 
-const LOCK_ID: i64 = 0x6b61_7373_61; // "kassa"
+const LOCK_ID: i64 = 0x6b_6173_7361; // "kassa"
 
 fn dialect(sql: &str, backend: Backend) -> String {
     let id = match backend {
@@ -61,22 +61,33 @@ impl Store {
     pub async fn migrate(&self) -> Result<usize, StorageError> {
         let mut conn = self.pool.acquire().await?;
         if self.backend() == Backend::Postgres {
-            sqlx::query("SELECT pg_advisory_lock($1)").bind(LOCK_ID).execute(&mut *conn).await?;
+            sqlx::query("SELECT pg_advisory_lock($1)")
+                .bind(LOCK_ID)
+                .execute(&mut *conn)
+                .await?;
         }
         let result = self.migrate_locked(&mut conn).await;
         if self.backend() == Backend::Postgres {
-            sqlx::query("SELECT pg_advisory_unlock($1)").bind(LOCK_ID).execute(&mut *conn).await?;
+            sqlx::query("SELECT pg_advisory_unlock($1)")
+                .bind(LOCK_ID)
+                .execute(&mut *conn)
+                .await?;
         }
         result
     }
 
-    async fn migrate_locked(&self, conn: &mut sqlx::pool::PoolConnection<sqlx::Any>) -> Result<usize, StorageError> {
+    async fn migrate_locked(
+        &self,
+        conn: &mut sqlx::pool::PoolConnection<sqlx::Any>,
+    ) -> Result<usize, StorageError> {
         sqlx::query(
             "CREATE TABLE IF NOT EXISTS kassa_migrations (version BIGINT PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)",
         )
         .execute(&mut **conn)
         .await?;
-        let rows = sqlx::query("SELECT version FROM kassa_migrations").fetch_all(&mut **conn).await?;
+        let rows = sqlx::query("SELECT version FROM kassa_migrations")
+            .fetch_all(&mut **conn)
+            .await?;
         let mut applied = Vec::with_capacity(rows.len());
         for r in rows {
             applied.push(r.try_get::<i64, _>("version")?);
@@ -92,34 +103,19 @@ impl Store {
                     StorageError::Migration(format!("{} ({}): {e}", m.version, m.name))
                 })?;
             }
-            sqlx::query("INSERT INTO kassa_migrations (version, name, applied_at) VALUES ($1, $2, $3)")
-                .bind(m.version)
-                .bind(m.name)
-                .bind(crate::now_millis())
-                .execute(&mut *tx)
-                .await?;
+            sqlx::query(
+                "INSERT INTO kassa_migrations (version, name, applied_at) VALUES ($1, $2, $3)",
+            )
+            .bind(m.version)
+            .bind(m.name)
+            .bind(crate::now_millis())
+            .execute(&mut *tx)
+            .await?;
             tx.commit().await?;
             tracing::info!(version = m.version, name = m.name, "applied migration");
             count += 1;
         }
         Ok(count)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn splits_statements_and_drops_comments() {
-        let s = statements("-- head\nCREATE TABLE a (x BIGINT); -- tail\nCREATE INDEX i\n  ON a (x);\n");
-        assert_eq!(s, vec!["CREATE TABLE a (x BIGINT)", "CREATE INDEX i\n  ON a (x)"]);
-    }
-
-    #[test]
-    fn dialect_token() {
-        assert!(dialect("id {{ID}}", Backend::Sqlite).contains("AUTOINCREMENT"));
-        assert!(dialect("id {{ID}}", Backend::Postgres).contains("IDENTITY"));
     }
 }
 
@@ -134,4 +130,26 @@ pub fn fingerprint() -> String {
         }
     }
     format!("{h:016x}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn splits_statements_and_drops_comments() {
+        let s = statements(
+            "-- head\nCREATE TABLE a (x BIGINT); -- tail\nCREATE INDEX i\n  ON a (x);\n",
+        );
+        assert_eq!(
+            s,
+            vec!["CREATE TABLE a (x BIGINT)", "CREATE INDEX i\n  ON a (x)"]
+        );
+    }
+
+    #[test]
+    fn dialect_token() {
+        assert!(dialect("id {{ID}}", Backend::Sqlite).contains("AUTOINCREMENT"));
+        assert!(dialect("id {{ID}}", Backend::Postgres).contains("IDENTITY"));
+    }
 }

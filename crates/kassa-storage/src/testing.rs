@@ -11,7 +11,7 @@
 use sqlx::{Connection, Executor, Row};
 use std::io::Write;
 
-use crate::{Store, StorageError};
+use crate::{StorageError, Store};
 
 pub struct TestDb {
     pub url: String,
@@ -41,18 +41,26 @@ fn with_db(url: &str, db: &str) -> String {
 impl TestDb {
     /// The backend the suite runs against.
     pub fn configured_url() -> Option<String> {
-        std::env::var("KASSA_TEST_DATABASE_URL").ok().filter(|u| u.starts_with("postgres"))
+        std::env::var("KASSA_TEST_DATABASE_URL")
+            .ok()
+            .filter(|u| u.starts_with("postgres"))
     }
 
     pub async fn create() -> Result<TestDb, StorageError> {
         match Self::configured_url() {
             None => {
-                let dir = tempfile::tempdir().map_err(|e| StorageError::Migration(e.to_string()))?;
+                let dir =
+                    tempfile::tempdir().map_err(|e| StorageError::Migration(e.to_string()))?;
                 let url = format!("sqlite://{}/kassa.db", dir.path().display());
                 let store = Store::connect(&url).await?;
                 store.migrate().await?;
                 store.close().await;
-                Ok(TestDb { url, admin_url: None, name: None, _dir: Some(dir) })
+                Ok(TestDb {
+                    url,
+                    admin_url: None,
+                    name: None,
+                    _dir: Some(dir),
+                })
             }
             Some(admin_url) => Self::create_postgres(admin_url).await,
         }
@@ -72,35 +80,61 @@ impl TestDb {
             > 0;
         if !exists {
             let building = format!("{template}_building");
-            admin.execute(format!("DROP DATABASE IF EXISTS {building}").as_str()).await?;
-            admin.execute(format!("CREATE DATABASE {building}").as_str()).await?;
+            admin
+                .execute(format!("DROP DATABASE IF EXISTS {building}").as_str())
+                .await?;
+            admin
+                .execute(format!("CREATE DATABASE {building}").as_str())
+                .await?;
             let store = Store::connect(&with_db(&admin_url, &building)).await?;
             store.migrate().await?;
             store.close().await;
-            admin.execute(format!("ALTER DATABASE {building} RENAME TO {template}").as_str()).await?;
+            admin
+                .execute(format!("ALTER DATABASE {building} RENAME TO {template}").as_str())
+                .await?;
         }
-        let created = admin.execute(format!("CREATE DATABASE {name} TEMPLATE {template}").as_str()).await;
+        let created = admin
+            .execute(format!("CREATE DATABASE {name} TEMPLATE {template}").as_str())
+            .await;
         admin.execute("SELECT pg_advisory_unlock(7365420)").await?;
         created?;
         admin.close().await?;
         if let Ok(marker) = std::env::var("KASSA_TEST_PG_MARKER") {
-            if let Ok(mut f) = std::fs::OpenOptions::new().create(true).append(true).open(marker) {
+            if let Ok(mut f) = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(marker)
+            {
                 let _ = writeln!(f, "{name}");
             }
         }
-        Ok(TestDb { url: with_db(&admin_url, &name), admin_url: Some(admin_url), name: Some(name), _dir: None })
+        Ok(TestDb {
+            url: with_db(&admin_url, &name),
+            admin_url: Some(admin_url),
+            name: Some(name),
+            _dir: None,
+        })
     }
 }
 
 impl Drop for TestDb {
     fn drop(&mut self) {
-        let (Some(admin_url), Some(name)) = (self.admin_url.take(), self.name.take()) else { return };
+        let (Some(admin_url), Some(name)) = (self.admin_url.take(), self.name.take()) else {
+            return;
+        };
         // Drop runs outside any async context we could borrow; use a small runtime of its own.
         let _ = std::thread::spawn(move || {
-            let Ok(rt) = tokio::runtime::Builder::new_current_thread().enable_all().build() else { return };
+            let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            else {
+                return;
+            };
             rt.block_on(async move {
                 if let Ok(mut admin) = sqlx::AnyConnection::connect(&admin_url).await {
-                    let _ = admin.execute(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)").as_str()).await;
+                    let _ = admin
+                        .execute(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)").as_str())
+                        .await;
                     let _ = admin.close().await;
                 }
             });
@@ -109,32 +143,34 @@ impl Drop for TestDb {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::with_db;
-
-    #[test]
-    fn swaps_database_name() {
-        assert_eq!(with_db("postgres://postgres@127.0.0.1:5432/test", "x"), "postgres://postgres@127.0.0.1:5432/x");
-        assert_eq!(with_db("postgres://u:p@h/test?sslmode=disable", "x"), "postgres://u:p@h/x?sslmode=disable");
-    }
-}
-
 /// Every row of every Kassa table as text, as a database dump would show it: for tests that
 /// check what is (not) stored in the clear.
 pub async fn dump(store: &Store) -> Result<String, StorageError> {
     use sqlx::Column;
-    let tables = ["meta", "clients", "api_keys", "gateways", "collection_groups", "audit_events", "idempotency_keys"];
+    let tables = [
+        "meta",
+        "clients",
+        "api_keys",
+        "gateways",
+        "collection_groups",
+        "audit_events",
+        "idempotency_keys",
+    ];
     let mut out = String::new();
     for t in tables {
-        let rows = sqlx::query(&format!("SELECT * FROM {t}")).fetch_all(&store.pool).await?;
+        let rows = sqlx::query(&format!("SELECT * FROM {t}"))
+            .fetch_all(&store.pool)
+            .await?;
         for row in rows {
             out.push_str(t);
             for (i, col) in row.columns().iter().enumerate() {
                 let text = row
                     .try_get::<Option<String>, _>(i)
                     .map(|v| v.unwrap_or_default())
-                    .or_else(|_| row.try_get::<Option<i64>, _>(i).map(|v| v.map(|n| n.to_string()).unwrap_or_default()))
+                    .or_else(|_| {
+                        row.try_get::<Option<i64>, _>(i)
+                            .map(|v| v.map(|n| n.to_string()).unwrap_or_default())
+                    })
                     .unwrap_or_else(|_| "?".into());
                 out.push_str(&format!(" {}={}", col.name(), text));
             }
@@ -142,4 +178,21 @@ pub async fn dump(store: &Store) -> Result<String, StorageError> {
         }
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::with_db;
+
+    #[test]
+    fn swaps_database_name() {
+        assert_eq!(
+            with_db("postgres://postgres@127.0.0.1:5432/test", "x"),
+            "postgres://postgres@127.0.0.1:5432/x"
+        );
+        assert_eq!(
+            with_db("postgres://u:p@h/test?sslmode=disable", "x"),
+            "postgres://u:p@h/x?sslmode=disable"
+        );
+    }
 }

@@ -37,7 +37,11 @@ fn gw(settings: &str) -> GatewayWrite {
 #[tokio::test]
 async fn backend_matches_configuration() {
     let (_db, store) = store().await;
-    let expected = if TestDb::configured_url().is_some() { Backend::Postgres } else { Backend::Sqlite };
+    let expected = if TestDb::configured_url().is_some() {
+        Backend::Postgres
+    } else {
+        Backend::Sqlite
+    };
     assert_eq!(store.backend(), expected);
     store.ping().await.unwrap();
     // Migrations are recorded: running them again applies nothing.
@@ -48,8 +52,14 @@ async fn backend_matches_configuration() {
 async fn clients_and_api_keys() {
     let (_db, store) = store().await;
     assert_eq!(store.count_clients().await.unwrap(), 0);
-    let (c1, k1) = store.create_client("One", "hash1", "kassa_sk_…0001").await.unwrap();
-    let (c2, _) = store.create_client("Two", "hash2", "kassa_sk_…0002").await.unwrap();
+    let (c1, k1) = store
+        .create_client("One", "hash1", "kassa_sk_…0001")
+        .await
+        .unwrap();
+    let (c2, _) = store
+        .create_client("Two", "hash2", "kassa_sk_…0002")
+        .await
+        .unwrap();
     assert_eq!(c1.client_no, 1);
     assert_eq!(c2.client_no, 2);
     let found = store.find_api_key("hash1").await.unwrap().unwrap();
@@ -57,9 +67,16 @@ async fn clients_and_api_keys() {
     assert_eq!(found.id, k1.id);
     assert!(store.find_api_key("nope").await.unwrap().is_none());
     // A key hash is unique.
-    let dup = store.create_client("Three", "hash1", "x").await.unwrap_err();
+    let dup = store
+        .create_client("Three", "hash1", "x")
+        .await
+        .unwrap_err();
     assert!(matches!(dup, StorageError::Conflict(_)), "{dup:?}");
-    assert_eq!(store.count_clients().await.unwrap(), 2, "the failed create left nothing behind");
+    assert_eq!(
+        store.count_clients().await.unwrap(),
+        2,
+        "the failed create left nothing behind"
+    );
 }
 
 #[tokio::test]
@@ -67,19 +84,64 @@ async fn gateways_crud_tenancy_and_optimistic_locking() {
     let (_db, store) = store().await;
     let (c1, _) = store.create_client("One", "h1", "l1").await.unwrap();
     let (c2, _) = store.create_client("Two", "h2", "l2").await.unwrap();
-    let g = store.insert_gateway(c1.client_no, &gw(r#"{"title":"A"}"#), audit(c1.client_no, "create")).await.unwrap();
+    let g = store
+        .insert_gateway(
+            c1.client_no,
+            &gw(r#"{"title":"A"}"#),
+            audit(c1.client_no, "create"),
+        )
+        .await
+        .unwrap();
     assert_eq!(g.version, 1);
-    assert!(matches!(store.get_gateway(c2.client_no, g.id).await, Err(StorageError::NotFound)));
+    assert!(matches!(
+        store.get_gateway(c2.client_no, g.id).await,
+        Err(StorageError::NotFound)
+    ));
 
-    let updated = store.update_gateway(c1.client_no, g.id, 1, &gw(r#"{"title":"B"}"#), audit(c1.client_no, "update")).await.unwrap();
+    let updated = store
+        .update_gateway(
+            c1.client_no,
+            g.id,
+            1,
+            &gw(r#"{"title":"B"}"#),
+            audit(c1.client_no, "update"),
+        )
+        .await
+        .unwrap();
     assert_eq!(updated.version, 2);
     assert_eq!(updated.settings, r#"{"title":"B"}"#);
-    let stale = store.update_gateway(c1.client_no, g.id, 1, &gw(r#"{"title":"C"}"#), audit(c1.client_no, "update")).await;
+    let stale = store
+        .update_gateway(
+            c1.client_no,
+            g.id,
+            1,
+            &gw(r#"{"title":"C"}"#),
+            audit(c1.client_no, "update"),
+        )
+        .await;
     assert!(matches!(stale, Err(StorageError::Stale)));
-    let missing = store.update_gateway(c2.client_no, g.id, 2, &gw("{}"), audit(c2.client_no, "update")).await;
+    let missing = store
+        .update_gateway(
+            c2.client_no,
+            g.id,
+            2,
+            &gw("{}"),
+            audit(c2.client_no, "update"),
+        )
+        .await;
     assert!(matches!(missing, Err(StorageError::NotFound)));
 
-    let log = store.list_audit(c1.client_no, None, PageRequest { limit: 10, starting_after: None }).await.unwrap();
+    let log = store
+        .list_audit(
+            c1.client_no,
+            None,
+            PageRequest {
+                limit: 10,
+                starting_after: None,
+            },
+        )
+        .await
+        .unwrap();
     assert_eq!(log.data.len(), 2, "the stale update wrote no audit entry");
     assert_eq!(log.data[0].action, "update");
     assert_eq!(log.data[1].object_id, g.id.to_string());
@@ -96,18 +158,55 @@ async fn gateway_lists_paginate_and_filter() {
         if i == 4 {
             w.status = "archived".into();
         }
-        ids.push(store.insert_gateway(c.client_no, &w, audit(c.client_no, "create")).await.unwrap().id);
+        ids.push(
+            store
+                .insert_gateway(c.client_no, &w, audit(c.client_no, "create"))
+                .await
+                .unwrap()
+                .id,
+        );
     }
-    let page = PageRequest { limit: 2, starting_after: None };
-    let first = store.list_gateways(c.client_no, &GatewayFilter::default(), page).await.unwrap();
-    assert_eq!(first.data.iter().map(|g| g.id).collect::<Vec<_>>(), vec![ids[3], ids[2]]);
+    let page = PageRequest {
+        limit: 2,
+        starting_after: None,
+    };
+    let first = store
+        .list_gateways(c.client_no, &GatewayFilter::default(), page)
+        .await
+        .unwrap();
+    assert_eq!(
+        first.data.iter().map(|g| g.id).collect::<Vec<_>>(),
+        vec![ids[3], ids[2]]
+    );
     assert!(first.has_more);
-    let next = PageRequest { limit: 2, starting_after: Some(ids[2]) };
-    let second = store.list_gateways(c.client_no, &GatewayFilter::default(), next).await.unwrap();
-    assert_eq!(second.data.iter().map(|g| g.id).collect::<Vec<_>>(), vec![ids[1], ids[0]]);
+    let next = PageRequest {
+        limit: 2,
+        starting_after: Some(ids[2]),
+    };
+    let second = store
+        .list_gateways(c.client_no, &GatewayFilter::default(), next)
+        .await
+        .unwrap();
+    assert_eq!(
+        second.data.iter().map(|g| g.id).collect::<Vec<_>>(),
+        vec![ids[1], ids[0]]
+    );
     assert!(!second.has_more);
-    let archived = GatewayFilter { status: Some("archived".into()), gateway_type: None };
-    let a = store.list_gateways(c.client_no, &archived, PageRequest { limit: 10, starting_after: None }).await.unwrap();
+    let archived = GatewayFilter {
+        status: Some("archived".into()),
+        gateway_type: None,
+    };
+    let a = store
+        .list_gateways(
+            c.client_no,
+            &archived,
+            PageRequest {
+                limit: 10,
+                starting_after: None,
+            },
+        )
+        .await
+        .unwrap();
     assert_eq!(a.data.len(), 1);
     assert_eq!(a.data[0].id, ids[4]);
 }
@@ -117,17 +216,58 @@ async fn group_numbers_are_per_client() {
     let (_db, store) = store().await;
     let (c1, _) = store.create_client("One", "h1", "l1").await.unwrap();
     let (c2, _) = store.create_client("Two", "h2", "l2").await.unwrap();
-    let g1 = store.insert_gateway(c1.client_no, &gw("{}"), audit(c1.client_no, "create")).await.unwrap();
-    let g2 = store.insert_gateway(c2.client_no, &gw("{}"), audit(c2.client_no, "create")).await.unwrap();
-    let w = |gateway_id| GroupWrite { gateway_id, status: "active".into(), settings: "{}".into(), webhook_secrets_sealed: None };
-    let a = store.insert_group(c1.client_no, None, &w(g1.id), audit(c1.client_no, "create")).await.unwrap();
-    let b = store.insert_group(c1.client_no, Some(10), &w(g1.id), audit(c1.client_no, "create")).await.unwrap();
-    let c = store.insert_group(c1.client_no, None, &w(g1.id), audit(c1.client_no, "create")).await.unwrap();
-    let d = store.insert_group(c2.client_no, None, &w(g2.id), audit(c2.client_no, "create")).await.unwrap();
-    assert_eq!((a.group_no, b.group_no, c.group_no, d.group_no), (1, 10, 11, 1));
-    let taken = store.insert_group(c1.client_no, Some(10), &w(g1.id), audit(c1.client_no, "create")).await;
+    let g1 = store
+        .insert_gateway(c1.client_no, &gw("{}"), audit(c1.client_no, "create"))
+        .await
+        .unwrap();
+    let g2 = store
+        .insert_gateway(c2.client_no, &gw("{}"), audit(c2.client_no, "create"))
+        .await
+        .unwrap();
+    let w = |gateway_id| GroupWrite {
+        gateway_id,
+        status: "active".into(),
+        settings: "{}".into(),
+        webhook_secrets_sealed: None,
+    };
+    let a = store
+        .insert_group(c1.client_no, None, &w(g1.id), audit(c1.client_no, "create"))
+        .await
+        .unwrap();
+    let b = store
+        .insert_group(
+            c1.client_no,
+            Some(10),
+            &w(g1.id),
+            audit(c1.client_no, "create"),
+        )
+        .await
+        .unwrap();
+    let c = store
+        .insert_group(c1.client_no, None, &w(g1.id), audit(c1.client_no, "create"))
+        .await
+        .unwrap();
+    let d = store
+        .insert_group(c2.client_no, None, &w(g2.id), audit(c2.client_no, "create"))
+        .await
+        .unwrap();
+    assert_eq!(
+        (a.group_no, b.group_no, c.group_no, d.group_no),
+        (1, 10, 11, 1)
+    );
+    let taken = store
+        .insert_group(
+            c1.client_no,
+            Some(10),
+            &w(g1.id),
+            audit(c1.client_no, "create"),
+        )
+        .await;
     assert!(matches!(taken, Err(StorageError::Conflict(_))));
-    assert!(matches!(store.get_group(c2.client_no, 10).await, Err(StorageError::NotFound)));
+    assert!(matches!(
+        store.get_group(c2.client_no, 10).await,
+        Err(StorageError::NotFound)
+    ));
 }
 
 #[tokio::test]
@@ -135,18 +275,42 @@ async fn idempotency_lifecycle() {
     let (_db, store) = store().await;
     let (c, _) = store.create_client("One", "h1", "l1").await.unwrap();
     let n = c.client_no;
-    assert_eq!(store.idempotency_begin(n, "k1", "hashA").await.unwrap(), IdempotencyBegin::Started);
-    assert_eq!(store.idempotency_begin(n, "k1", "hashA").await.unwrap(), IdempotencyBegin::InProgress);
-    assert_eq!(store.idempotency_begin(n, "k1", "hashB").await.unwrap(), IdempotencyBegin::Mismatch);
-    let resp = StoredResponse { status: 201, body: "{\"id\":1}".into() };
+    assert_eq!(
+        store.idempotency_begin(n, "k1", "hashA").await.unwrap(),
+        IdempotencyBegin::Started
+    );
+    assert_eq!(
+        store.idempotency_begin(n, "k1", "hashA").await.unwrap(),
+        IdempotencyBegin::InProgress
+    );
+    assert_eq!(
+        store.idempotency_begin(n, "k1", "hashB").await.unwrap(),
+        IdempotencyBegin::Mismatch
+    );
+    let resp = StoredResponse {
+        status: 201,
+        body: "{\"id\":1}".into(),
+    };
     store.idempotency_complete(n, "k1", &resp).await.unwrap();
-    assert_eq!(store.idempotency_begin(n, "k1", "hashA").await.unwrap(), IdempotencyBegin::Replay(resp));
+    assert_eq!(
+        store.idempotency_begin(n, "k1", "hashA").await.unwrap(),
+        IdempotencyBegin::Replay(resp)
+    );
     // Released keys can be claimed again; purged keys too.
-    assert_eq!(store.idempotency_begin(n, "k2", "h").await.unwrap(), IdempotencyBegin::Started);
+    assert_eq!(
+        store.idempotency_begin(n, "k2", "h").await.unwrap(),
+        IdempotencyBegin::Started
+    );
     store.idempotency_release(n, "k2").await.unwrap();
-    assert_eq!(store.idempotency_begin(n, "k2", "h").await.unwrap(), IdempotencyBegin::Started);
+    assert_eq!(
+        store.idempotency_begin(n, "k2", "h").await.unwrap(),
+        IdempotencyBegin::Started
+    );
     assert_eq!(store.idempotency_purge(now_millis() + 1).await.unwrap(), 2);
-    assert_eq!(store.idempotency_begin(n, "k1", "other").await.unwrap(), IdempotencyBegin::Started);
+    assert_eq!(
+        store.idempotency_begin(n, "k1", "other").await.unwrap(),
+        IdempotencyBegin::Started
+    );
 }
 
 #[tokio::test]

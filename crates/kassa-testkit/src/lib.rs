@@ -48,12 +48,22 @@ impl Reply {
 impl TestApp {
     pub async fn spawn() -> TestApp {
         let db = TestDb::create().await.expect("create test database");
-        let store = Store::connect(&db.url).await.expect("connect test database");
+        let store = Store::connect(&db.url)
+            .await
+            .expect("connect test database");
         let (master_key, _) = MasterKey::generate().expect("master key");
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
         let addr = listener.local_addr().expect("addr");
         let base_url = format!("http://{addr}");
-        let state = kassa_api::AppState::new(store.clone(), master_key, kassa_api::Config { public_url: base_url.clone() });
+        let state = kassa_api::AppState::new(
+            store.clone(),
+            master_key,
+            kassa_api::Config {
+                public_url: base_url.clone(),
+            },
+        );
         let server = tokio::spawn(async move {
             let _ = axum::serve(listener, kassa_api::app(state)).await;
         });
@@ -77,7 +87,11 @@ impl TestApp {
         let key = ApiKey::generate().expect("api key");
         let (client, _) = self
             .store
-            .create_client(name, &ApiKey::hash(&key.plaintext), &ApiKey::label(&key.plaintext))
+            .create_client(
+                name,
+                &ApiKey::hash(&key.plaintext),
+                &ApiKey::label(&key.plaintext),
+            )
             .await
             .expect("create client");
         (client.client_no, key.plaintext)
@@ -88,12 +102,26 @@ impl TestApp {
     }
 
     /// Sends a request with this app's API key.
-    pub async fn send(&self, method: reqwest::Method, path: &str, body: Option<&Value>, headers: &[(&str, &str)]) -> Reply {
-        self.send_as(&self.api_key, method, path, body, headers).await
+    pub async fn send(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<&Value>,
+        headers: &[(&str, &str)],
+    ) -> Reply {
+        self.send_as(&self.api_key, method, path, body, headers)
+            .await
     }
 
     /// Sends a request with the given API key.
-    pub async fn send_as(&self, key: &str, method: reqwest::Method, path: &str, body: Option<&Value>, headers: &[(&str, &str)]) -> Reply {
+    pub async fn send_as(
+        &self,
+        key: &str,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<&Value>,
+        headers: &[(&str, &str)],
+    ) -> Reply {
         let mut req = self.http.request(method, self.url(path)).bearer_auth(key);
         for (k, v) in headers {
             req = req.header(*k, *v);
@@ -110,11 +138,13 @@ impl TestApp {
     }
 
     pub async fn post(&self, path: &str, body: &Value) -> Reply {
-        self.send(reqwest::Method::POST, path, Some(body), &[]).await
+        self.send(reqwest::Method::POST, path, Some(body), &[])
+            .await
     }
 
     pub async fn patch(&self, path: &str, body: &Value) -> Reply {
-        self.send(reqwest::Method::PATCH, path, Some(body), &[]).await
+        self.send(reqwest::Method::PATCH, path, Some(body), &[])
+            .await
     }
 }
 
@@ -125,9 +155,14 @@ pub async fn read(resp: reqwest::Response) -> Reply {
     let body = if bytes.is_empty() {
         Value::Null
     } else {
-        serde_json::from_slice(&bytes).unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()))
+        serde_json::from_slice(&bytes)
+            .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()))
     };
-    Reply { status, headers, body }
+    Reply {
+        status,
+        headers,
+        body,
+    }
 }
 
 impl Drop for TestApp {

@@ -15,13 +15,22 @@ const KEY_CHECK_PURPOSE: &str = "kassa.master_key_check";
 #[derive(Args, Clone)]
 pub struct DatabaseArgs {
     /// `sqlite://FILE` (default `sqlite://kassa.db` in the working directory) or `postgres://…`.
-    #[arg(long = "database-url", env = "KASSA_DATABASE_URL", hide_env_values = true)]
+    #[arg(
+        long = "database-url",
+        env = "KASSA_DATABASE_URL",
+        hide_env_values = true
+    )]
     database_url: Option<String>,
 }
 
 impl DatabaseArgs {
     pub fn url(&self) -> String {
-        match self.database_url.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+        match self
+            .database_url
+            .as_deref()
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+        {
             None => DEFAULT_DATABASE_URL.to_string(),
             Some(u) if u.contains("://") || u.starts_with("sqlite:") => u.to_string(),
             // A bare path is a SQLite file.
@@ -32,7 +41,9 @@ impl DatabaseArgs {
     /// The SQLite file, when the database is one.
     pub fn sqlite_path(&self) -> Option<PathBuf> {
         let url = self.url();
-        let rest = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:"))?;
+        let rest = url
+            .strip_prefix("sqlite://")
+            .or_else(|| url.strip_prefix("sqlite:"))?;
         let path = rest.split('?').next().unwrap_or(rest);
         if path.is_empty() || path.starts_with(":memory:") {
             return None;
@@ -91,9 +102,18 @@ impl KeyArgs {
 }
 
 fn read_key_file(path: &PathBuf) -> Result<MasterKey, CliError> {
-    let text = std::fs::read_to_string(path).map_err(|e| CliError::Config(format!("cannot read master key file {}: {e}", path.display())))?;
-    MasterKey::from_base64(&text)
-        .map_err(|_| CliError::Config(format!("master key file {} must hold the base64 encoding of exactly 32 bytes", path.display())))
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        CliError::Config(format!(
+            "cannot read master key file {}: {e}",
+            path.display()
+        ))
+    })?;
+    MasterKey::from_base64(&text).map_err(|_| {
+        CliError::Config(format!(
+            "master key file {} must hold the base64 encoding of exactly 32 bytes",
+            path.display()
+        ))
+    })
 }
 
 fn write_key_file(path: &PathBuf, b64: &str) -> Result<(), CliError> {
@@ -104,7 +124,12 @@ fn write_key_file(path: &PathBuf, b64: &str) -> Result<(), CliError> {
         use std::os::unix::fs::OpenOptionsExt;
         opts.mode(0o600);
     }
-    let mut f = opts.open(path).map_err(|e| CliError::Io(format!("cannot create master key file {}: {e}", path.display())))?;
+    let mut f = opts.open(path).map_err(|e| {
+        CliError::Io(format!(
+            "cannot create master key file {}: {e}",
+            path.display()
+        ))
+    })?;
     writeln!(f, "{b64}").map_err(|e| CliError::Io(e.to_string()))?;
     f.sync_all().map_err(|e| CliError::Io(e.to_string()))?;
     Ok(())

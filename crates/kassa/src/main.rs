@@ -9,7 +9,11 @@ use std::process::ExitCode;
 use config::{DatabaseArgs, KeyArgs};
 
 #[derive(Parser)]
-#[command(name = "kassa", version, about = "Self-hosted payment gateway and recurring-billing engine for Stripe")]
+#[command(
+    name = "kassa",
+    version,
+    about = "Self-hosted payment gateway and recurring-billing engine for Stripe"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -69,7 +73,11 @@ fn init_tracing() {
     let filter = tracing_subscriber::EnvFilter::try_from_env("KASSA_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn,tower_http=info"));
     let json = std::env::var("KASSA_LOG_FORMAT").is_ok_and(|v| v == "json");
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(ansi)
+        .with_writer(std::io::stderr);
     if json {
         builder.json().init();
     } else {
@@ -82,9 +90,16 @@ async fn main() -> ExitCode {
     let cli = Cli::parse();
     init_tracing();
     let result = match cli.command {
-        Command::Serve { listen, public_url, db, key } => serve(listen, public_url, db, key).await,
+        Command::Serve {
+            listen,
+            public_url,
+            db,
+            key,
+        } => serve(listen, public_url, db, key).await,
         Command::Migrate { db } => migrate(db).await,
-        Command::Clients { command: ClientsCommand::Create { name, db } } => create_client(&name, db).await,
+        Command::Clients {
+            command: ClientsCommand::Create { name, db },
+        } => create_client(&name, db).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -98,7 +113,10 @@ async fn main() -> ExitCode {
 async fn open_store(db: &DatabaseArgs) -> Result<kassa_storage::Store, CliError> {
     let url = db.url();
     let store = kassa_storage::Store::connect(&url).await.map_err(|e| {
-        CliError::Config(format!("cannot open the database {}: {e}", kassa_storage::redact_url(&url)))
+        CliError::Config(format!(
+            "cannot open the database {}: {e}",
+            kassa_storage::redact_url(&url)
+        ))
     })?;
     store.migrate().await?;
     Ok(store)
@@ -112,14 +130,23 @@ async fn migrate(db: DatabaseArgs) -> Result<(), CliError> {
 }
 
 /// Makes a client with a fresh API key and prints them as one JSON line.
-async fn new_client(store: &kassa_storage::Store, name: &str) -> Result<serde_json::Value, CliError> {
+async fn new_client(
+    store: &kassa_storage::Store,
+    name: &str,
+) -> Result<serde_json::Value, CliError> {
     let name = name.trim();
     if name.is_empty() || name.chars().count() > 200 {
-        return Err(CliError::Config("--name must be 1 to 200 characters".into()));
+        return Err(CliError::Config(
+            "--name must be 1 to 200 characters".into(),
+        ));
     }
     let key = kassa_secrets::ApiKey::generate()?;
     let (client, _) = store
-        .create_client(name, &kassa_secrets::ApiKey::hash(&key.plaintext), &kassa_secrets::ApiKey::label(&key.plaintext))
+        .create_client(
+            name,
+            &kassa_secrets::ApiKey::hash(&key.plaintext),
+            &kassa_secrets::ApiKey::label(&key.plaintext),
+        )
         .await?;
     Ok(serde_json::json!({"client_no": client.client_no, "api_key": key.plaintext}))
 }
@@ -131,9 +158,15 @@ async fn create_client(name: &str, db: DatabaseArgs) -> Result<(), CliError> {
     Ok(())
 }
 
-async fn serve(listen: String, public_url: Option<String>, db: DatabaseArgs, key: KeyArgs) -> Result<(), CliError> {
+async fn serve(
+    listen: String,
+    public_url: Option<String>,
+    db: DatabaseArgs,
+    key: KeyArgs,
+) -> Result<(), CliError> {
     let url = db.url();
-    let backend = kassa_storage::Backend::from_url(&url).map_err(|e| CliError::Config(e.to_string()))?;
+    let backend =
+        kassa_storage::Backend::from_url(&url).map_err(|e| CliError::Config(e.to_string()))?;
     let master_key = key.load(backend, &db)?;
     let store = open_store(&db).await?;
     config::check_master_key(&store, &master_key).await?;
@@ -145,9 +178,17 @@ async fn serve(listen: String, public_url: Option<String>, db: DatabaseArgs, key
     let listener = tokio::net::TcpListener::bind(&listen)
         .await
         .map_err(|e| CliError::Io(format!("cannot listen on {listen}: {e}")))?;
-    let local = listener.local_addr().map_err(|e| CliError::Io(e.to_string()))?;
+    let local = listener
+        .local_addr()
+        .map_err(|e| CliError::Io(e.to_string()))?;
     let public_url = public_url.unwrap_or_else(|| format!("http://{local}"));
-    let state = kassa_api::AppState::new(store.clone(), master_key, kassa_api::Config { public_url: public_url.clone() });
+    let state = kassa_api::AppState::new(
+        store.clone(),
+        master_key,
+        kassa_api::Config {
+            public_url: public_url.clone(),
+        },
+    );
     tokio::spawn(kassa_api::housekeeping(state.clone()));
     tracing::info!(listen = %local, public_url = %public_url, database = backend.name(), "kassa is serving");
     axum::serve(listener, kassa_api::app(state))
@@ -164,7 +205,8 @@ async fn shutdown() {
     };
     #[cfg(unix)]
     let term = async {
-        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
             s.recv().await;
         }
     };

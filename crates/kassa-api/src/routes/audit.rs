@@ -17,15 +17,34 @@ use crate::{ApiError, AppState};
         ("object_id" = Option<String>, Query, description = "The gateway id or group number"),
     ),
     responses((status = 200, body = ListView<AuditEventView>), (status = 400, body = ErrorBody)))]
-pub async fn list(State(state): State<AppState>, auth: Auth, q: QueryMap) -> Result<Json<ListView<AuditEventView>>, ApiError> {
+pub async fn list(
+    State(state): State<AppState>,
+    auth: Auth,
+    q: QueryMap,
+) -> Result<Json<ListView<AuditEventView>>, ApiError> {
     q.only(&["limit", "starting_after", "object_type", "object_id"])?;
     let page = q.page()?;
     let object = match (q.get("object_type"), q.get("object_id")) {
         (None, None) => None,
         (Some(t @ ("gateway" | "collection_group")), Some(id)) => Some((t, id)),
-        (Some(t), Some(_)) => return Err(ApiError::invalid("object_type", format!("object_type: `{t}` is not one of gateway, collection_group"))),
-        (Some(_), None) => return Err(ApiError::invalid("object_id", "object_id: is required with object_type")),
-        (None, Some(_)) => return Err(ApiError::invalid("object_type", "object_type: is required with object_id")),
+        (Some(t), Some(_)) => {
+            return Err(ApiError::invalid(
+                "object_type",
+                format!("object_type: `{t}` is not one of gateway, collection_group"),
+            ))
+        }
+        (Some(_), None) => {
+            return Err(ApiError::invalid(
+                "object_id",
+                "object_id: is required with object_type",
+            ))
+        }
+        (None, Some(_)) => {
+            return Err(ApiError::invalid(
+                "object_type",
+                "object_type: is required with object_id",
+            ))
+        }
     };
     let rows = state.store.list_audit(auth.client_no, object, page).await?;
     let data = rows

@@ -56,8 +56,15 @@ pub struct GatewayPatch {
 #[utoipa::path(operation_id = "create_gateway", post, path = "/v1/gateways", tag = "gateways", request_body = GatewayCreate,
     params(("Idempotency-Key" = Option<String>, Header, description = "Makes a retry safe")),
     responses((status = 201, body = GatewayView), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 422, body = ErrorBody)))]
-pub async fn create(State(state): State<AppState>, auth: Auth, JsonObject(body): JsonObject) -> Result<(StatusCode, Json<GatewayView>), ApiError> {
-    Ok((StatusCode::CREATED, Json(svc::create(&state, &auth, body).await?)))
+pub async fn create(
+    State(state): State<AppState>,
+    auth: Auth,
+    JsonObject(body): JsonObject,
+) -> Result<(StatusCode, Json<GatewayView>), ApiError> {
+    Ok((
+        StatusCode::CREATED,
+        Json(svc::create(&state, &auth, body).await?),
+    ))
 }
 
 #[utoipa::path(operation_id = "list_gateways", get, path = "/v1/gateways", tag = "gateways",
@@ -68,44 +75,84 @@ pub async fn create(State(state): State<AppState>, auth: Auth, JsonObject(body):
         ("type" = Option<String>, Query, description = "stripe_v2 or stripe_v1"),
     ),
     responses((status = 200, body = ListView<GatewayView>), (status = 400, body = ErrorBody)))]
-pub async fn list(State(state): State<AppState>, auth: Auth, q: QueryMap) -> Result<Json<ListView<GatewayView>>, ApiError> {
+pub async fn list(
+    State(state): State<AppState>,
+    auth: Auth,
+    q: QueryMap,
+) -> Result<Json<ListView<GatewayView>>, ApiError> {
     q.only(&["limit", "starting_after", "status", "type"])?;
     let page = q.page()?;
     if let Some(s) = q.get("status") {
         if kassa_domain::gateway::GatewayStatus::parse(s).is_none() {
-            return Err(ApiError::invalid("status", format!("status: `{s}` is not one of active, disabled, archived")));
+            return Err(ApiError::invalid(
+                "status",
+                format!("status: `{s}` is not one of active, disabled, archived"),
+            ));
         }
     }
     if let Some(t) = q.get("type") {
         if kassa_domain::gateway::GatewayType::parse(t).is_none() {
-            return Err(ApiError::invalid("type", format!("type: `{t}` is not one of stripe_v2, stripe_v1")));
+            return Err(ApiError::invalid(
+                "type",
+                format!("type: `{t}` is not one of stripe_v2, stripe_v1"),
+            ));
         }
     }
-    let filter = GatewayFilter { status: q.get("status").map(str::to_string), gateway_type: q.get("type").map(str::to_string) };
+    let filter = GatewayFilter {
+        status: q.get("status").map(str::to_string),
+        gateway_type: q.get("type").map(str::to_string),
+    };
     let p = svc::list(&state, &auth, filter, page).await?;
     Ok(Json(ListView::new(p.data, p.has_more)))
 }
 
 #[utoipa::path(operation_id = "get_gateway", get, path = "/v1/gateways/{id}", tag = "gateways", params(("id" = i64, Path)),
     responses((status = 200, body = GatewayView), (status = 404, body = ErrorBody)))]
-pub async fn get(State(state): State<AppState>, auth: Auth, Path(id): Path<String>) -> Result<Json<GatewayView>, ApiError> {
-    Ok(Json(svc::get(&state, &auth, path_id(&id, "gateway")?).await?))
+pub async fn get(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path(id): Path<String>,
+) -> Result<Json<GatewayView>, ApiError> {
+    Ok(Json(
+        svc::get(&state, &auth, path_id(&id, "gateway")?).await?,
+    ))
 }
 
 #[utoipa::path(operation_id = "update_gateway", patch, path = "/v1/gateways/{id}", tag = "gateways", params(("id" = i64, Path)), request_body = GatewayPatch,
     responses((status = 200, body = GatewayView), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
-pub async fn update(State(state): State<AppState>, auth: Auth, Path(id): Path<String>, JsonObject(body): JsonObject) -> Result<Json<GatewayView>, ApiError> {
-    Ok(Json(svc::update(&state, &auth, path_id(&id, "gateway")?, body).await?))
+pub async fn update(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path(id): Path<String>,
+    JsonObject(body): JsonObject,
+) -> Result<Json<GatewayView>, ApiError> {
+    Ok(Json(
+        svc::update(&state, &auth, path_id(&id, "gateway")?, body).await?,
+    ))
 }
 
 #[utoipa::path(operation_id = "duplicate_gateway", post, path = "/v1/gateways/{id}/duplicate", tag = "gateways", params(("id" = i64, Path)), request_body = GatewayPatch,
     responses((status = 201, body = GatewayView), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
-pub async fn duplicate(State(state): State<AppState>, auth: Auth, Path(id): Path<String>, JsonObject(body): JsonObject) -> Result<(StatusCode, Json<GatewayView>), ApiError> {
-    Ok((StatusCode::CREATED, Json(svc::duplicate(&state, &auth, path_id(&id, "gateway")?, body).await?)))
+pub async fn duplicate(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path(id): Path<String>,
+    JsonObject(body): JsonObject,
+) -> Result<(StatusCode, Json<GatewayView>), ApiError> {
+    Ok((
+        StatusCode::CREATED,
+        Json(svc::duplicate(&state, &auth, path_id(&id, "gateway")?, body).await?),
+    ))
 }
 
 #[utoipa::path(operation_id = "archive_gateway", post, path = "/v1/gateways/{id}/archive", tag = "gateways", params(("id" = i64, Path)),
     responses((status = 200, body = GatewayView), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
-pub async fn archive(State(state): State<AppState>, auth: Auth, Path(id): Path<String>) -> Result<Json<GatewayView>, ApiError> {
-    Ok(Json(svc::archive(&state, &auth, path_id(&id, "gateway")?).await?))
+pub async fn archive(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path(id): Path<String>,
+) -> Result<Json<GatewayView>, ApiError> {
+    Ok(Json(
+        svc::archive(&state, &auth, path_id(&id, "gateway")?).await?,
+    ))
 }

@@ -39,8 +39,15 @@ pub struct GroupCreate {
 #[utoipa::path(operation_id = "create_collection_group", post, path = "/v1/collection_groups", tag = "collection_groups", request_body = GroupCreate,
     params(("Idempotency-Key" = Option<String>, Header, description = "Makes a retry safe")),
     responses((status = 201, body = GroupView), (status = 400, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
-pub async fn create(State(state): State<AppState>, auth: Auth, JsonObject(body): JsonObject) -> Result<(StatusCode, Json<GroupView>), ApiError> {
-    Ok((StatusCode::CREATED, Json(svc::create(&state, &auth, body).await?)))
+pub async fn create(
+    State(state): State<AppState>,
+    auth: Auth,
+    JsonObject(body): JsonObject,
+) -> Result<(StatusCode, Json<GroupView>), ApiError> {
+    Ok((
+        StatusCode::CREATED,
+        Json(svc::create(&state, &auth, body).await?),
+    ))
 }
 
 #[utoipa::path(operation_id = "list_collection_groups", get, path = "/v1/collection_groups", tag = "collection_groups",
@@ -51,12 +58,19 @@ pub async fn create(State(state): State<AppState>, auth: Auth, JsonObject(body):
         ("gateway_id" = Option<i64>, Query, description = "Only groups routed to this gateway"),
     ),
     responses((status = 200, body = ListView<GroupView>), (status = 400, body = ErrorBody)))]
-pub async fn list(State(state): State<AppState>, auth: Auth, q: QueryMap) -> Result<Json<ListView<GroupView>>, ApiError> {
+pub async fn list(
+    State(state): State<AppState>,
+    auth: Auth,
+    q: QueryMap,
+) -> Result<Json<ListView<GroupView>>, ApiError> {
     q.only(&["limit", "starting_after", "status", "gateway_id"])?;
     let page = q.page()?;
     if let Some(s) = q.get("status") {
         if kassa_domain::gateway::GatewayStatus::parse(s).is_none() {
-            return Err(ApiError::invalid("status", format!("status: `{s}` is not one of active, disabled, archived")));
+            return Err(ApiError::invalid(
+                "status",
+                format!("status: `{s}` is not one of active, disabled, archived"),
+            ));
         }
     }
     let p = svc::list(&state, &auth, q.get("status"), q.int("gateway_id")?, page).await?;
@@ -65,24 +79,51 @@ pub async fn list(State(state): State<AppState>, auth: Auth, q: QueryMap) -> Res
 
 #[utoipa::path(operation_id = "get_collection_group", get, path = "/v1/collection_groups/{group_no}", tag = "collection_groups", params(("group_no" = i64, Path)),
     responses((status = 200, body = GroupView), (status = 404, body = ErrorBody)))]
-pub async fn get(State(state): State<AppState>, auth: Auth, Path(no): Path<String>) -> Result<Json<GroupView>, ApiError> {
-    Ok(Json(svc::get(&state, &auth, path_id(&no, "collection group")?).await?))
+pub async fn get(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path(no): Path<String>,
+) -> Result<Json<GroupView>, ApiError> {
+    Ok(Json(
+        svc::get(&state, &auth, path_id(&no, "collection group")?).await?,
+    ))
 }
 
 #[utoipa::path(operation_id = "update_collection_group", patch, path = "/v1/collection_groups/{group_no}", tag = "collection_groups", params(("group_no" = i64, Path)), request_body = GroupCreate,
     responses((status = 200, body = GroupView), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
-pub async fn update(State(state): State<AppState>, auth: Auth, Path(no): Path<String>, JsonObject(body): JsonObject) -> Result<Json<GroupView>, ApiError> {
-    Ok(Json(svc::update(&state, &auth, path_id(&no, "collection group")?, body).await?))
+pub async fn update(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path(no): Path<String>,
+    JsonObject(body): JsonObject,
+) -> Result<Json<GroupView>, ApiError> {
+    Ok(Json(
+        svc::update(&state, &auth, path_id(&no, "collection group")?, body).await?,
+    ))
 }
 
 #[utoipa::path(operation_id = "duplicate_collection_group", post, path = "/v1/collection_groups/{group_no}/duplicate", tag = "collection_groups", params(("group_no" = i64, Path)), request_body = GroupCreate,
     responses((status = 201, body = GroupView), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
-pub async fn duplicate(State(state): State<AppState>, auth: Auth, Path(no): Path<String>, JsonObject(body): JsonObject) -> Result<(StatusCode, Json<GroupView>), ApiError> {
-    Ok((StatusCode::CREATED, Json(svc::duplicate(&state, &auth, path_id(&no, "collection group")?, body).await?)))
+pub async fn duplicate(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path(no): Path<String>,
+    JsonObject(body): JsonObject,
+) -> Result<(StatusCode, Json<GroupView>), ApiError> {
+    Ok((
+        StatusCode::CREATED,
+        Json(svc::duplicate(&state, &auth, path_id(&no, "collection group")?, body).await?),
+    ))
 }
 
 #[utoipa::path(operation_id = "archive_collection_group", post, path = "/v1/collection_groups/{group_no}/archive", tag = "collection_groups", params(("group_no" = i64, Path)),
     responses((status = 200, body = GroupView), (status = 404, body = ErrorBody)))]
-pub async fn archive(State(state): State<AppState>, auth: Auth, Path(no): Path<String>) -> Result<Json<GroupView>, ApiError> {
-    Ok(Json(svc::archive(&state, &auth, path_id(&no, "collection group")?).await?))
+pub async fn archive(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path(no): Path<String>,
+) -> Result<Json<GroupView>, ApiError> {
+    Ok(Json(
+        svc::archive(&state, &auth, path_id(&no, "collection group")?).await?,
+    ))
 }

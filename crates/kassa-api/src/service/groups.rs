@@ -7,8 +7,11 @@ use kassa_domain::keys::redact;
 use kassa_storage::{GroupRecord, GroupWrite, Page, PageRequest, StorageError};
 use serde_json::{Map, Value};
 
-use super::{audit_entry, diff, open_webhook_secrets, seal_webhook_secrets, take, take_string, take_webhook_secrets, Patch};
 use super::PURPOSE_GROUP_WEBHOOK;
+use super::{
+    audit_entry, diff, open_webhook_secrets, seal_webhook_secrets, take, take_string,
+    take_webhook_secrets, Patch,
+};
 use crate::auth::Auth;
 use crate::views::{timestamp, GroupView};
 use crate::{ApiError, AppState};
@@ -41,15 +44,21 @@ fn stored_settings(settings: &GroupSettings) -> Result<String, ApiError> {
 }
 
 pub fn view(state: &AppState, rec: &GroupRecord) -> Result<GroupView, ApiError> {
-    let s: GroupSettings = serde_json::from_value(settings_doc(rec)?).map_err(ApiError::internal)?;
-    let webhook_secrets = open_webhook_secrets(&state.master_key, PURPOSE_GROUP_WEBHOOK, rec.webhook_secrets_sealed.as_deref())?
-        .iter()
-        .map(|s| redact(s))
-        .collect();
+    let s: GroupSettings =
+        serde_json::from_value(settings_doc(rec)?).map_err(ApiError::internal)?;
+    let webhook_secrets = open_webhook_secrets(
+        &state.master_key,
+        PURPOSE_GROUP_WEBHOOK,
+        rec.webhook_secrets_sealed.as_deref(),
+    )?
+    .iter()
+    .map(|s| redact(s))
+    .collect();
     Ok(GroupView {
         object: OBJECT,
         group_no: rec.group_no,
-        status: GatewayStatus::parse(&rec.status).ok_or_else(|| ApiError::internal("unknown group status in database"))?,
+        status: GatewayStatus::parse(&rec.status)
+            .ok_or_else(|| ApiError::internal("unknown group status in database"))?,
         name: s.name,
         client_group_id: s.client_group_id,
         gateway_id: s.gateway_id,
@@ -68,9 +77,17 @@ fn to_json(v: &GroupView) -> Value {
 
 /// Parses and checks a group document against the gateway it names, which must be one of the
 /// client's gateways and not archived.
-async fn checked(state: &AppState, auth: &Auth, doc: Value) -> Result<(GroupSettings, String), ApiError> {
+async fn checked(
+    state: &AppState,
+    auth: &Auth,
+    doc: Value,
+) -> Result<(GroupSettings, String), ApiError> {
     let settings: GroupSettings = parse(doc)?;
-    let gateway = match state.store.get_gateway(auth.client_no, settings.gateway_id).await {
+    let gateway = match state
+        .store
+        .get_gateway(auth.client_no, settings.gateway_id)
+        .await
+    {
         Ok(g) => g,
         Err(StorageError::NotFound) => {
             return Err(ApiError::InvalidRequest {
@@ -85,10 +102,14 @@ async fn checked(state: &AppState, auth: &Auth, doc: Value) -> Result<(GroupSett
         return Err(ApiError::unprocessable(
             Some("gateway_id"),
             "gateway_archived",
-            format!("gateway_id: gateway {} is archived; choose an active gateway", settings.gateway_id),
+            format!(
+                "gateway_id: gateway {} is archived; choose an active gateway",
+                settings.gateway_id
+            ),
         ));
     }
-    let gw_settings: GatewaySettings = serde_json::from_str(&gateway.settings).map_err(ApiError::internal)?;
+    let gw_settings: GatewaySettings =
+        serde_json::from_str(&gateway.settings).map_err(ApiError::internal)?;
     settings.validate(&gw_settings)?;
     let json = stored_settings(&settings)?;
     Ok((settings, json))
@@ -96,11 +117,15 @@ async fn checked(state: &AppState, auth: &Auth, doc: Value) -> Result<(GroupSett
 
 fn parse_status(value: &str, allow_archived: bool) -> Result<String, ApiError> {
     match GatewayStatus::parse(value) {
-        Some(GatewayStatus::Archived) if !allow_archived => {
-            Err(ApiError::invalid("status", "status: a new collection group is `active` or `disabled`"))
-        }
+        Some(GatewayStatus::Archived) if !allow_archived => Err(ApiError::invalid(
+            "status",
+            "status: a new collection group is `active` or `disabled`",
+        )),
         Some(s) => Ok(s.as_str().to_string()),
-        None => Err(ApiError::invalid("status", format!("status: `{value}` is not one of active, disabled, archived"))),
+        None => Err(ApiError::invalid(
+            "status",
+            format!("status: `{value}` is not one of active, disabled, archived"),
+        )),
     }
 }
 
@@ -109,12 +134,22 @@ fn take_group_no(body: &mut Map<String, Value>) -> Result<Option<i64>, ApiError>
         None | Some(Value::Null) => Ok(None),
         Some(v) => match v.as_i64() {
             Some(n) if (1..=i64::from(i32::MAX)).contains(&n) => Ok(Some(n)),
-            _ => Err(ApiError::invalid("group_no", "group_no: must be a positive whole number")),
+            _ => Err(ApiError::invalid(
+                "group_no",
+                "group_no: must be a positive whole number",
+            )),
         },
     }
 }
 
-async fn insert(state: &AppState, auth: &Auth, group_no: Option<i64>, write: GroupWrite, action: &'static str, source: Option<i64>) -> Result<GroupView, ApiError> {
+async fn insert(
+    state: &AppState,
+    auth: &Auth,
+    group_no: Option<i64>,
+    write: GroupWrite,
+    action: &'static str,
+    source: Option<i64>,
+) -> Result<GroupView, ApiError> {
     let provisional = GroupRecord {
         id: 0,
         client_no: auth.client_no,
@@ -127,25 +162,44 @@ async fn insert(state: &AppState, auth: &Auth, group_no: Option<i64>, write: Gro
         created_at: 0,
         updated_at: 0,
     };
-    let mut changes = diff(&Value::Null, &to_json(&view(state, &provisional)?), &["group_no", "created_at", "updated_at", "object"]);
+    let mut changes = diff(
+        &Value::Null,
+        &to_json(&view(state, &provisional)?),
+        &["group_no", "created_at", "updated_at", "object"],
+    );
     if let (Some(source), Value::Object(map)) = (source, &mut changes) {
-        map.insert("duplicated_from".into(), serde_json::json!({"from": null, "to": source}));
+        map.insert(
+            "duplicated_from".into(),
+            serde_json::json!({"from": null, "to": source}),
+        );
     }
     let rec = state
         .store
-        .insert_group(auth.client_no, group_no, &write, audit_entry(auth, OBJECT, String::new(), action, changes))
+        .insert_group(
+            auth.client_no,
+            group_no,
+            &write,
+            audit_entry(auth, OBJECT, String::new(), action, changes),
+        )
         .await
         .map_err(|e| match e {
             StorageError::Conflict(_) => ApiError::Conflict {
                 code: "resource_exists",
-                message: format!("collection group {} already exists", group_no.unwrap_or_default()),
+                message: format!(
+                    "collection group {} already exists",
+                    group_no.unwrap_or_default()
+                ),
             },
             other => other.into(),
         })?;
     view(state, &rec)
 }
 
-pub async fn create(state: &AppState, auth: &Auth, mut body: Map<String, Value>) -> Result<GroupView, ApiError> {
+pub async fn create(
+    state: &AppState,
+    auth: &Auth,
+    mut body: Map<String, Value>,
+) -> Result<GroupView, ApiError> {
     let group_no = take_group_no(&mut body)?;
     let status = match take_string(&mut body, "status")? {
         Patch::Set(s) => parse_status(&s, false)?,
@@ -160,23 +214,53 @@ pub async fn create(state: &AppState, auth: &Auth, mut body: Map<String, Value>)
         gateway_id: settings.gateway_id,
         status,
         settings: json,
-        webhook_secrets_sealed: seal_webhook_secrets(&state.master_key, PURPOSE_GROUP_WEBHOOK, &secrets)?,
+        webhook_secrets_sealed: seal_webhook_secrets(
+            &state.master_key,
+            PURPOSE_GROUP_WEBHOOK,
+            &secrets,
+        )?,
     };
     insert(state, auth, group_no, write, "create", None).await
 }
 
 pub async fn get(state: &AppState, auth: &Auth, group_no: i64) -> Result<GroupView, ApiError> {
-    let rec = state.store.get_group(auth.client_no, group_no).await.map_err(not_found)?;
+    let rec = state
+        .store
+        .get_group(auth.client_no, group_no)
+        .await
+        .map_err(not_found)?;
     view(state, &rec)
 }
 
-pub async fn list(state: &AppState, auth: &Auth, status: Option<&str>, gateway_id: Option<i64>, page: PageRequest) -> Result<Page<GroupView>, ApiError> {
-    let rows = state.store.list_groups(auth.client_no, status, gateway_id, page).await?;
-    let data = rows.data.iter().map(|r| view(state, r)).collect::<Result<Vec<_>, _>>()?;
-    Ok(Page { data, has_more: rows.has_more })
+pub async fn list(
+    state: &AppState,
+    auth: &Auth,
+    status: Option<&str>,
+    gateway_id: Option<i64>,
+    page: PageRequest,
+) -> Result<Page<GroupView>, ApiError> {
+    let rows = state
+        .store
+        .list_groups(auth.client_no, status, gateway_id, page)
+        .await?;
+    let data = rows
+        .data
+        .iter()
+        .map(|r| view(state, r))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(Page {
+        data,
+        has_more: rows.has_more,
+    })
 }
 
-async fn patched(state: &AppState, auth: &Auth, rec: &GroupRecord, mut body: Map<String, Value>, allow_archived: bool) -> Result<GroupWrite, ApiError> {
+async fn patched(
+    state: &AppState,
+    auth: &Auth,
+    rec: &GroupRecord,
+    mut body: Map<String, Value>,
+    allow_archived: bool,
+) -> Result<GroupWrite, ApiError> {
     let status = match take_string(&mut body, "status")? {
         Patch::Set(s) => parse_status(&s, allow_archived)?,
         Patch::Clear => return Err(ApiError::invalid("status", "status: cannot be removed")),
@@ -190,11 +274,25 @@ async fn patched(state: &AppState, auth: &Auth, rec: &GroupRecord, mut body: Map
     let mut doc = settings_doc(rec)?;
     merge_patch(&mut doc, &Value::Object(body));
     let (settings, json) = checked(state, auth, doc).await?;
-    Ok(GroupWrite { gateway_id: settings.gateway_id, status, settings: json, webhook_secrets_sealed })
+    Ok(GroupWrite {
+        gateway_id: settings.gateway_id,
+        status,
+        settings: json,
+        webhook_secrets_sealed,
+    })
 }
 
-pub async fn update(state: &AppState, auth: &Auth, group_no: i64, mut body: Map<String, Value>) -> Result<GroupView, ApiError> {
-    let rec = state.store.get_group(auth.client_no, group_no).await.map_err(not_found)?;
+pub async fn update(
+    state: &AppState,
+    auth: &Auth,
+    group_no: i64,
+    mut body: Map<String, Value>,
+) -> Result<GroupView, ApiError> {
+    let rec = state
+        .store
+        .get_group(auth.client_no, group_no)
+        .await
+        .map_err(not_found)?;
     if let Some(v) = body.remove("group_no") {
         if v.as_i64() != Some(group_no) {
             return Err(ApiError::invalid("group_no", "group_no: a group's number cannot be changed; duplicate it under a new number instead"));
@@ -204,27 +302,57 @@ pub async fn update(state: &AppState, auth: &Auth, group_no: i64, mut body: Map<
     let before = view(state, &rec)?;
     let after = view(
         state,
-        &GroupRecord { gateway_id: write.gateway_id, status: write.status.clone(), settings: write.settings.clone(), webhook_secrets_sealed: write.webhook_secrets_sealed.clone(), ..rec.clone() },
+        &GroupRecord {
+            gateway_id: write.gateway_id,
+            status: write.status.clone(),
+            settings: write.settings.clone(),
+            webhook_secrets_sealed: write.webhook_secrets_sealed.clone(),
+            ..rec.clone()
+        },
     )?;
-    let changes = diff(&to_json(&before), &to_json(&after), &["updated_at", "created_at"]);
-    if changes.as_object().is_some_and(Map::is_empty) && rec.webhook_secrets_sealed == write.webhook_secrets_sealed {
+    let changes = diff(
+        &to_json(&before),
+        &to_json(&after),
+        &["updated_at", "created_at"],
+    );
+    if changes.as_object().is_some_and(Map::is_empty)
+        && rec.webhook_secrets_sealed == write.webhook_secrets_sealed
+    {
         return Ok(before);
     }
     let updated = state
         .store
-        .update_group(auth.client_no, group_no, rec.version, &write, audit_entry(auth, OBJECT, group_no.to_string(), "update", changes))
+        .update_group(
+            auth.client_no,
+            group_no,
+            rec.version,
+            &write,
+            audit_entry(auth, OBJECT, group_no.to_string(), "update", changes),
+        )
         .await
         .map_err(not_found)?;
     view(state, &updated)
 }
 
-pub async fn duplicate(state: &AppState, auth: &Auth, group_no: i64, mut body: Map<String, Value>) -> Result<GroupView, ApiError> {
-    let rec = state.store.get_group(auth.client_no, group_no).await.map_err(not_found)?;
+pub async fn duplicate(
+    state: &AppState,
+    auth: &Auth,
+    group_no: i64,
+    mut body: Map<String, Value>,
+) -> Result<GroupView, ApiError> {
+    let rec = state
+        .store
+        .get_group(auth.client_no, group_no)
+        .await
+        .map_err(not_found)?;
     let new_no = take_group_no(&mut body)?;
     if !body.contains_key("name") {
         let doc = settings_doc(&rec)?;
         let name = doc.get("name").and_then(Value::as_str).unwrap_or("group");
-        body.insert("name".into(), Value::String(format!("{name} (copy)").chars().take(100).collect()));
+        body.insert(
+            "name".into(),
+            Value::String(format!("{name} (copy)").chars().take(100).collect()),
+        );
     }
     if !body.contains_key("status") {
         body.insert("status".into(), Value::String("active".into()));
@@ -234,7 +362,11 @@ pub async fn duplicate(state: &AppState, auth: &Auth, group_no: i64, mut body: M
 }
 
 pub async fn archive(state: &AppState, auth: &Auth, group_no: i64) -> Result<GroupView, ApiError> {
-    let rec = state.store.get_group(auth.client_no, group_no).await.map_err(not_found)?;
+    let rec = state
+        .store
+        .get_group(auth.client_no, group_no)
+        .await
+        .map_err(not_found)?;
     if rec.status == GatewayStatus::Archived.as_str() {
         return view(state, &rec);
     }
@@ -247,7 +379,13 @@ pub async fn archive(state: &AppState, auth: &Auth, group_no: i64) -> Result<Gro
     let changes = serde_json::json!({"status": {"from": rec.status, "to": "archived"}});
     let updated = state
         .store
-        .update_group(auth.client_no, group_no, rec.version, &write, audit_entry(auth, OBJECT, group_no.to_string(), "archive", changes))
+        .update_group(
+            auth.client_no,
+            group_no,
+            rec.version,
+            &write,
+            audit_entry(auth, OBJECT, group_no.to_string(), "archive", changes),
+        )
         .await
         .map_err(not_found)?;
     view(state, &updated)

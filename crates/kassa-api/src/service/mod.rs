@@ -31,7 +31,10 @@ pub fn take_bool(body: &mut Map<String, Value>, key: &str) -> Result<Option<bool
     match take(body, key) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::Bool(b)) => Ok(Some(b)),
-        Some(_) => Err(ApiError::invalid(key, format!("{key}: must be true or false"))),
+        Some(_) => Err(ApiError::invalid(
+            key,
+            format!("{key}: must be true or false"),
+        )),
     }
 }
 
@@ -52,7 +55,9 @@ pub fn take_secret_key(body: &mut Map<String, Value>) -> Result<Patch<StripeSecr
     })
 }
 
-pub fn take_webhook_secrets(body: &mut Map<String, Value>) -> Result<Patch<Vec<WebhookSecret>>, ApiError> {
+pub fn take_webhook_secrets(
+    body: &mut Map<String, Value>,
+) -> Result<Patch<Vec<WebhookSecret>>, ApiError> {
     match take(body, "webhook_secrets") {
         None => Ok(Patch::Keep),
         Some(Value::Null) => Ok(Patch::Clear),
@@ -61,16 +66,30 @@ pub fn take_webhook_secrets(body: &mut Map<String, Value>) -> Result<Patch<Vec<W
             for (i, item) in items.into_iter().enumerate() {
                 match item {
                     Value::String(s) => strings.push(s),
-                    _ => return Err(ApiError::invalid(format!("webhook_secrets[{i}]"), format!("webhook_secrets[{i}]: must be a string"))),
+                    _ => {
+                        return Err(ApiError::invalid(
+                            format!("webhook_secrets[{i}]"),
+                            format!("webhook_secrets[{i}]: must be a string"),
+                        ))
+                    }
                 }
             }
-            Ok(Patch::Set(parse_webhook_secrets(&strings).map_err(|e| e.under("webhook_secrets"))?))
+            Ok(Patch::Set(
+                parse_webhook_secrets(&strings).map_err(|e| e.under("webhook_secrets"))?,
+            ))
         }
-        Some(_) => Err(ApiError::invalid("webhook_secrets", "webhook_secrets: must be a list of whsec_… strings")),
+        Some(_) => Err(ApiError::invalid(
+            "webhook_secrets",
+            "webhook_secrets: must be a list of whsec_… strings",
+        )),
     }
 }
 
-pub fn seal_webhook_secrets(key: &MasterKey, purpose: &str, secrets: &[WebhookSecret]) -> Result<Option<String>, ApiError> {
+pub fn seal_webhook_secrets(
+    key: &MasterKey,
+    purpose: &str,
+    secrets: &[WebhookSecret],
+) -> Result<Option<String>, ApiError> {
     if secrets.is_empty() {
         return Ok(None);
     }
@@ -79,7 +98,11 @@ pub fn seal_webhook_secrets(key: &MasterKey, purpose: &str, secrets: &[WebhookSe
     Ok(Some(key.seal(purpose, &json)?))
 }
 
-pub fn open_webhook_secrets(key: &MasterKey, purpose: &str, sealed: Option<&str>) -> Result<Vec<String>, ApiError> {
+pub fn open_webhook_secrets(
+    key: &MasterKey,
+    purpose: &str,
+    sealed: Option<&str>,
+) -> Result<Vec<String>, ApiError> {
     match sealed {
         None => Ok(Vec::new()),
         Some(s) => {
@@ -94,7 +117,11 @@ fn flatten(prefix: &str, v: &Value, out: &mut Vec<(String, Value)>) {
     match v {
         Value::Object(map) if !map.is_empty() => {
             for (k, v) in map {
-                let path = if prefix.is_empty() { k.clone() } else { format!("{prefix}.{k}") };
+                let path = if prefix.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{prefix}.{k}")
+                };
                 flatten(&path, v, out);
             }
         }
@@ -110,8 +137,14 @@ pub fn diff(before: &Value, after: &Value, ignore: &[&str]) -> Value {
     flatten("", before, &mut a);
     flatten("", after, &mut b);
     let mut changes = Map::new();
-    let lookup = |list: &Vec<(String, Value)>, k: &str| list.iter().find(|(p, _)| p == k).map(|(_, v)| v.clone());
-    let mut keys: Vec<&String> = a.iter().map(|(k, _)| k).chain(b.iter().map(|(k, _)| k)).collect();
+    let lookup = |list: &Vec<(String, Value)>, k: &str| {
+        list.iter().find(|(p, _)| p == k).map(|(_, v)| v.clone())
+    };
+    let mut keys: Vec<&String> = a
+        .iter()
+        .map(|(k, _)| k)
+        .chain(b.iter().map(|(k, _)| k))
+        .collect();
     keys.sort();
     keys.dedup();
     for k in keys {
@@ -127,7 +160,13 @@ pub fn diff(before: &Value, after: &Value, ignore: &[&str]) -> Value {
     Value::Object(changes)
 }
 
-pub fn audit_entry(auth: &Auth, object_type: &'static str, object_id: String, action: &'static str, changes: Value) -> AuditEntry {
+pub fn audit_entry(
+    auth: &Auth,
+    object_type: &'static str,
+    object_id: String,
+    action: &'static str,
+    changes: Value,
+) -> AuditEntry {
     AuditEntry {
         client_no: auth.client_no,
         actor: auth.actor(),
@@ -148,7 +187,8 @@ mod tests {
     #[test]
     fn diff_lists_changed_leaves_only() {
         let a = json!({"title": "A", "limits": {"cap": 1, "fee": 2}, "updated_at": "x"});
-        let b = json!({"title": "A", "limits": {"cap": 5, "fee": 2}, "new": true, "updated_at": "y"});
+        let b =
+            json!({"title": "A", "limits": {"cap": 5, "fee": 2}, "new": true, "updated_at": "y"});
         assert_eq!(
             diff(&a, &b, &["updated_at"]),
             json!({"limits.cap": {"from": 1, "to": 5}, "new": {"from": null, "to": true}})
