@@ -28,23 +28,27 @@ impl ErrorKind {
     }
 }
 
+/// An error object Stripe answered with.
+#[derive(Debug, Clone)]
+pub struct ApiError {
+    pub status: u16,
+    pub kind: ErrorKind,
+    pub code: Option<String>,
+    pub decline_code: Option<String>,
+    pub message: String,
+    pub param: Option<String>,
+    /// The PaymentIntent in the error, for card errors on a PaymentIntent.
+    pub payment_intent: Option<serde_json::Value>,
+    pub request_id: Option<String>,
+    /// `Stripe-Should-Retry` when Stripe sent it.
+    pub should_retry: Option<bool>,
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum StripeError {
     /// Stripe answered with an error object.
-    #[error("Stripe {status} {kind:?}{}: {message}", code.as_deref().map(|c| format!(" ({c})")).unwrap_or_default())]
-    Api {
-        status: u16,
-        kind: ErrorKind,
-        code: Option<String>,
-        decline_code: Option<String>,
-        message: String,
-        param: Option<String>,
-        /// The PaymentIntent in the error, for card errors on a PaymentIntent.
-        payment_intent: Option<serde_json::Value>,
-        request_id: Option<String>,
-        /// `Stripe-Should-Retry` when Stripe sent it.
-        should_retry: Option<bool>,
-    },
+    #[error("Stripe {} {:?}{}: {}", .0.status, .0.kind, .0.code.as_deref().map(|c| format!(" ({c})")).unwrap_or_default(), .0.message)]
+    Api(Box<ApiError>),
     /// No answer: the request may or may not have taken effect at Stripe. A payment in this
     /// state is unknown, never failed; it is retried with the same idempotency key or reconciled.
     #[error("no answer from Stripe ({0}); the outcome is unknown")]
@@ -82,7 +86,7 @@ impl StripeError {
         should_retry: Option<bool>,
     ) -> StripeError {
         match serde_json::from_slice::<Envelope>(body) {
-            Ok(Envelope { error }) => StripeError::Api {
+            Ok(Envelope { error }) => StripeError::Api(Box::new(ApiError {
                 status,
                 kind: ErrorKind::parse(error.kind.as_deref().unwrap_or("api_error")),
                 code: error.code,
@@ -92,7 +96,7 @@ impl StripeError {
                 payment_intent: error.payment_intent,
                 request_id,
                 should_retry,
-            },
+            })),
             Err(_) => StripeError::Malformed {
                 status,
                 message: String::from_utf8_lossy(&body[..body.len().min(200)]).into_owned(),
@@ -105,11 +109,10 @@ impl StripeError {
     /// the same key), 429 and 5xx — plus every request whose outcome is unknown.
     pub fn is_retryable(&self) -> bool {
         match self {
-            StripeError::Api {
-                should_retry: Some(v),
-                ..
-            } => *v,
-            StripeError::Api { status, .. } => *status == 409 || *status == 429 || *status >= 500,
+            StripeError::Api(e) => match e.should_retry {
+                Some(v) => v,
+                None => e.status == 409 || e.status == 429 || e.status >= 500,
+            },
             StripeError::Unknown(_) => true,
             StripeError::NotSent(_) | StripeError::Malformed { .. } => false,
         }
@@ -120,7 +123,7 @@ impl StripeError {
     pub fn outcome_unknown(&self) -> bool {
         match self {
             StripeError::Unknown(_) => true,
-            StripeError::Api { status, .. } => *status >= 500,
+            StripeError::Api(e) => e.status >= 500,
             StripeError::Malformed { status, .. } => *status >= 500,
             StripeError::NotSent(_) => false,
         }
@@ -128,7 +131,7 @@ impl StripeError {
 
     /// The legacy-integration error the Konnektive seed describes, with what the operator must do.
     pub fn raw_card_data_disabled(&self) -> bool {
-        matches!(self, StripeError::Api { message, .. } if message.contains("Sending credit card numbers directly to the Stripe API is generally unsafe"))
+        matches!(self, StripeError::Api(e) if e.message.contains("Sending credit card numbers directly to the Stripe API is generally unsafe"))
     }
 }
 
@@ -141,17 +144,11 @@ mod tests {
         let body = br#"{"error":{"type":"card_error","code":"card_declined","decline_code":"insufficient_funds","message":"Your card has insufficient funds.","param":"","payment_intent":{"id":"pi_1"}}}"#;
         let e = StripeError::from_response(402, body, Some("req_1".into()), None);
         match &e {
-            StripeError::Api {
-                kind,
-                code,
-                decline_code,
-                payment_intent,
-                ..
-            } => {
-                assert_eq!(*kind, ErrorKind::Card);
-                assert_eq!(code.as_deref(), Some("card_declined"));
-                assert_eq!(decline_code.as_deref(), Some("insufficient_funds"));
-                assert_eq!(payment_intent.as_ref().unwrap()["id"], "pi_1");
+            StripeError::Api(e) => {
+                assert_eq!(e.kind, ErrorKind::Card);
+                assert_eq!(e.code.as_deref(), Some("card_declined"));
+                assert_eq!(e.decline_code.as_deref(), Some("insufficient_funds"));
+                assert_eq!(e.payment_intent.as_ref().unwrap()["id"], "pi_1");
             }
             other => panic!("{other:?}"),
         }

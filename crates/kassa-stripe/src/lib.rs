@@ -11,5 +11,5 @@ mod error;
 mod form;
 
 pub use client::{RequestOptions, RetryPolicy, StripeClient, API_VERSION};
-pub use error::{ErrorKind, StripeError};
+pub use error::{ApiError, ErrorKind, StripeError};
 pub use form::Form;
