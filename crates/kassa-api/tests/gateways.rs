@@ -176,7 +176,7 @@ async fn patch_merges_and_replaces_secrets() {
     let g = app.post("/v1/gateways", &full_gateway()).await.body;
     let id = g["id"].as_i64().unwrap();
     let r = app
-        .patch(&format!("/v1/gateways/{id}"), &json!({"title": "Renamed", "limits": {"monthly_cap": null, "transaction_fee": 45}, "secret_key": "sk_live_newkeyvalue99998888", "webhook_secrets": ["whsec_cccccccccccccccc3333"]}))
+        .patch(&format!("/v1/gateways/{id}"), &json!({"title": "Renamed", "limits": {"monthly_cap": null, "transaction_fee": 45}, "secret_key": "sk_live_newkeyvalue99998888", "public_key": "pk_live_TYooMQauvdEDq54NiTphI7jx", "webhook_secrets": ["whsec_cccccccccccccccc3333"]}))
         .await;
     assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
     assert_eq!(r.body["title"], "Renamed");

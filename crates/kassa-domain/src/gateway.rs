@@ -277,7 +277,10 @@ impl GatewaySettings {
                 "is required when send_radar_sessions is on (Radar sessions are created with the publishable key)",
             ));
         }
-        field("api_base_url", check_http_url(&self.api_base_url))?;
+        field(
+            "api_base_url",
+            crate::text::check_api_base_url(&self.api_base_url),
+        )?;
         if self.create_customer && kind != GatewayType::StripeV1 {
             return Err(ValidationError::new(
                 "create_customer",

@@ -109,6 +109,32 @@ impl PublishableKey {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    pub fn is_live(&self) -> bool {
+        self.0.starts_with("pk_live_")
+    }
+}
+
+/// A live secret key with a test publishable key (or the other way round) is always a mistake:
+/// Radar sessions made with one cannot be used with the other.
+pub fn check_key_modes(
+    secret: &StripeSecretKey,
+    public: &PublishableKey,
+) -> Result<(), ValidationError> {
+    if secret.is_live() != public.is_live() {
+        let (s, p) = if secret.is_live() {
+            ("live", "test")
+        } else {
+            ("test", "live")
+        };
+        return Err(ValidationError::new(
+            "public_key",
+            format!(
+                "is a {p}-mode key but secret_key is a {s}-mode key; use keys of the same mode"
+            ),
+        ));
+    }
+    Ok(())
 }
 
 /// A webhook endpoint signing secret (`whsec_…`).
@@ -187,6 +213,21 @@ mod tests {
         ] {
             assert!(StripeSecretKey::parse(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn key_modes_must_match() {
+        let live = StripeSecretKey::parse("sk_live_abcdefgh1234").unwrap();
+        let test = StripeSecretKey::parse("rk_test_abcdefgh1234").unwrap();
+        let pk_live = PublishableKey::parse("pk_live_abcdefgh1234").unwrap();
+        let pk_test = PublishableKey::parse("pk_test_abcdefgh1234").unwrap();
+        assert!(check_key_modes(&live, &pk_live).is_ok());
+        assert!(check_key_modes(&test, &pk_test).is_ok());
+        assert_eq!(
+            check_key_modes(&live, &pk_test).unwrap_err().param,
+            "public_key"
+        );
+        assert!(check_key_modes(&test, &pk_live).is_err());
     }
 
     #[test]

@@ -62,6 +62,27 @@ pub fn check_email(value: &str) -> Result<(), ValidationError> {
     Ok(())
 }
 
+/// An API base URL that a secret key may be sent to: `https://`, or plain `http://` only to this
+/// machine (the built-in emulator, tests), so a key never crosses a network unencrypted.
+pub fn check_api_base_url(value: &str) -> Result<(), ValidationError> {
+    check_http_url(value)?;
+    if let Some(rest) = value.strip_prefix("http://") {
+        let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+        let host = match authority.strip_prefix('[') {
+            Some(v6) => v6.split(']').next().unwrap_or(""),
+            None => authority.split(':').next().unwrap_or(""),
+        };
+        let local = host == "localhost" || host == "::1" || host.starts_with("127.");
+        if !local {
+            return Err(ValidationError::new(
+                "",
+                "must use https:// (plain http:// is allowed only for localhost, where the Stripe emulator runs)",
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// A phone number as people write it: digits with optional `+`, spaces, dashes, dots and
 /// parentheses; 7 to 15 digits (E.164 allows 15).
 pub fn check_phone(value: &str) -> Result<(), ValidationError> {
@@ -100,6 +121,26 @@ mod tests {
             "",
         ] {
             assert!(check_http_url(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn api_base_urls() {
+        for ok in [
+            "https://api.stripe.com",
+            "http://127.0.0.1:12111",
+            "http://localhost:1",
+            "http://[::1]:9",
+        ] {
+            assert!(check_api_base_url(ok).is_ok(), "{ok}");
+        }
+        for bad in [
+            "http://api.stripe.com",
+            "http://10.0.0.5:12111",
+            "http://localhost.evil.example",
+            "ftp://x",
+        ] {
+            assert!(check_api_base_url(bad).is_err(), "{bad}");
         }
     }
 

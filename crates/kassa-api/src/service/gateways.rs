@@ -2,7 +2,7 @@
 
 use kassa_domain::gateway::{GatewaySettings, GatewayStatus, GatewayType};
 use kassa_domain::json::{merge_patch, parse};
-use kassa_domain::keys::redact;
+use kassa_domain::keys::{check_key_modes, redact, PublishableKey, StripeSecretKey};
 use kassa_storage::{GatewayFilter, GatewayRecord, GatewayWrite, Page, PageRequest, StorageError};
 use serde_json::{Map, Value};
 
@@ -83,9 +83,18 @@ fn legacy_refusal() -> ApiError {
 }
 
 /// The settings in `body` (whatever is left once the non-settings fields are taken out), checked.
-fn settings_from(doc: Value, kind: GatewayType) -> Result<(GatewaySettings, String), ApiError> {
+/// With the secret key, checks that the publishable key is of the same mode.
+fn settings_from(
+    doc: Value,
+    kind: GatewayType,
+    secret: Option<&StripeSecretKey>,
+) -> Result<(GatewaySettings, String), ApiError> {
     let settings: GatewaySettings = parse(doc)?;
     settings.validate(kind)?;
+    if let (Some(secret), Some(public)) = (secret, &settings.public_key) {
+        let public = PublishableKey::parse(public).map_err(|e| e.under("public_key"))?;
+        check_key_modes(secret, &public)?;
+    }
     let json = serde_json::to_string(&settings).map_err(ApiError::internal)?;
     Ok((settings, json))
 }
@@ -140,7 +149,7 @@ pub async fn create(
         Patch::Set(v) => v,
         _ => Vec::new(),
     };
-    let (_, settings_json) = settings_from(Value::Object(body), kind)?;
+    let (_, settings_json) = settings_from(Value::Object(body), kind, Some(&secret_key))?;
     let write = GatewayWrite {
         gateway_type: kind.as_str().to_string(),
         status: status.as_str().to_string(),
@@ -264,6 +273,13 @@ fn patched(
         Patch::Keep => rec.status.clone(),
     };
     let mut secret_changed = false;
+    let old_secret = match &rec.secret_key_sealed {
+        Some(s) => Some(state.master_key.open(PURPOSE_SECRET_KEY, s)?),
+        None => None,
+    };
+    let mut secret = old_secret
+        .as_deref()
+        .and_then(|s| StripeSecretKey::parse(s).ok());
     let secret_key_sealed = match take_secret_key(&mut body)? {
         Patch::Keep => rec.secret_key_sealed.clone(),
         Patch::Clear => {
@@ -276,12 +292,10 @@ fn patched(
             })
         }
         Patch::Set(k) => {
-            let old = match &rec.secret_key_sealed {
-                Some(s) => Some(state.master_key.open(PURPOSE_SECRET_KEY, s)?),
-                None => None,
-            };
-            secret_changed = old.as_deref() != Some(k.expose());
-            Some(state.master_key.seal(PURPOSE_SECRET_KEY, k.expose())?)
+            secret_changed = old_secret.as_deref() != Some(k.expose());
+            let sealed = state.master_key.seal(PURPOSE_SECRET_KEY, k.expose())?;
+            secret = Some(k);
+            Some(sealed)
         }
     };
     let webhook_secrets_sealed = match take_webhook_secrets(&mut body)? {
@@ -291,7 +305,7 @@ fn patched(
     };
     let mut doc: Value = serde_json::from_str(&rec.settings).map_err(ApiError::internal)?;
     merge_patch(&mut doc, &Value::Object(body));
-    let (_, settings) = settings_from(doc, kind)?;
+    let (_, settings) = settings_from(doc, kind, secret.as_ref())?;
     Ok((
         GatewayWrite {
             gateway_type: rec.gateway_type.clone(),
