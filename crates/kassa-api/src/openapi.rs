@@ -6,7 +6,7 @@ use utoipa::{Modify, OpenApi};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::routes::{audit, gateways, groups};
+use crate::routes::{accounts, audit, gateways, groups};
 use crate::AppState;
 
 #[derive(OpenApi)]
@@ -17,7 +17,8 @@ use crate::AppState;
     tags(
         (name = "gateways", description = "Stripe gateway accounts"),
         (name = "collection_groups", description = "Collection groups and their overrides"),
-        (name = "audit", description = "Changes to gateways and groups"),
+        (name = "accounts", description = "Billing accounts"),
+        (name = "audit", description = "Changes to gateways, groups and accounts"),
     )
 )]
 struct ApiDoc;
@@ -49,5 +50,8 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(groups::get, groups::update))
         .routes(routes!(groups::duplicate))
         .routes(routes!(groups::archive))
+        .routes(routes!(accounts::create, accounts::list))
+        .routes(routes!(accounts::get, accounts::update))
+        .routes(routes!(accounts::status_history))
         .routes(routes!(audit::list))
 }

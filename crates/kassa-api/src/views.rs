@@ -91,6 +91,35 @@ pub struct AuditEventView {
     pub created_at: String,
 }
 
+/// A billing account.
+#[derive(Serialize, ToSchema, Clone)]
+pub struct AccountView {
+    /// Always `account`.
+    pub object: &'static str,
+    pub acct_no: i64,
+    pub status: kassa_domain::account::AccountStatus,
+    #[serde(flatten)]
+    pub profile: kassa_domain::billing_account::AccountProfile,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+/// One change of an account's status, and why.
+#[derive(Serialize, ToSchema)]
+pub struct StatusHistoryView {
+    /// Always `account_status_change`.
+    pub object: &'static str,
+    pub id: i64,
+    pub from_status: Option<String>,
+    pub to_status: String,
+    /// `created`, `api`, or the fraud result that caused it.
+    pub reason: String,
+    /// The payment that caused the change, if one did.
+    pub payment_id: Option<String>,
+    pub actor: String,
+    pub created_at: String,
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

@@ -453,6 +453,11 @@ async fn health_metrics_openapi_request_id() {
         ("/v1/collection_groups/{group_no}/duplicate", "post"),
         ("/v1/collection_groups/{group_no}/archive", "post"),
         ("/v1/audit_events", "get"),
+        ("/v1/accounts", "post"),
+        ("/v1/accounts", "get"),
+        ("/v1/accounts/{acct_no}", "get"),
+        ("/v1/accounts/{acct_no}", "patch"),
+        ("/v1/accounts/{acct_no}/status_history", "get"),
     ] {
         assert!(
             paths.get(path).and_then(|p| p.get(method)).is_some(),

@@ -9,6 +9,7 @@
 //! Times are stored as Unix milliseconds (`BIGINT`); JSON documents as `TEXT`; secrets only as
 //! values sealed by `kassa-secrets`.
 
+mod accounts;
 mod audit;
 mod clients;
 mod db;
@@ -18,6 +19,7 @@ mod groups;
 mod idempotency;
 pub mod migrate;
 
+pub use accounts::{AccountFilter, AccountRecord, AccountWrite, StatusChange, StatusHistoryRecord};
 pub use audit::{AuditEntry, AuditRecord};
 pub use clients::{ApiKeyRecord, ClientRecord};
 pub use db::{redact_url, Backend, Store};

@@ -26,11 +26,11 @@ pub async fn list(
     let page = q.page()?;
     let object = match (q.get("object_type"), q.get("object_id")) {
         (None, None) => None,
-        (Some(t @ ("gateway" | "collection_group")), Some(id)) => Some((t, id)),
+        (Some(t @ ("gateway" | "collection_group" | "account")), Some(id)) => Some((t, id)),
         (Some(t), Some(_)) => {
             return Err(ApiError::invalid(
                 "object_type",
-                format!("object_type: `{t}` is not one of gateway, collection_group"),
+                format!("object_type: `{t}` is not one of gateway, collection_group, account"),
             ))
         }
         (Some(_), None) => {

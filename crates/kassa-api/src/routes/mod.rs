@@ -1,3 +1,4 @@
+pub mod accounts;
 pub mod audit;
 pub mod gateways;
 pub mod groups;

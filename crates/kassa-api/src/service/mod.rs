@@ -1,5 +1,6 @@
 //! Use cases behind the routes: parse, check, seal, write with an audit entry, render.
 
+pub mod accounts;
 pub mod gateways;
 pub mod groups;
 
