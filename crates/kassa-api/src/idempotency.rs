@@ -30,6 +30,12 @@ fn fingerprint(method: &Method, path: &str, body: &[u8]) -> String {
     h.finalize().iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// Responses that are saved and replayed: successes, and declines (402), which are recorded
+/// outcomes that must not be retried into a second charge.
+fn is_final(status: StatusCode) -> bool {
+    status.is_success() || status == StatusCode::PAYMENT_REQUIRED
+}
+
 fn json_response(status: u16, body: String) -> Response {
     let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let mut resp = (status, body).into_response();
@@ -111,8 +117,10 @@ async fn handle(state: AppState, req: Request, next: Next) -> Result<Response, A
             )));
         }
     };
-    if parts.status.is_server_error() {
-        // Nothing lasting is known to have happened: let the client retry with the same key.
+    if !is_final(parts.status) {
+        // The request was refused before it did anything lasting (bad input, a conflict, our
+        // fault): as at Stripe, nothing is saved and the key may be used again, so a corrected
+        // retry under the same key goes through.
         state
             .store
             .idempotency_release(auth.client_no, &key)

@@ -133,20 +133,24 @@ async fn idempotency_key_replays_and_guards() {
     assert_eq!(r.status, StatusCode::BAD_REQUEST);
     assert_eq!(r.body["error"]["type"], "idempotency_error");
 
-    // Errors are replayed too: a 400 stays a 400 for the same key.
+    // A refused request saves nothing: the corrected request may reuse the key, as at Stripe.
     let bad = json!({"type": "stripe_v2"});
     let k2 = [("Idempotency-Key", "bad-1")];
     let a = app
         .send(Method::POST, "/v1/gateways", Some(&bad), &k2)
         .await;
+    assert_eq!(a.status, StatusCode::BAD_REQUEST);
+    let fixed = gw_body("Fixed");
     let b = app
-        .send(Method::POST, "/v1/gateways", Some(&bad), &k2)
+        .send(Method::POST, "/v1/gateways", Some(&fixed), &k2)
         .await;
-    assert_eq!(
-        (a.status, b.status),
-        (StatusCode::BAD_REQUEST, StatusCode::BAD_REQUEST)
-    );
-    assert_eq!(b.header("idempotent-replayed"), Some("true"));
+    assert_eq!(b.status, StatusCode::CREATED, "{:?}", b.body);
+    assert_eq!(b.header("idempotent-replayed"), None);
+    let c = app
+        .send(Method::POST, "/v1/gateways", Some(&fixed), &k2)
+        .await;
+    assert_eq!(c.header("idempotent-replayed"), Some("true"));
+    assert_eq!(c.body["id"], b.body["id"]);
 
     // Keys belong to a client: another client may use the same key for its own request.
     let (_, other) = app.new_client("Other").await;
