@@ -6,9 +6,12 @@
 //! objects ([`StripeError`]), and Stripe's retry rules. Request and response shapes for each flow
 //! live in their own modules as they are added; none are shared with the emulator.
 
+mod api;
 mod client;
 mod error;
 mod form;
+pub mod objects;
+pub mod params;
 
 pub use client::{RequestOptions, RetryPolicy, StripeClient, API_VERSION};
 pub use error::{ApiError, ErrorKind, StripeError};

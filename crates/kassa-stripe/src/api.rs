@@ -1,0 +1,206 @@
+//! The Stripe calls Kassa makes, typed.
+
+use serde::de::DeserializeOwned;
+
+use crate::objects::{Customer, List, PaymentIntent, PaymentMethod, Refund};
+use crate::params::{add_level23, CardParams, CustomerParams, PaymentIntentParams};
+use crate::{Form, RequestOptions, StripeClient, StripeError};
+
+fn parse<T: DeserializeOwned>(v: serde_json::Value) -> Result<T, StripeError> {
+    serde_json::from_value(v).map_err(|e| StripeError::Malformed {
+        status: 200,
+        message: e.to_string(),
+    })
+}
+
+/// Stripe ids go into paths: only letters, digits and underscores are let through.
+fn id(s: &str) -> Result<&str, StripeError> {
+    if !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
+        Ok(s)
+    } else {
+        Err(StripeError::NotSent(format!("`{s}` is not a Stripe id")))
+    }
+}
+
+fn expand_charge() -> Form {
+    let mut f = Form::new();
+    f.push_list("expand", "latest_charge");
+    f
+}
+
+impl StripeClient {
+    pub async fn create_customer(
+        &self,
+        p: &CustomerParams,
+        o: &RequestOptions,
+    ) -> Result<Customer, StripeError> {
+        parse(self.post("/v1/customers", &p.to_form(), o).await?)
+    }
+
+    pub async fn retrieve_customer(
+        &self,
+        customer: &str,
+        o: &RequestOptions,
+    ) -> Result<Customer, StripeError> {
+        parse(
+            self.get(&format!("/v1/customers/{}", id(customer)?), &Form::new(), o)
+                .await?,
+        )
+    }
+
+    pub async fn create_card_payment_method(
+        &self,
+        p: &CardParams,
+        o: &RequestOptions,
+    ) -> Result<PaymentMethod, StripeError> {
+        parse(self.post("/v1/payment_methods", &p.to_form(), o).await?)
+    }
+
+    pub async fn attach_payment_method(
+        &self,
+        pm: &str,
+        customer: &str,
+        o: &RequestOptions,
+    ) -> Result<PaymentMethod, StripeError> {
+        let mut f = Form::new();
+        f.add("customer", customer);
+        parse(
+            self.post(&format!("/v1/payment_methods/{}/attach", id(pm)?), &f, o)
+                .await?,
+        )
+    }
+
+    pub async fn retrieve_payment_method(
+        &self,
+        pm: &str,
+        o: &RequestOptions,
+    ) -> Result<PaymentMethod, StripeError> {
+        parse(
+            self.get(&format!("/v1/payment_methods/{}", id(pm)?), &Form::new(), o)
+                .await?,
+        )
+    }
+
+    pub async fn detach_payment_method(
+        &self,
+        pm: &str,
+        o: &RequestOptions,
+    ) -> Result<PaymentMethod, StripeError> {
+        parse(
+            self.post(
+                &format!("/v1/payment_methods/{}/detach", id(pm)?),
+                &Form::new(),
+                o,
+            )
+            .await?,
+        )
+    }
+
+    /// Creates and confirms a PaymentIntent, with its latest charge expanded.
+    pub async fn create_payment_intent(
+        &self,
+        p: &PaymentIntentParams,
+        o: &RequestOptions,
+    ) -> Result<PaymentIntent, StripeError> {
+        parse(self.post("/v1/payment_intents", &p.to_form(), o).await?)
+    }
+
+    pub async fn retrieve_payment_intent(
+        &self,
+        pi: &str,
+        o: &RequestOptions,
+    ) -> Result<PaymentIntent, StripeError> {
+        parse(
+            self.get(
+                &format!("/v1/payment_intents/{}", id(pi)?),
+                &expand_charge(),
+                o,
+            )
+            .await?,
+        )
+    }
+
+    /// Finishes a PaymentIntent after 3-D Secure or an `requires_confirmation` step.
+    pub async fn confirm_payment_intent(
+        &self,
+        pi: &str,
+        o: &RequestOptions,
+    ) -> Result<PaymentIntent, StripeError> {
+        parse(
+            self.post(
+                &format!("/v1/payment_intents/{}/confirm", id(pi)?),
+                &expand_charge(),
+                o,
+            )
+            .await?,
+        )
+    }
+
+    /// Captures `amount` (all that is capturable when `None`); Level 2/3 data goes with it.
+    pub async fn capture_payment_intent(
+        &self,
+        pi: &str,
+        amount: Option<i64>,
+        level23: Option<&kassa_domain::level23::Level23>,
+        o: &RequestOptions,
+    ) -> Result<PaymentIntent, StripeError> {
+        let mut f = expand_charge();
+        f.add_opt("amount_to_capture", amount);
+        if let Some(l) = level23 {
+            add_level23(&mut f, l);
+        }
+        parse(
+            self.post(&format!("/v1/payment_intents/{}/capture", id(pi)?), &f, o)
+                .await?,
+        )
+    }
+
+    /// Cancels (voids) a PaymentIntent.
+    pub async fn cancel_payment_intent(
+        &self,
+        pi: &str,
+        reason: Option<&str>,
+        o: &RequestOptions,
+    ) -> Result<PaymentIntent, StripeError> {
+        let mut f = expand_charge();
+        f.add_opt("cancellation_reason", reason);
+        parse(
+            self.post(&format!("/v1/payment_intents/{}/cancel", id(pi)?), &f, o)
+                .await?,
+        )
+    }
+
+    /// PaymentIntents whose metadata `key` is `value` — how the reconciler finds an attempt whose
+    /// answer was lost.
+    pub async fn search_payment_intents(
+        &self,
+        key: &str,
+        value: &str,
+        o: &RequestOptions,
+    ) -> Result<List<PaymentIntent>, StripeError> {
+        let mut f = Form::new();
+        let clean = |s: &str| s.replace(['\'', '\\'], "");
+        f.add(
+            "query",
+            format!("metadata['{}']:'{}'", clean(key), clean(value)),
+        );
+        parse(self.get("/v1/payment_intents/search", &f, o).await?)
+    }
+
+    /// Refunds `amount` of a PaymentIntent (all that is left when `None`).
+    pub async fn create_refund(
+        &self,
+        pi: &str,
+        amount: Option<i64>,
+        metadata: &[(String, String)],
+        o: &RequestOptions,
+    ) -> Result<Refund, StripeError> {
+        let mut f = Form::new();
+        f.add("payment_intent", id(pi)?).add_opt("amount", amount);
+        f.add_map(
+            "metadata",
+            metadata.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+        );
+        parse(self.post("/v1/refunds", &f, o).await?)
+    }
+}
