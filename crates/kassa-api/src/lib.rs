@@ -6,6 +6,7 @@
 //! which maps to one HTTP status and the documented error body.
 
 mod auth;
+pub mod demo;
 mod error;
 mod idempotency;
 mod json;
