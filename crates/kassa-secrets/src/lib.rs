@@ -114,6 +114,31 @@ impl MasterKey {
     }
 }
 
+const BASE32: &[u8; 32] = b"0123456789abcdefghjkmnpqrstvwxyz";
+
+/// A new id: `prefix` + 10 characters of time (milliseconds, Crockford base32) + 16 random ones,
+/// so ids sort by creation time (`pay_01jd…`). 80 random bits make collisions negligible.
+pub fn new_id(prefix: &str) -> Result<String, SecretsError> {
+    let millis = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0);
+    let mut out = String::with_capacity(prefix.len() + 26);
+    out.push_str(prefix);
+    for i in (0..10).rev() {
+        out.push(BASE32[((millis >> (i * 5)) & 31) as usize] as char);
+    }
+    let rand: [u8; 10] = random_bytes()?;
+    let mut bits: u128 = 0;
+    for b in rand {
+        bits = (bits << 8) | u128::from(b);
+    }
+    for i in (0..16).rev() {
+        out.push(BASE32[((bits >> (i * 5)) & 31) as usize] as char);
+    }
+    Ok(out)
+}
+
 /// The prefix of every Kassa API key, so that leaked keys are recognisable by secret scanners.
 pub const API_KEY_PREFIX: &str = "kassa_sk_";
 
@@ -210,6 +235,18 @@ mod tests {
         assert!(MasterKey::from_base64(&format!("{b64}\n")).is_ok());
         assert!(MasterKey::from_base64("c2hvcnQ=").is_err());
         assert!(MasterKey::from_base64("not base64!").is_err());
+    }
+
+    #[test]
+    fn ids_sort_by_time_and_do_not_repeat() {
+        let a = new_id("pay_").unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(2));
+        let b = new_id("pay_").unwrap();
+        assert!(a.starts_with("pay_") && a.len() == 4 + 26);
+        assert!(b > a, "{a} {b}");
+        let many: std::collections::HashSet<String> =
+            (0..1000).map(|_| new_id("x_").unwrap()).collect();
+        assert_eq!(many.len(), 1000);
     }
 
     #[test]

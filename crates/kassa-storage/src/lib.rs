@@ -18,6 +18,8 @@ mod gateways;
 mod groups;
 mod idempotency;
 pub mod migrate;
+mod payment_methods;
+mod payments;
 
 pub use accounts::{AccountFilter, AccountRecord, AccountWrite, StatusChange, StatusHistoryRecord};
 pub use audit::{AuditEntry, AuditRecord};
@@ -27,6 +29,8 @@ pub use error::StorageError;
 pub use gateways::{GatewayFilter, GatewayRecord, GatewayWrite};
 pub use groups::{GroupRecord, GroupWrite};
 pub use idempotency::{IdempotencyBegin, StoredResponse};
+pub use payment_methods::PaymentMethodRecord;
+pub use payments::{PaymentRecord, PaymentUpdate, TransactionRecord};
 
 /// Current time as Unix milliseconds.
 pub fn now_millis() -> i64 {

@@ -25,6 +25,11 @@ const MIGRATIONS: &[Migration] = &[
         name: "accounts",
         sql: include_str!("../migrations/0002_accounts.sql"),
     },
+    Migration {
+        version: 3,
+        name: "payments",
+        sql: include_str!("../migrations/0003_payments.sql"),
+    },
 ];
 
 const LOCK_ID: i64 = 0x6b_6173_7361; // "kassa"

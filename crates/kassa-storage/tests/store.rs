@@ -320,3 +320,184 @@ async fn meta_set_if_absent_keeps_first_value() {
     assert_eq!(store.meta_set_if_absent("k", "a").await.unwrap(), "a");
     assert_eq!(store.meta_set_if_absent("k", "b").await.unwrap(), "a");
 }
+
+#[tokio::test]
+async fn payments_claims_and_transactions() {
+    let (_db, store) = store().await;
+    let (c, _) = store.create_client("One", "h1", "l1").await.unwrap();
+    let g = store
+        .insert_gateway(c.client_no, &gw("{}"), audit(c.client_no, "create"))
+        .await
+        .unwrap();
+    let acct = store
+        .insert_account(
+            c.client_no,
+            &AccountWrite {
+                client_acct_id: "A1".into(),
+                status: "active".into(),
+                collection_group_no: None,
+                email: None,
+                profile: "{}".into(),
+            },
+            &StatusChange {
+                reason: "created".into(),
+                payment_id: None,
+                actor: "t".into(),
+            },
+            AuditEntry {
+                object_type: "account",
+                ..audit(c.client_no, "create")
+            },
+        )
+        .await
+        .unwrap();
+    let cus = store
+        .save_processor_customer(c.client_no, acct.acct_no, g.id, "cus_1")
+        .await
+        .unwrap();
+    assert_eq!(cus, "cus_1");
+    // A second customer for the same account and gateway keeps the first.
+    assert_eq!(
+        store
+            .save_processor_customer(c.client_no, acct.acct_no, g.id, "cus_2")
+            .await
+            .unwrap(),
+        "cus_1"
+    );
+
+    let pm = store
+        .insert_payment_method(&PaymentMethodRecord {
+            client_no: c.client_no,
+            acct_no: acct.acct_no,
+            gateway_id: Some(g.id),
+            kind: "card".into(),
+            status: "active".into(),
+            token: Some("pm_1:cus_1".into()),
+            last4: Some("4242".into()),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    store.set_initial_txn_id(pm.pm_no, "ntid_1").await.unwrap();
+    store.set_initial_txn_id(pm.pm_no, "ntid_2").await.unwrap();
+    assert_eq!(
+        store
+            .get_payment_method(c.client_no, acct.acct_no, pm.pm_no)
+            .await
+            .unwrap()
+            .initial_txn_id
+            .as_deref(),
+        Some("ntid_1")
+    );
+
+    let p = PaymentRecord {
+        id: "pay_1".into(),
+        client_no: c.client_no,
+        acct_no: acct.acct_no,
+        gateway_id: g.id,
+        pm_no: Some(pm.pm_no),
+        status: "pending".into(),
+        currency: "usd".into(),
+        amount: 5000,
+        details: "{}".into(),
+        ..Default::default()
+    };
+    let t1 = TransactionRecord {
+        id: "txn_1".into(),
+        payment_id: "pay_1".into(),
+        client_no: c.client_no,
+        kind: "authorize".into(),
+        amount: 5000,
+        ..Default::default()
+    };
+    let rec = store.insert_payment(&p, &t1).await.unwrap();
+    assert_eq!(rec.busy_txn.as_deref(), Some("txn_1"));
+    // Busy: nothing else may claim it.
+    let t2 = TransactionRecord {
+        id: "txn_2".into(),
+        kind: "capture".into(),
+        ..t1.clone()
+    };
+    assert!(matches!(
+        store
+            .claim_payment(c.client_no, "pay_1", rec.version, &t2)
+            .await,
+        Err(StorageError::Stale)
+    ));
+    assert_eq!(
+        store
+            .pending_transactions(now_millis() + 1, 10)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+
+    let upd = PaymentUpdate {
+        status: "authorized".into(),
+        amount_authorized: 5000,
+        processor_payment_id: Some("pi_1".into()),
+        auth_no: Some("ch_1".into()),
+        initial_auth_txn_id: None,
+        details: "{}".into(),
+        ..Default::default()
+    };
+    let done = store
+        .finish_transaction(
+            c.client_no,
+            "pay_1",
+            "txn_1",
+            "succeeded",
+            Some("pi_1"),
+            None,
+            &upd,
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        (
+            done.status.as_str(),
+            done.busy_txn.as_deref(),
+            done.processor_payment_id.as_deref()
+        ),
+        ("authorized", None, Some("pi_1"))
+    );
+    assert_eq!(
+        store
+            .find_payment_by_auth_no(c.client_no, "ch_1")
+            .await
+            .unwrap()
+            .id,
+        "pay_1"
+    );
+    // Finishing again (a stale worker) is refused.
+    assert!(matches!(
+        store
+            .finish_transaction(c.client_no, "pay_1", "txn_1", "succeeded", None, None, &upd)
+            .await,
+        Err(StorageError::Stale)
+    ));
+
+    store
+        .claim_payment(c.client_no, "pay_1", done.version, &t2)
+        .await
+        .unwrap();
+    let txns = store.list_transactions("pay_1").await.unwrap();
+    assert_eq!(
+        txns.iter()
+            .map(|t| (t.kind.as_str(), t.status.as_str()))
+            .collect::<Vec<_>>(),
+        vec![("authorize", "succeeded"), ("capture", "pending")]
+    );
+    // Another client sees nothing.
+    let (other, _) = store.create_client("Two", "h2", "l2").await.unwrap();
+    assert!(matches!(
+        store.get_payment(other.client_no, "pay_1").await,
+        Err(StorageError::NotFound)
+    ));
+    let page = store
+        .list_payments(c.client_no, Some(acct.acct_no), None, 10, None)
+        .await
+        .unwrap();
+    assert_eq!(page.data.len(), 1);
+}

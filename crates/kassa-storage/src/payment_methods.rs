@@ -1,0 +1,195 @@
+//! Stored payment methods and each account's Stripe customer per gateway.
+
+use sqlx::any::AnyRow;
+use sqlx::Row;
+
+use crate::{now_millis, StorageError, Store};
+
+#[derive(Debug, Clone, Default)]
+pub struct PaymentMethodRecord {
+    pub pm_no: i64,
+    pub client_no: i64,
+    pub acct_no: i64,
+    pub gateway_id: Option<i64>,
+    /// `card` or `bank_account`.
+    pub kind: String,
+    /// `active` or `detached`.
+    pub status: String,
+    /// `payment_method_id:customer_id` for cards.
+    pub token: Option<String>,
+    pub brand: Option<String>,
+    pub last4: Option<String>,
+    pub exp_month: Option<i64>,
+    pub exp_year: Option<i64>,
+    pub fingerprint: Option<String>,
+    pub funding: Option<String>,
+    /// The network transaction id of the first approved customer-initiated authorization.
+    pub initial_txn_id: Option<String>,
+    pub bank_sealed: Option<String>,
+    pub holder_type: Option<String>,
+    pub holder_name: Option<String>,
+    pub version: i64,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+const COLUMNS: &str = "pm_no, client_no, acct_no, gateway_id, kind, status, token, brand, last4, exp_month, exp_year, fingerprint, funding, initial_txn_id, bank_sealed, holder_type, holder_name, version, created_at, updated_at";
+
+fn from_row(r: &AnyRow) -> Result<PaymentMethodRecord, StorageError> {
+    Ok(PaymentMethodRecord {
+        pm_no: r.try_get("pm_no")?,
+        client_no: r.try_get("client_no")?,
+        acct_no: r.try_get("acct_no")?,
+        gateway_id: r.try_get("gateway_id")?,
+        kind: r.try_get("kind")?,
+        status: r.try_get("status")?,
+        token: r.try_get("token")?,
+        brand: r.try_get("brand")?,
+        last4: r.try_get("last4")?,
+        exp_month: r.try_get("exp_month")?,
+        exp_year: r.try_get("exp_year")?,
+        fingerprint: r.try_get("fingerprint")?,
+        funding: r.try_get("funding")?,
+        initial_txn_id: r.try_get("initial_txn_id")?,
+        bank_sealed: r.try_get("bank_sealed")?,
+        holder_type: r.try_get("holder_type")?,
+        holder_name: r.try_get("holder_name")?,
+        version: r.try_get("version")?,
+        created_at: r.try_get("created_at")?,
+        updated_at: r.try_get("updated_at")?,
+    })
+}
+
+impl Store {
+    /// The account's Stripe customer on a gateway, if it has one.
+    pub async fn processor_customer(
+        &self,
+        acct_no: i64,
+        gateway_id: i64,
+    ) -> Result<Option<String>, StorageError> {
+        let row = sqlx::query(
+            "SELECT customer_id FROM processor_customers WHERE acct_no = $1 AND gateway_id = $2",
+        )
+        .bind(acct_no)
+        .bind(gateway_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(match row {
+            Some(r) => Some(r.try_get("customer_id")?),
+            None => None,
+        })
+    }
+
+    /// Records the account's Stripe customer on a gateway; when another request recorded one
+    /// first, that one is kept and returned.
+    pub async fn save_processor_customer(
+        &self,
+        client_no: i64,
+        acct_no: i64,
+        gateway_id: i64,
+        customer_id: &str,
+    ) -> Result<String, StorageError> {
+        sqlx::query(
+            "INSERT INTO processor_customers (client_no, acct_no, gateway_id, customer_id, created_at) VALUES ($1, $2, $3, $4, $5)
+             ON CONFLICT (acct_no, gateway_id) DO NOTHING",
+        )
+        .bind(client_no)
+        .bind(acct_no)
+        .bind(gateway_id)
+        .bind(customer_id)
+        .bind(now_millis())
+        .execute(&self.pool)
+        .await?;
+        self.processor_customer(acct_no, gateway_id)
+            .await?
+            .ok_or_else(|| StorageError::Corrupt("processor customer vanished".into()))
+    }
+
+    pub async fn insert_payment_method(
+        &self,
+        p: &PaymentMethodRecord,
+    ) -> Result<PaymentMethodRecord, StorageError> {
+        let now = now_millis();
+        let row = sqlx::query(&format!(
+            "INSERT INTO payment_methods (client_no, acct_no, gateway_id, kind, status, token, brand, last4, exp_month, exp_year, fingerprint, funding,
+                                          initial_txn_id, bank_sealed, holder_type, holder_name, version, created_at, updated_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, 1, $17, $17) RETURNING {COLUMNS}"
+        ))
+        .bind(p.client_no)
+        .bind(p.acct_no)
+        .bind(p.gateway_id)
+        .bind(&p.kind)
+        .bind(&p.status)
+        .bind(p.token.as_deref())
+        .bind(p.brand.as_deref())
+        .bind(p.last4.as_deref())
+        .bind(p.exp_month)
+        .bind(p.exp_year)
+        .bind(p.fingerprint.as_deref())
+        .bind(p.funding.as_deref())
+        .bind(p.initial_txn_id.as_deref())
+        .bind(p.bank_sealed.as_deref())
+        .bind(p.holder_type.as_deref())
+        .bind(p.holder_name.as_deref())
+        .bind(now)
+        .fetch_one(&self.pool)
+        .await?;
+        from_row(&row)
+    }
+
+    pub async fn get_payment_method(
+        &self,
+        client_no: i64,
+        acct_no: i64,
+        pm_no: i64,
+    ) -> Result<PaymentMethodRecord, StorageError> {
+        let row = sqlx::query(&format!("SELECT {COLUMNS} FROM payment_methods WHERE client_no = $1 AND acct_no = $2 AND pm_no = $3"))
+            .bind(client_no)
+            .bind(acct_no)
+            .bind(pm_no)
+            .fetch_optional(&self.pool)
+            .await?
+            .ok_or(StorageError::NotFound)?;
+        from_row(&row)
+    }
+
+    pub async fn list_payment_methods(
+        &self,
+        client_no: i64,
+        acct_no: i64,
+    ) -> Result<Vec<PaymentMethodRecord>, StorageError> {
+        let rows = sqlx::query(&format!("SELECT {COLUMNS} FROM payment_methods WHERE client_no = $1 AND acct_no = $2 ORDER BY pm_no DESC"))
+            .bind(client_no)
+            .bind(acct_no)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(from_row).collect()
+    }
+
+    pub async fn set_payment_method_status(
+        &self,
+        client_no: i64,
+        pm_no: i64,
+        status: &str,
+    ) -> Result<(), StorageError> {
+        sqlx::query("UPDATE payment_methods SET status = $1, version = version + 1, updated_at = $2 WHERE client_no = $3 AND pm_no = $4")
+            .bind(status)
+            .bind(now_millis())
+            .bind(client_no)
+            .bind(pm_no)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Keeps the first customer-initiated network transaction id of a card; later ones are ignored.
+    pub async fn set_initial_txn_id(&self, pm_no: i64, txn_id: &str) -> Result<(), StorageError> {
+        sqlx::query("UPDATE payment_methods SET initial_txn_id = $1, updated_at = $2 WHERE pm_no = $3 AND initial_txn_id IS NULL")
+            .bind(txn_id)
+            .bind(now_millis())
+            .bind(pm_no)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,337 @@
+//! Payments and their gateway calls (transactions).
+//!
+//! Every call to Stripe is first written as a `pending` transaction (its id is the Stripe
+//! idempotency key), then finished with what Stripe answered. A payment being worked on carries
+//! the transaction in `busy_txn`, so a second capture, void or refund waits its turn.
+
+use sqlx::any::AnyRow;
+use sqlx::Row;
+
+use crate::{now_millis, Page, StorageError, Store};
+
+#[derive(Debug, Clone, Default)]
+pub struct PaymentRecord {
+    pub id: String,
+    pub client_no: i64,
+    pub acct_no: i64,
+    pub gateway_id: i64,
+    pub pm_no: Option<i64>,
+    pub status: String,
+    pub currency: String,
+    pub amount: i64,
+    pub amount_authorized: i64,
+    pub amount_captured: i64,
+    pub amount_refunded: i64,
+    pub recurring_model: i64,
+    pub processor_payment_id: Option<String>,
+    pub auth_no: Option<String>,
+    pub initial_auth_txn_id: Option<String>,
+    pub descriptor: Option<String>,
+    /// JSON: what was sent, the decline, 3-D Secure and fraud results.
+    pub details: String,
+    pub busy_txn: Option<String>,
+    pub version: i64,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct TransactionRecord {
+    pub id: String,
+    pub payment_id: String,
+    pub client_no: i64,
+    /// `authorize`, `capture`, `void`, `refund`.
+    pub kind: String,
+    pub amount: i64,
+    /// `pending` (sent, answer not known), `succeeded`, `failed`.
+    pub status: String,
+    pub processor_id: Option<String>,
+    /// JSON error, when it failed.
+    pub error: Option<String>,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+/// What finishing a transaction writes to its payment.
+#[derive(Debug, Clone, Default)]
+pub struct PaymentUpdate {
+    pub status: String,
+    pub amount_authorized: i64,
+    pub amount_captured: i64,
+    pub amount_refunded: i64,
+    pub processor_payment_id: Option<String>,
+    pub auth_no: Option<String>,
+    pub initial_auth_txn_id: Option<String>,
+    pub details: String,
+}
+
+const P_COLUMNS: &str = "id, client_no, acct_no, gateway_id, pm_no, status, currency, amount, amount_authorized, amount_captured, amount_refunded, recurring_model, processor_payment_id, auth_no, initial_auth_txn_id, descriptor, details, busy_txn, version, created_at, updated_at";
+const T_COLUMNS: &str =
+    "id, payment_id, client_no, kind, amount, status, processor_id, error, created_at, updated_at";
+
+fn payment(r: &AnyRow) -> Result<PaymentRecord, StorageError> {
+    Ok(PaymentRecord {
+        id: r.try_get("id")?,
+        client_no: r.try_get("client_no")?,
+        acct_no: r.try_get("acct_no")?,
+        gateway_id: r.try_get("gateway_id")?,
+        pm_no: r.try_get("pm_no")?,
+        status: r.try_get("status")?,
+        currency: r.try_get("currency")?,
+        amount: r.try_get("amount")?,
+        amount_authorized: r.try_get("amount_authorized")?,
+        amount_captured: r.try_get("amount_captured")?,
+        amount_refunded: r.try_get("amount_refunded")?,
+        recurring_model: r.try_get("recurring_model")?,
+        processor_payment_id: r.try_get("processor_payment_id")?,
+        auth_no: r.try_get("auth_no")?,
+        initial_auth_txn_id: r.try_get("initial_auth_txn_id")?,
+        descriptor: r.try_get("descriptor")?,
+        details: r.try_get("details")?,
+        busy_txn: r.try_get("busy_txn")?,
+        version: r.try_get("version")?,
+        created_at: r.try_get("created_at")?,
+        updated_at: r.try_get("updated_at")?,
+    })
+}
+
+fn transaction(r: &AnyRow) -> Result<TransactionRecord, StorageError> {
+    Ok(TransactionRecord {
+        id: r.try_get("id")?,
+        payment_id: r.try_get("payment_id")?,
+        client_no: r.try_get("client_no")?,
+        kind: r.try_get("kind")?,
+        amount: r.try_get("amount")?,
+        status: r.try_get("status")?,
+        processor_id: r.try_get("processor_id")?,
+        error: r.try_get("error")?,
+        created_at: r.try_get("created_at")?,
+        updated_at: r.try_get("updated_at")?,
+    })
+}
+
+async fn insert_txn(
+    conn: &mut sqlx::AnyConnection,
+    t: &TransactionRecord,
+    now: i64,
+) -> Result<(), StorageError> {
+    sqlx::query(
+        "INSERT INTO payment_transactions (id, payment_id, client_no, kind, amount, status, processor_id, error, created_at, updated_at)
+         VALUES ($1, $2, $3, $4, $5, 'pending', NULL, NULL, $6, $6)",
+    )
+    .bind(&t.id)
+    .bind(&t.payment_id)
+    .bind(t.client_no)
+    .bind(&t.kind)
+    .bind(t.amount)
+    .bind(now)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+impl Store {
+    /// Writes a new payment (status `pending`, busy with its first transaction) and that
+    /// transaction, before anything is sent to Stripe.
+    pub async fn insert_payment(
+        &self,
+        p: &PaymentRecord,
+        first_txn: &TransactionRecord,
+    ) -> Result<PaymentRecord, StorageError> {
+        let now = now_millis();
+        let mut tx = self.pool.begin().await?;
+        let row = sqlx::query(&format!(
+            "INSERT INTO payments (id, client_no, acct_no, gateway_id, pm_no, status, currency, amount, amount_authorized, amount_captured, amount_refunded,
+                                   recurring_model, processor_payment_id, auth_no, initial_auth_txn_id, descriptor, details, busy_txn, version, created_at, updated_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 0, 0, 0, $9, NULL, NULL, NULL, $10, $11, $12, 1, $13, $13) RETURNING {P_COLUMNS}"
+        ))
+        .bind(&p.id)
+        .bind(p.client_no)
+        .bind(p.acct_no)
+        .bind(p.gateway_id)
+        .bind(p.pm_no)
+        .bind(&p.status)
+        .bind(&p.currency)
+        .bind(p.amount)
+        .bind(p.recurring_model)
+        .bind(p.descriptor.as_deref())
+        .bind(&p.details)
+        .bind(&first_txn.id)
+        .bind(now)
+        .fetch_one(&mut *tx)
+        .await?;
+        let rec = payment(&row)?;
+        insert_txn(&mut tx, first_txn, now).await?;
+        tx.commit().await?;
+        Ok(rec)
+    }
+
+    pub async fn get_payment(
+        &self,
+        client_no: i64,
+        id: &str,
+    ) -> Result<PaymentRecord, StorageError> {
+        let row = sqlx::query(&format!(
+            "SELECT {P_COLUMNS} FROM payments WHERE client_no = $1 AND id = $2"
+        ))
+        .bind(client_no)
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?
+        .ok_or(StorageError::NotFound)?;
+        payment(&row)
+    }
+
+    /// The payment an authorization number belongs to.
+    pub async fn find_payment_by_auth_no(
+        &self,
+        client_no: i64,
+        auth_no: &str,
+    ) -> Result<PaymentRecord, StorageError> {
+        let row = sqlx::query(&format!(
+            "SELECT {P_COLUMNS} FROM payments WHERE client_no = $1 AND auth_no = $2"
+        ))
+        .bind(client_no)
+        .bind(auth_no)
+        .fetch_optional(&self.pool)
+        .await?
+        .ok_or(StorageError::NotFound)?;
+        payment(&row)
+    }
+
+    /// Payments newest first; `starting_after` is a payment id.
+    pub async fn list_payments(
+        &self,
+        client_no: i64,
+        acct_no: Option<i64>,
+        status: Option<&str>,
+        limit: i64,
+        starting_after: Option<&str>,
+    ) -> Result<Page<PaymentRecord>, StorageError> {
+        let rows = sqlx::query(&format!(
+            "SELECT {P_COLUMNS} FROM payments
+             WHERE client_no = $1 AND ($2 = '' OR id < $2) AND ($3 = 0 OR acct_no = $3) AND ($4 = '' OR status = $4)
+             ORDER BY id DESC LIMIT $5"
+        ))
+        .bind(client_no)
+        .bind(starting_after.unwrap_or(""))
+        .bind(acct_no.unwrap_or(0))
+        .bind(status.unwrap_or(""))
+        .bind(limit + 1)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut data = rows.iter().map(payment).collect::<Result<Vec<_>, _>>()?;
+        let has_more = data.len() as i64 > limit;
+        data.truncate(limit as usize);
+        Ok(Page { data, has_more })
+    }
+
+    /// Claims a payment for one more gateway call: only when it is at `expected_version` and no
+    /// other call is under way. The transaction is written in the same step.
+    pub async fn claim_payment(
+        &self,
+        client_no: i64,
+        id: &str,
+        expected_version: i64,
+        txn: &TransactionRecord,
+    ) -> Result<(), StorageError> {
+        let now = now_millis();
+        let mut tx = self.pool.begin().await?;
+        let r = sqlx::query(
+            "UPDATE payments SET busy_txn = $1, version = version + 1, updated_at = $2
+             WHERE client_no = $3 AND id = $4 AND version = $5 AND busy_txn IS NULL",
+        )
+        .bind(&txn.id)
+        .bind(now)
+        .bind(client_no)
+        .bind(id)
+        .bind(expected_version)
+        .execute(&mut *tx)
+        .await?;
+        if r.rows_affected() != 1 {
+            return Err(StorageError::Stale);
+        }
+        insert_txn(&mut tx, txn, now).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Finishes a transaction with Stripe's answer and writes its effect on the payment, which is
+    /// released for the next call. `txn_status` `pending` keeps the payment claimed (the answer is
+    /// still unknown; the reconciler finishes it).
+    pub async fn finish_transaction(
+        &self,
+        client_no: i64,
+        payment_id: &str,
+        txn_id: &str,
+        txn_status: &str,
+        processor_id: Option<&str>,
+        error: Option<&str>,
+        update: &PaymentUpdate,
+    ) -> Result<PaymentRecord, StorageError> {
+        let now = now_millis();
+        let release = txn_status != "pending";
+        let mut tx = self.pool.begin().await?;
+        let row = sqlx::query(&format!(
+            "UPDATE payments SET status = $1, amount_authorized = $2, amount_captured = $3, amount_refunded = $4,
+                    processor_payment_id = COALESCE($5, processor_payment_id), auth_no = COALESCE($6, auth_no),
+                    initial_auth_txn_id = COALESCE($7, initial_auth_txn_id), details = $8,
+                    busy_txn = CASE WHEN $9 = 1 THEN NULL ELSE busy_txn END, version = version + 1, updated_at = $10
+             WHERE client_no = $11 AND id = $12 AND busy_txn = $13
+             RETURNING {P_COLUMNS}"
+        ))
+        .bind(&update.status)
+        .bind(update.amount_authorized)
+        .bind(update.amount_captured)
+        .bind(update.amount_refunded)
+        .bind(update.processor_payment_id.as_deref())
+        .bind(update.auth_no.as_deref())
+        .bind(update.initial_auth_txn_id.as_deref())
+        .bind(&update.details)
+        .bind(i64::from(release))
+        .bind(now)
+        .bind(client_no)
+        .bind(payment_id)
+        .bind(txn_id)
+        .fetch_optional(&mut *tx)
+        .await?
+        .ok_or(StorageError::Stale)?;
+        sqlx::query("UPDATE payment_transactions SET status = $1, processor_id = COALESCE($2, processor_id), error = $3, updated_at = $4 WHERE id = $5")
+            .bind(txn_status)
+            .bind(processor_id)
+            .bind(error)
+            .bind(now)
+            .bind(txn_id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        payment(&row)
+    }
+
+    pub async fn list_transactions(
+        &self,
+        payment_id: &str,
+    ) -> Result<Vec<TransactionRecord>, StorageError> {
+        let rows = sqlx::query(&format!("SELECT {T_COLUMNS} FROM payment_transactions WHERE payment_id = $1 ORDER BY created_at, id"))
+            .bind(payment_id)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(transaction).collect()
+    }
+
+    /// Transactions still `pending` that were written before `older_than` — for the reconciler.
+    pub async fn pending_transactions(
+        &self,
+        older_than: i64,
+        limit: i64,
+    ) -> Result<Vec<TransactionRecord>, StorageError> {
+        let rows = sqlx::query(&format!(
+            "SELECT {T_COLUMNS} FROM payment_transactions WHERE status = 'pending' AND created_at < $1 ORDER BY created_at LIMIT $2"
+        ))
+        .bind(older_than)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(transaction).collect()
+    }
+}
