@@ -30,7 +30,7 @@ pub use gateways::{GatewayFilter, GatewayRecord, GatewayWrite};
 pub use groups::{GroupRecord, GroupWrite};
 pub use idempotency::{IdempotencyBegin, StoredResponse};
 pub use payment_methods::PaymentMethodRecord;
-pub use payments::{PaymentRecord, PaymentUpdate, TransactionRecord};
+pub use payments::{PaymentRecord, PaymentUpdate, TransactionRecord, TxnOutcome};
 
 /// Current time as Unix milliseconds.
 pub fn now_millis() -> i64 {

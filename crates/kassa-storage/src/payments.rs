@@ -52,6 +52,16 @@ pub struct TransactionRecord {
     pub updated_at: i64,
 }
 
+/// What Stripe answered to one gateway call.
+#[derive(Debug, Clone, Default)]
+pub struct TxnOutcome {
+    /// `succeeded`, `failed`, or `pending` while the answer is still unknown.
+    pub status: String,
+    pub processor_id: Option<String>,
+    /// JSON error, when it failed.
+    pub error: Option<String>,
+}
+
 /// What finishing a transaction writes to its payment.
 #[derive(Debug, Clone, Default)]
 pub struct PaymentUpdate {
@@ -264,13 +274,11 @@ impl Store {
         client_no: i64,
         payment_id: &str,
         txn_id: &str,
-        txn_status: &str,
-        processor_id: Option<&str>,
-        error: Option<&str>,
+        outcome: &TxnOutcome,
         update: &PaymentUpdate,
     ) -> Result<PaymentRecord, StorageError> {
         let now = now_millis();
-        let release = txn_status != "pending";
+        let release = outcome.status != "pending";
         let mut tx = self.pool.begin().await?;
         let row = sqlx::query(&format!(
             "UPDATE payments SET status = $1, amount_authorized = $2, amount_captured = $3, amount_refunded = $4,
@@ -297,9 +305,9 @@ impl Store {
         .await?
         .ok_or(StorageError::Stale)?;
         sqlx::query("UPDATE payment_transactions SET status = $1, processor_id = COALESCE($2, processor_id), error = $3, updated_at = $4 WHERE id = $5")
-            .bind(txn_status)
-            .bind(processor_id)
-            .bind(error)
+            .bind(&outcome.status)
+            .bind(outcome.processor_id.as_deref())
+            .bind(outcome.error.as_deref())
             .bind(now)
             .bind(txn_id)
             .execute(&mut *tx)
