@@ -442,16 +442,13 @@ async fn payments_claims_and_transactions() {
         details: "{}".into(),
         ..Default::default()
     };
+    let ok = TxnOutcome {
+        status: "succeeded".into(),
+        processor_id: Some("pi_1".into()),
+        error: None,
+    };
     let done = store
-        .finish_transaction(
-            c.client_no,
-            "pay_1",
-            "txn_1",
-            "succeeded",
-            Some("pi_1"),
-            None,
-            &upd,
-        )
+        .finish_transaction(c.client_no, "pay_1", "txn_1", &ok, &upd)
         .await
         .unwrap();
     assert_eq!(
@@ -473,7 +470,7 @@ async fn payments_claims_and_transactions() {
     // Finishing again (a stale worker) is refused.
     assert!(matches!(
         store
-            .finish_transaction(c.client_no, "pay_1", "txn_1", "succeeded", None, None, &upd)
+            .finish_transaction(c.client_no, "pay_1", "txn_1", &ok, &upd)
             .await,
         Err(StorageError::Stale)
     ));
