@@ -38,6 +38,17 @@ pub enum ApiError {
     /// 409: the first request with this idempotency key is still running.
     #[error("{0}")]
     IdempotencyInProgress(String),
+    /// 402: the card was declined; the payment (if one was made) is recorded.
+    #[error("{message}")]
+    Card {
+        code: String,
+        decline_code: Option<String>,
+        message: String,
+        payment_id: Option<String>,
+    },
+    /// 502: Stripe refused or failed in a way that is not the caller's input.
+    #[error("{message}")]
+    Gateway { code: &'static str, message: String },
     /// 500: our fault; details go to the log, not to the caller.
     #[error("internal error: {0}")]
     Internal(String),
@@ -54,10 +65,16 @@ pub struct ErrorDetail {
     #[serde(rename = "type")]
     pub kind: &'static str,
     /// Stable machine-readable code, e.g. `parameter_invalid`, `resource_missing`.
-    pub code: &'static str,
+    pub code: String,
     pub message: String,
     /// The field at fault, as a JSON path (`limits.discount_rate`).
     pub param: Option<String>,
+    /// On card errors: the issuer's reason (`insufficient_funds`, …).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub decline_code: Option<String>,
+    /// On card errors: the payment that was declined and recorded.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub payment_id: Option<String>,
 }
 
 impl ApiError {
@@ -94,11 +111,31 @@ impl ApiError {
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::Conflict { .. } | ApiError::IdempotencyInProgress(_) => StatusCode::CONFLICT,
             ApiError::Unprocessable { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::Card { .. } => StatusCode::PAYMENT_REQUIRED,
+            ApiError::Gateway { .. } => StatusCode::BAD_GATEWAY,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 
     pub fn body(&self) -> ErrorBody {
+        if let ApiError::Card {
+            code,
+            decline_code,
+            message,
+            payment_id,
+        } = self
+        {
+            return ErrorBody {
+                error: ErrorDetail {
+                    kind: "card_error",
+                    code: code.clone(),
+                    message: message.clone(),
+                    param: None,
+                    decline_code: decline_code.clone(),
+                    payment_id: payment_id.clone(),
+                },
+            };
+        }
         let (kind, code, param) = match self {
             ApiError::InvalidRequest { param, code, .. } => {
                 ("invalid_request_error", *code, param.clone())
@@ -115,7 +152,8 @@ impl ApiError {
             ApiError::IdempotencyInProgress(_) => {
                 ("idempotency_error", "idempotency_key_in_use", None)
             }
-            ApiError::Internal(_) => ("api_error", "internal_error", None),
+            ApiError::Gateway { code, .. } => ("api_error", *code, None),
+            ApiError::Card { .. } | ApiError::Internal(_) => ("api_error", "internal_error", None),
         };
         let message = match self {
             ApiError::Internal(_) => {
@@ -127,9 +165,11 @@ impl ApiError {
         ErrorBody {
             error: ErrorDetail {
                 kind,
-                code,
+                code: code.to_string(),
                 message,
                 param,
+                decline_code: None,
+                payment_id: None,
             },
         }
     }

@@ -6,7 +6,7 @@ use utoipa::{Modify, OpenApi};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::routes::{accounts, audit, gateways, groups};
+use crate::routes::{accounts, audit, gateways, groups, payments};
 use crate::AppState;
 
 #[derive(OpenApi)]
@@ -18,6 +18,8 @@ use crate::AppState;
         (name = "gateways", description = "Stripe gateway accounts"),
         (name = "collection_groups", description = "Collection groups and their overrides"),
         (name = "accounts", description = "Billing accounts"),
+        (name = "payment_methods", description = "Tokenized cards and bank accounts"),
+        (name = "payments", description = "Authorize, capture, void, refund"),
         (name = "audit", description = "Changes to gateways, groups and accounts"),
     )
 )]
@@ -53,5 +55,13 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(accounts::create, accounts::list))
         .routes(routes!(accounts::get, accounts::update))
         .routes(routes!(accounts::status_history))
+        .routes(routes!(payments::create_pm, payments::list_pms))
+        .routes(routes!(payments::get_pm, payments::delete_pm))
+        .routes(routes!(payments::create, payments::list))
+        .routes(routes!(payments::get))
+        .routes(routes!(payments::capture))
+        .routes(routes!(payments::void))
+        .routes(routes!(payments::void_by_auth_no))
+        .routes(routes!(payments::refund))
         .routes(routes!(audit::list))
 }

@@ -18,6 +18,8 @@ pub struct AppState {
     pub master_key: MasterKey,
     pub metrics: Arc<Metrics>,
     pub config: Arc<Config>,
+    /// One HTTP client for every call to Stripe (connection pooling, timeouts).
+    pub http: reqwest::Client,
 }
 
 impl AppState {
@@ -27,6 +29,7 @@ impl AppState {
             master_key,
             metrics: Arc::new(Metrics::new()),
             config: Arc::new(config),
+            http: kassa_stripe::StripeClient::http_client().unwrap_or_default(),
         }
     }
 }

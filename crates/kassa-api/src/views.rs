@@ -120,6 +120,95 @@ pub struct StatusHistoryView {
     pub created_at: String,
 }
 
+/// A stored payment method: a tokenized card (the billing platform's pay method 13) or a bank account.
+#[derive(Serialize, ToSchema, Clone)]
+pub struct PaymentMethodView {
+    /// Always `payment_method`.
+    pub object: &'static str,
+    pub payment_method_no: i64,
+    pub acct_no: i64,
+    /// The gateway whose Stripe account holds the card.
+    pub gateway_id: Option<i64>,
+    /// `card` or `bank_account`.
+    pub kind: String,
+    /// 13 for a tokenized card, 2 for a bank account (electronic check).
+    pub pay_method_type: i64,
+    /// `active` or `detached`.
+    pub status: String,
+    /// `payment_method_id:customer_id`.
+    pub token: Option<String>,
+    pub brand: Option<String>,
+    pub last4: Option<String>,
+    pub exp_month: Option<i64>,
+    pub exp_year: Option<i64>,
+    pub fingerprint: Option<String>,
+    pub funding: Option<String>,
+    /// The network transaction id of the card's first customer-initiated authorization.
+    pub initial_txn_id: Option<String>,
+    /// Bank accounts: `individual` or `company`.
+    pub holder_type: Option<String>,
+    pub holder_name: Option<String>,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+/// A payment and, on `GET /v1/payments/{id}`, every gateway call made for it.
+#[derive(Serialize, ToSchema, Clone)]
+pub struct PaymentView {
+    /// Always `payment`.
+    pub object: &'static str,
+    pub id: String,
+    /// `pending`, `requires_action`, `authorized`, `captured`, `partially_captured`, `voided`,
+    /// `refunded`, `partially_refunded`, `declined`.
+    pub status: String,
+    pub acct_no: i64,
+    pub gateway_id: i64,
+    pub payment_method_no: Option<i64>,
+    pub currency: String,
+    pub amount: i64,
+    pub amount_authorized: i64,
+    pub amount_captured: i64,
+    pub amount_refunded: i64,
+    /// 0, 1 customer-initiated; 2, 3 merchant-initiated.
+    pub recurring_processing_model_ind: i64,
+    /// The Stripe PaymentIntent.
+    pub processor_payment_id: Option<String>,
+    /// The authorization (Stripe charge) id; `void` accepts it too.
+    pub auth_no: Option<String>,
+    /// The network transaction id of the card's first customer-initiated authorization.
+    pub initial_auth_txn_id: Option<String>,
+    /// The statement descriptor suffix sent.
+    pub descriptor: Option<String>,
+    /// On a decline: `code`, `decline_code`, `advice`, `message`, `class` (hard or soft).
+    #[schema(value_type = Option<Object>)]
+    pub decline: Option<serde_json::Value>,
+    /// Stripe's Radar outcome of the charge.
+    #[schema(value_type = Option<Object>)]
+    pub outcome: Option<serde_json::Value>,
+    /// For `requires_action`: where the shopper authenticates.
+    pub redirect_issuer_url: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub transactions: Option<Vec<TransactionView>>,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+/// One call to the gateway for a payment.
+#[derive(Serialize, ToSchema, Clone)]
+pub struct TransactionView {
+    pub id: String,
+    /// `authorize`, `capture`, `void`, `refund`.
+    pub kind: String,
+    pub amount: i64,
+    /// `pending` (answer not known yet), `succeeded`, `failed`.
+    pub status: String,
+    pub processor_id: Option<String>,
+    #[schema(value_type = Option<Object>)]
+    pub error: Option<serde_json::Value>,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

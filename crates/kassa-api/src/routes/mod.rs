@@ -3,6 +3,7 @@ pub mod audit;
 pub mod gateways;
 pub mod groups;
 pub mod health;
+pub mod payments;
 
 use crate::ApiError;
 

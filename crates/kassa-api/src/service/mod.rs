@@ -1,8 +1,11 @@
 //! Use cases behind the routes: parse, check, seal, write with an audit entry, render.
 
 pub mod accounts;
+pub mod gateway_ctx;
 pub mod gateways;
 pub mod groups;
+pub mod payment_methods;
+pub mod payments;
 
 use kassa_domain::keys::{parse_webhook_secrets, StripeSecretKey, WebhookSecret};
 use kassa_secrets::MasterKey;
@@ -36,6 +39,16 @@ pub fn take_bool(body: &mut Map<String, Value>, key: &str) -> Result<Option<bool
             key,
             format!("{key}: must be true or false"),
         )),
+    }
+}
+
+pub fn take_i64(body: &mut Map<String, Value>, key: &str) -> Result<Option<i64>, ApiError> {
+    match take(body, key) {
+        None | Some(Value::Null) => Ok(None),
+        Some(v) => v
+            .as_i64()
+            .map(Some)
+            .ok_or_else(|| ApiError::invalid(key, format!("{key}: must be a whole number"))),
     }
 }
 

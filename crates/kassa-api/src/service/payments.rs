@@ -1,0 +1,832 @@
+//! Payments: authorize (and capture), capture, void, refund — every gateway call written down
+//! before it is made, with an idempotency key derived from it, so that an unknown outcome stays
+//! `pending` and is never charged twice.
+
+use std::collections::BTreeMap;
+
+use kassa_domain::card::StripeToken;
+use kassa_domain::group::Overrides;
+use kassa_domain::json::parse;
+use kassa_domain::level23::{Level23, LineItem};
+use kassa_domain::money::Currency;
+use kassa_domain::payment::{
+    classify_decline, statement_suffix, PaymentAmounts, PaymentStatus, RecurringModel,
+};
+use kassa_domain::settings;
+use kassa_storage::{
+    AccountRecord, PaymentRecord, PaymentUpdate, StorageError, TransactionRecord, TxnOutcome,
+};
+use kassa_stripe::objects::PaymentIntent;
+use kassa_stripe::params::{PaymentIntentParams, ShippingParams};
+use kassa_stripe::StripeError;
+use serde::Deserialize;
+use serde_json::{json, Map, Value};
+
+use super::gateway_ctx::{self, map_stripe_error, GatewayCtx};
+use super::payment_methods::{check_card, create_card_at_stripe, ensure_customer, CardInput};
+use crate::auth::Auth;
+use crate::views::{timestamp, PaymentView, TransactionView};
+use crate::{ApiError, AppState};
+
+#[derive(Deserialize, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct Product {
+    pub name: String,
+    /// Price of one, minor units.
+    #[serde(default)]
+    pub amount: Option<i64>,
+    #[serde(default)]
+    pub quantity: Option<i64>,
+    /// Level 3 `product_code`.
+    #[serde(default)]
+    pub sku: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PaymentRequest {
+    acct_no: i64,
+    #[serde(default)]
+    payment_method_no: Option<i64>,
+    #[serde(default)]
+    token: Option<String>,
+    #[serde(default)]
+    card: Option<CardInput>,
+    /// Keep an alternate card for later (it becomes a stored payment method).
+    #[serde(default)]
+    store: bool,
+    amount: i64,
+    currency: Currency,
+    #[serde(default = "yes")]
+    capture: bool,
+    #[serde(default)]
+    recurring_processing_model_ind: Option<RecurringModel>,
+    #[serde(default)]
+    soft_descriptor: Option<String>,
+    #[serde(default)]
+    description: Option<String>,
+    #[serde(default)]
+    products: Vec<Product>,
+    #[serde(default)]
+    level23: Option<Level23>,
+    #[serde(default)]
+    radar_session: Option<String>,
+    #[serde(default)]
+    collection_group_no: Option<i64>,
+    #[serde(default)]
+    gateway_id: Option<i64>,
+    #[serde(default)]
+    metadata: BTreeMap<String, String>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+fn not_found(e: StorageError) -> ApiError {
+    match e {
+        StorageError::NotFound => ApiError::NotFound("payment"),
+        StorageError::Stale => ApiError::Conflict {
+            code: "payment_busy",
+            message: "another operation on this payment is under way; retry when it has finished"
+                .into(),
+        },
+        other => other.into(),
+    }
+}
+
+/// The card the payment is made with, resolved.
+struct Source {
+    customer: Option<String>,
+    payment_method: String,
+    pm_no: Option<i64>,
+    new_card: bool,
+    initial_txn_id: Option<String>,
+}
+
+async fn source(
+    state: &AppState,
+    gw: &GatewayCtx,
+    account: &AccountRecord,
+    req: &mut PaymentRequest,
+) -> Result<Source, ApiError> {
+    let given = [
+        req.payment_method_no.is_some(),
+        req.token.is_some(),
+        req.card.is_some(),
+    ]
+    .iter()
+    .filter(|b| **b)
+    .count();
+    if given != 1 {
+        return Err(ApiError::InvalidRequest {
+            param: Some("payment_method_no".into()),
+            code: if given == 0 {
+                "parameter_missing"
+            } else {
+                "parameter_invalid"
+            },
+            message: "give exactly one of payment_method_no, token or card".into(),
+        });
+    }
+    if let Some(no) = req.payment_method_no {
+        let pm = state
+            .store
+            .get_payment_method(account.client_no, account.acct_no, no)
+            .await
+            .map_err(|e| match e {
+                StorageError::NotFound => ApiError::InvalidRequest {
+                    param: Some("payment_method_no".into()),
+                    code: "resource_missing",
+                    message: format!("payment_method_no: the account has no payment method {no}"),
+                },
+                other => other.into(),
+            })?;
+        if pm.status != "active" {
+            return Err(ApiError::unprocessable(
+                Some("payment_method_no"),
+                "payment_method_detached",
+                format!("payment method {no} is {} and cannot be charged", pm.status),
+            ));
+        }
+        if pm.gateway_id != Some(gw.record.id) {
+            return Err(ApiError::unprocessable(
+                Some("payment_method_no"),
+                "payment_method_other_gateway",
+                format!("payment method {no} is stored at another gateway's Stripe account"),
+            ));
+        }
+        let token = StripeToken::parse(pm.token.as_deref().unwrap_or(""))?;
+        return Ok(Source {
+            customer: Some(token.customer_id),
+            payment_method: token.payment_method_id,
+            pm_no: Some(no),
+            new_card: false,
+            initial_txn_id: pm.initial_txn_id,
+        });
+    }
+    if let Some(raw) = &req.token {
+        let token = StripeToken::parse(raw)?;
+        return Ok(Source {
+            customer: Some(token.customer_id),
+            payment_method: token.payment_method_id,
+            pm_no: None,
+            new_card: false,
+            initial_txn_id: None,
+        });
+    }
+    let card = check_card(
+        req.card
+            .take()
+            .ok_or_else(|| ApiError::internal("card vanished"))?,
+    )?;
+    let pm = create_card_at_stripe(gw, &card, account).await?;
+    let customer = if req.store {
+        Some(ensure_customer(state, gw, account).await?)
+    } else {
+        None
+    };
+    Ok(Source {
+        customer,
+        payment_method: pm.id,
+        pm_no: None,
+        new_card: true,
+        initial_txn_id: None,
+    })
+}
+
+fn level23_with_products(l: Option<Level23>, products: &[Product]) -> Option<Level23> {
+    let mut l = l?;
+    if l.line_items.is_empty() {
+        l.line_items = products
+            .iter()
+            .filter_map(|p| {
+                Some(LineItem {
+                    product_name: p.name.clone(),
+                    product_code: p.sku.clone(),
+                    quantity: p.quantity.unwrap_or(1),
+                    unit_cost: p.amount?,
+                    tax_amount: None,
+                    discount_amount: None,
+                    unit_of_measure: None,
+                    commodity_code: None,
+                })
+            })
+            .collect();
+    }
+    Some(l)
+}
+
+/// `POST /v1/payments`.
+pub async fn create(
+    state: &AppState,
+    auth: &Auth,
+    body: Map<String, Value>,
+) -> Result<(PaymentView, bool), ApiError> {
+    let mut req: PaymentRequest = parse(Value::Object(body))?;
+    if req.amount <= 0 || req.amount > 99_999_999 {
+        return Err(ApiError::invalid(
+            "amount",
+            "amount: must be 1 to 99999999 minor units",
+        ));
+    }
+    for (i, p) in req.products.iter().enumerate() {
+        kassa_domain::text::check_text(&p.name, 250)
+            .map_err(|e| e.under(&format!("products[{i}].name")))?;
+    }
+    let account = state
+        .store
+        .get_account(auth.client_no, req.acct_no)
+        .await
+        .map_err(|e| match e {
+            StorageError::NotFound => ApiError::InvalidRequest {
+                param: Some("acct_no".into()),
+                code: "resource_missing",
+                message: format!("acct_no: no account {}", req.acct_no),
+            },
+            other => other.into(),
+        })?;
+    let gw =
+        gateway_ctx::for_account(state, &account, req.gateway_id, req.collection_group_no).await?;
+    let model = RecurringModel::resolve(req.recurring_processing_model_ind, req.card.is_some())?;
+    if req.store && req.card.is_none() {
+        return Err(ApiError::invalid(
+            "store",
+            "store: only an alternate card (card) can be stored",
+        ));
+    }
+    // Effective settings: request, then group, then gateway.
+    let request_overrides = Overrides {
+        soft_descriptor: req.soft_descriptor.clone(),
+        ..Overrides::default()
+    };
+    let group = gw.group_overrides()?;
+    let effective = settings::resolve(&request_overrides, group.as_ref(), &gw.settings)?;
+    let first_product = req.products.first().map(|p| p.name.as_str());
+    let descriptor = if gw.settings.do_not_send_descriptor {
+        None
+    } else {
+        statement_suffix(
+            effective.soft_descriptor.as_deref(),
+            first_product,
+            gw.settings.send_product_as_suffix,
+        )?
+    };
+    let level23 = level23_with_products(req.level23.take(), &req.products);
+    if let Some(l) = &level23 {
+        l.validate(req.amount).map_err(|e| e.under("level23"))?;
+    }
+    let src = source(state, &gw, &account, &mut req).await?;
+    let flags = model.flags(req.store);
+    if model.is_merchant_initiated() && src.customer.is_none() {
+        return Err(ApiError::invalid("recurring_processing_model_ind", "recurring_processing_model_ind: merchant-initiated payments need a stored card on a Stripe customer"));
+    }
+    let profile: kassa_domain::billing_account::AccountProfile =
+        serde_json::from_str(&account.profile).map_err(ApiError::internal)?;
+    let s = &gw.settings;
+    let mut description = req.description.clone();
+    if s.send_product_name && !req.products.is_empty() {
+        let names = req
+            .products
+            .iter()
+            .map(|p| p.name.as_str())
+            .collect::<Vec<_>>()
+            .join(", ");
+        description = Some(match description {
+            Some(d) => format!("{d} — {names}"),
+            None => names,
+        });
+    }
+    let payment_id = kassa_secrets::new_id("pay_")?;
+    let txn_id = kassa_secrets::new_id("txn_")?;
+    let mut metadata: Vec<(String, String)> = req
+        .metadata
+        .iter()
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    metadata.push(("kassa_payment".into(), payment_id.clone()));
+    metadata.push(("kassa_txn".into(), txn_id.clone()));
+    let params = PaymentIntentParams {
+        amount: req.amount,
+        currency: req.currency.as_str().to_string(),
+        customer: src.customer.clone(),
+        payment_method: Some(src.payment_method.clone()),
+        manual_capture: !req.capture,
+        off_session: flags.off_session,
+        setup_future_usage: flags.setup_future_usage,
+        stored_credential_usage: flags.stored_credential_usage,
+        setup_credential_usage: flags.setup_credential_usage,
+        mit_network_transaction_id: None,
+        statement_descriptor_suffix: descriptor.clone(),
+        description,
+        receipt_email: if s.disable_email_receipt || s.disable_email {
+            None
+        } else {
+            profile.email.clone()
+        },
+        shipping: match (&profile.shipping, s.do_not_send_address) {
+            (Some(sh), false) if !sh.address.is_empty() => Some(ShippingParams {
+                name: sh
+                    .name
+                    .clone()
+                    .or_else(|| profile.display_name())
+                    .unwrap_or_else(|| account.client_acct_id.clone()),
+                phone: if s.disable_phone {
+                    None
+                } else {
+                    sh.phone.clone()
+                },
+                address: sh.address.clone(),
+            }),
+            _ => None,
+        },
+        metadata,
+        radar_session: req.radar_session.clone(),
+        return_url: None,
+        request_three_d_secure: None,
+        error_on_requires_action: model.is_merchant_initiated(),
+        level23: level23.clone(),
+    };
+    let details = json!({"level23": level23.is_some(), "products": req.products.iter().map(|p| p.name.clone()).collect::<Vec<_>>()});
+    let record = PaymentRecord {
+        id: payment_id.clone(),
+        client_no: auth.client_no,
+        acct_no: account.acct_no,
+        gateway_id: gw.record.id,
+        pm_no: src.pm_no,
+        status: PaymentStatus::Pending.as_str().into(),
+        currency: req.currency.as_str().into(),
+        amount: req.amount,
+        recurring_model: i64::from(model),
+        descriptor: descriptor.clone(),
+        details: details.to_string(),
+        ..Default::default()
+    };
+    let txn = TransactionRecord {
+        id: txn_id.clone(),
+        payment_id: payment_id.clone(),
+        client_no: auth.client_no,
+        kind: "authorize".into(),
+        amount: req.amount,
+        ..Default::default()
+    };
+    state.store.insert_payment(&record, &txn).await?;
+    let answer = gw
+        .client
+        .create_payment_intent(&params, &gw.options(Some(txn_id.clone())))
+        .await;
+    let (update, outcome, card_error) = authorize_outcome(&record, answer, details, &src);
+    let finished = state
+        .store
+        .finish_transaction(auth.client_no, &payment_id, &txn_id, &outcome, &update)
+        .await?;
+    // Keep the card's first customer-initiated network transaction id, and store an alternate card.
+    if let Some(ntid) = update
+        .initial_auth_txn_id
+        .as_deref()
+        .filter(|_| !model.is_merchant_initiated())
+    {
+        if let Some(pm_no) = src.pm_no {
+            state.store.set_initial_txn_id(pm_no, ntid).await?;
+        }
+    }
+    let mut finished = finished;
+    if req.store && src.new_card && matches!(finished.status.as_str(), "authorized" | "captured") {
+        if let Ok(pm) = gw
+            .client
+            .retrieve_payment_method(&src.payment_method, &gw.options(None))
+            .await
+        {
+            let customer = src.customer.clone().unwrap_or_default();
+            let mut rec =
+                super::payment_methods::card_record(&account, gw.record.id, &pm, &customer);
+            rec.initial_txn_id = update.initial_auth_txn_id.clone();
+            let stored = state.store.insert_payment_method(&rec).await?;
+            finished.pm_no = Some(stored.pm_no);
+        }
+    }
+    let view = view(state, &finished, false).await?;
+    if let Some(ApiError::Card {
+        code,
+        decline_code,
+        message,
+        ..
+    }) = card_error
+    {
+        return Err(ApiError::Card {
+            code,
+            decline_code,
+            message,
+            payment_id: Some(view.id.clone()),
+        });
+    }
+    Ok((view, true))
+}
+
+/// What an authorization's answer means for the payment.
+fn authorize_outcome(
+    rec: &PaymentRecord,
+    answer: Result<PaymentIntent, StripeError>,
+    mut details: Value,
+    src: &Source,
+) -> (PaymentUpdate, TxnOutcome, Option<ApiError>) {
+    let mut u = PaymentUpdate {
+        status: PaymentStatus::Pending.as_str().into(),
+        ..PaymentUpdate::default()
+    };
+    let mut card_error = None;
+    let outcome = match answer {
+        Ok(pi) => {
+            let charge = pi.charge();
+            u.processor_payment_id = Some(pi.id.clone());
+            u.auth_no = charge.map(|c| c.id.clone());
+            let ntid = charge.and_then(|c| c.network_transaction_id().map(str::to_string));
+            u.initial_auth_txn_id = src.initial_txn_id.clone().or(ntid);
+            if let Some(o) = charge.and_then(|c| c.outcome.as_ref()) {
+                details["outcome"] = json!({"type": o.kind, "risk_level": o.risk_level, "risk_score": o.risk_score, "network_status": o.network_status, "seller_message": o.seller_message});
+            }
+            match pi.status.as_str() {
+                "requires_capture" => {
+                    u.status = PaymentStatus::Authorized.as_str().into();
+                    u.amount_authorized = pi.amount_capturable.max(rec.amount);
+                }
+                "succeeded" => {
+                    u.status = PaymentStatus::Captured.as_str().into();
+                    u.amount_authorized = rec.amount;
+                    u.amount_captured = pi.amount_received;
+                }
+                "requires_action" => {
+                    u.status = PaymentStatus::RequiresAction.as_str().into();
+                    details["redirect_issuer_url"] = json!(pi.redirect_url());
+                }
+                "requires_payment_method" | "canceled" => {
+                    u.status = PaymentStatus::Declined.as_str().into();
+                    let e = pi.last_payment_error.clone();
+                    let code = e
+                        .as_ref()
+                        .and_then(|e| e.code.clone())
+                        .unwrap_or_else(|| "card_declined".into());
+                    let decline_code = e.as_ref().and_then(|e| e.decline_code.clone());
+                    let advice = e.as_ref().and_then(|e| e.advice_code.clone());
+                    let message = e
+                        .as_ref()
+                        .and_then(|e| e.message.clone())
+                        .unwrap_or_else(|| "The card was declined.".into());
+                    details["decline"] =
+                        decline_json(&code, decline_code.as_deref(), advice.as_deref(), &message);
+                    card_error = Some(ApiError::Card {
+                        code,
+                        decline_code,
+                        message,
+                        payment_id: None,
+                    });
+                }
+                _ => {}
+            }
+            TxnOutcome {
+                status: if u.status == "pending" {
+                    "pending".into()
+                } else {
+                    "succeeded".into()
+                },
+                processor_id: Some(pi.id.clone()),
+                error: None,
+            }
+        }
+        Err(StripeError::Api(a))
+            if a.kind == kassa_stripe::ErrorKind::Card
+                || (a.status < 500 && a.status != 409 && a.status != 429) =>
+        {
+            // Stripe answered and refused: nothing was charged.
+            let pi = a.payment_intent.as_ref();
+            u.processor_payment_id = pi.and_then(|p| p["id"].as_str()).map(str::to_string);
+            u.auth_no = pi
+                .and_then(|p| p["latest_charge"].as_str())
+                .map(str::to_string);
+            u.status = PaymentStatus::Declined.as_str().into();
+            let code = a.code.clone().unwrap_or_else(|| {
+                if a.kind == kassa_stripe::ErrorKind::Card {
+                    "card_declined".into()
+                } else {
+                    "gateway_rejected".into()
+                }
+            });
+            details["decline"] = decline_json(&code, a.decline_code.as_deref(), None, &a.message);
+            card_error = Some(if a.kind == kassa_stripe::ErrorKind::Card {
+                ApiError::Card {
+                    code,
+                    decline_code: a.decline_code.clone(),
+                    message: a.message.clone(),
+                    payment_id: None,
+                }
+            } else {
+                ApiError::Card {
+                    code,
+                    decline_code: None,
+                    message: format!("Stripe refused the payment: {}", a.message),
+                    payment_id: None,
+                }
+            });
+            TxnOutcome {
+                status: "failed".into(),
+                processor_id: u.processor_payment_id.clone(),
+                error: Some(
+                    json!({"status": a.status, "code": a.code, "message": a.message}).to_string(),
+                ),
+            }
+        }
+        // Unknown: the payment stays pending and busy; the reconciler asks Stripe.
+        Err(e) => TxnOutcome {
+            status: "pending".into(),
+            processor_id: None,
+            error: Some(json!({"unknown": e.to_string()}).to_string()),
+        },
+    };
+    u.details = details.to_string();
+    (u, outcome, card_error)
+}
+
+fn decline_json(
+    code: &str,
+    decline_code: Option<&str>,
+    advice: Option<&str>,
+    message: &str,
+) -> Value {
+    let class = classify_decline(Some(code), decline_code, advice);
+    json!({"code": code, "decline_code": decline_code, "advice": advice, "message": message, "class": class})
+}
+
+pub async fn view(
+    state: &AppState,
+    rec: &PaymentRecord,
+    with_transactions: bool,
+) -> Result<PaymentView, ApiError> {
+    let details: Value = serde_json::from_str(&rec.details).unwrap_or(Value::Null);
+    let transactions = if with_transactions {
+        Some(
+            state
+                .store
+                .list_transactions(&rec.id)
+                .await?
+                .into_iter()
+                .map(|t| TransactionView {
+                    id: t.id,
+                    kind: t.kind,
+                    amount: t.amount,
+                    status: t.status,
+                    processor_id: t.processor_id,
+                    error: t.error.and_then(|e| serde_json::from_str(&e).ok()),
+                    created_at: timestamp(t.created_at),
+                    updated_at: timestamp(t.updated_at),
+                })
+                .collect(),
+        )
+    } else {
+        None
+    };
+    Ok(PaymentView {
+        object: "payment",
+        id: rec.id.clone(),
+        status: rec.status.clone(),
+        acct_no: rec.acct_no,
+        gateway_id: rec.gateway_id,
+        payment_method_no: rec.pm_no,
+        currency: rec.currency.clone(),
+        amount: rec.amount,
+        amount_authorized: rec.amount_authorized,
+        amount_captured: rec.amount_captured,
+        amount_refunded: rec.amount_refunded,
+        recurring_processing_model_ind: rec.recurring_model,
+        processor_payment_id: rec.processor_payment_id.clone(),
+        auth_no: rec.auth_no.clone(),
+        initial_auth_txn_id: rec.initial_auth_txn_id.clone(),
+        descriptor: rec.descriptor.clone(),
+        decline: details.get("decline").cloned().filter(|d| !d.is_null()),
+        outcome: details.get("outcome").cloned().filter(|d| !d.is_null()),
+        redirect_issuer_url: details
+            .get("redirect_issuer_url")
+            .and_then(Value::as_str)
+            .map(str::to_string),
+        transactions,
+        created_at: timestamp(rec.created_at),
+        updated_at: timestamp(rec.updated_at),
+    })
+}
+
+pub async fn get(state: &AppState, auth: &Auth, id: &str) -> Result<PaymentView, ApiError> {
+    let rec = state
+        .store
+        .get_payment(auth.client_no, id)
+        .await
+        .map_err(not_found)?;
+    view(state, &rec, true).await
+}
+
+pub async fn list(
+    state: &AppState,
+    auth: &Auth,
+    acct_no: Option<i64>,
+    status: Option<&str>,
+    limit: i64,
+    starting_after: Option<&str>,
+) -> Result<(Vec<PaymentView>, bool), ApiError> {
+    let page = state
+        .store
+        .list_payments(auth.client_no, acct_no, status, limit, starting_after)
+        .await?;
+    let mut out = Vec::with_capacity(page.data.len());
+    for rec in &page.data {
+        out.push(view(state, rec, false).await?);
+    }
+    Ok((out, page.has_more))
+}
+
+fn amounts(rec: &PaymentRecord) -> Result<PaymentAmounts, ApiError> {
+    let status: PaymentStatus =
+        serde_json::from_value(Value::String(rec.status.clone())).map_err(ApiError::internal)?;
+    Ok(PaymentAmounts {
+        status,
+        authorized: rec.amount_authorized,
+        captured: rec.amount_captured,
+        refunded: rec.amount_refunded,
+    })
+}
+
+fn op_error(e: kassa_domain::payment::PaymentOpError) -> ApiError {
+    match e.code {
+        "payment_unexpected_state" => ApiError::Conflict {
+            code: "payment_unexpected_state",
+            message: e.message,
+        },
+        code => ApiError::InvalidRequest {
+            param: Some("amount".into()),
+            code,
+            message: format!("amount: {}", e.message),
+        },
+    }
+}
+
+/// The three follow-up operations on an authorized or captured payment.
+pub enum Op {
+    Capture { amount: Option<i64> },
+    Void,
+    Refund { amount: Option<i64> },
+}
+
+/// Runs one follow-up operation: checked against the payment's amounts, claimed (so concurrent
+/// operations are serialized), sent with the transaction's id as idempotency key, finished.
+pub async fn operate(
+    state: &AppState,
+    auth: &Auth,
+    rec: PaymentRecord,
+    op: Op,
+) -> Result<PaymentView, ApiError> {
+    if rec.busy_txn.is_some() {
+        return Err(not_found(StorageError::Stale));
+    }
+    let before = amounts(&rec)?;
+    let (kind, after, amount) = match &op {
+        Op::Capture { amount } => {
+            let a = before.capture(*amount).map_err(op_error)?;
+            ("capture", a, a.captured)
+        }
+        Op::Void => (
+            "void",
+            before.void().map_err(op_error)?,
+            rec.amount_authorized,
+        ),
+        Op::Refund { amount } => {
+            let a = before.refund(*amount).map_err(op_error)?;
+            ("refund", a, a.refunded - before.refunded)
+        }
+    };
+    let pi = rec
+        .processor_payment_id
+        .clone()
+        .ok_or_else(|| ApiError::Conflict {
+            code: "payment_unexpected_state",
+            message: "the payment has no PaymentIntent at Stripe".into(),
+        })?;
+    let gw = gateway_ctx::load(state, auth.client_no, rec.gateway_id, None).await?;
+    let txn_id = kassa_secrets::new_id("txn_")?;
+    let txn = TransactionRecord {
+        id: txn_id.clone(),
+        payment_id: rec.id.clone(),
+        client_no: auth.client_no,
+        kind: kind.into(),
+        amount,
+        ..Default::default()
+    };
+    state
+        .store
+        .claim_payment(auth.client_no, &rec.id, rec.version, &txn)
+        .await
+        .map_err(not_found)?;
+    let opts = gw.options(Some(txn_id.clone()));
+    let answer: Result<Option<String>, StripeError> = match op {
+        Op::Capture { amount } => gw
+            .client
+            .capture_payment_intent(&pi, amount, None, &opts)
+            .await
+            .map(|p| Some(p.id)),
+        Op::Void => gw
+            .client
+            .cancel_payment_intent(&pi, Some("requested_by_customer"), &opts)
+            .await
+            .map(|p| Some(p.id)),
+        Op::Refund { .. } => {
+            let meta = vec![
+                ("kassa_payment".to_string(), rec.id.clone()),
+                ("kassa_txn".to_string(), txn_id.clone()),
+            ];
+            gw.client
+                .create_refund(&pi, Some(amount), &meta, &opts)
+                .await
+                .map(|r| Some(r.id))
+        }
+    };
+    let mut update = PaymentUpdate {
+        status: rec.status.clone(),
+        amount_authorized: rec.amount_authorized,
+        amount_captured: rec.amount_captured,
+        amount_refunded: rec.amount_refunded,
+        details: rec.details.clone(),
+        ..PaymentUpdate::default()
+    };
+    let (outcome, failure) = match answer {
+        Ok(processor_id) => {
+            update.status = after.status.as_str().into();
+            update.amount_captured = after.captured;
+            update.amount_refunded = after.refunded;
+            (
+                TxnOutcome {
+                    status: "succeeded".into(),
+                    processor_id,
+                    error: None,
+                },
+                None,
+            )
+        }
+        Err(e) if !e.outcome_unknown() => {
+            let err = map_stripe_error(e);
+            let body = serde_json::to_string(&err.body()).ok();
+            (
+                TxnOutcome {
+                    status: "failed".into(),
+                    processor_id: None,
+                    error: body,
+                },
+                Some(err),
+            )
+        }
+        Err(e) => {
+            update.status = PaymentStatus::Pending.as_str().into();
+            (
+                TxnOutcome {
+                    status: "pending".into(),
+                    processor_id: None,
+                    error: Some(json!({"unknown": e.to_string()}).to_string()),
+                },
+                None,
+            )
+        }
+    };
+    let finished = state
+        .store
+        .finish_transaction(auth.client_no, &rec.id, &txn_id, &outcome, &update)
+        .await?;
+    if let Some(e) = failure {
+        return Err(e);
+    }
+    view(state, &finished, true).await
+}
+
+pub async fn operate_by_id(
+    state: &AppState,
+    auth: &Auth,
+    id: &str,
+    op: Op,
+) -> Result<PaymentView, ApiError> {
+    let rec = state
+        .store
+        .get_payment(auth.client_no, id)
+        .await
+        .map_err(not_found)?;
+    operate(state, auth, rec, op).await
+}
+
+pub async fn void_by_auth_no(
+    state: &AppState,
+    auth: &Auth,
+    auth_no: &str,
+) -> Result<PaymentView, ApiError> {
+    let rec = state
+        .store
+        .find_payment_by_auth_no(auth.client_no, auth_no)
+        .await
+        .map_err(|e| match e {
+            StorageError::NotFound => ApiError::NotFound("authorization"),
+            other => other.into(),
+        })?;
+    operate(state, auth, rec, Op::Void).await
+}
