@@ -191,9 +191,12 @@ impl From<ValidationError> for ApiError {
         } else {
             Some(e.param.clone())
         };
+        // Rule fragments ("must be …") read better after the field's name; whole sentences (the
+        // seed's "Invalid token. …") are given exactly as written.
+        let sentence = e.message.chars().next().is_some_and(char::is_uppercase);
         let message = match &param {
-            Some(p) => format!("{p}: {}", e.message),
-            None => e.message.clone(),
+            Some(p) if !sentence => format!("{p}: {}", e.message),
+            _ => e.message.clone(),
         };
         ApiError::InvalidRequest {
             param,

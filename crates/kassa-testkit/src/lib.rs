@@ -171,5 +171,78 @@ impl Drop for TestApp {
     }
 }
 
+/// A Stripe emulator on a loopback port, for the end-to-end tests between Kassa's connector and
+/// a Stripe that speaks the wire format.
+pub struct Emulator {
+    pub url: String,
+    pub emulator: kassa_stripe_emulator::Emulator,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Emulator {
+    pub async fn spawn() -> Emulator {
+        let (addr, emulator, task) = kassa_stripe_emulator::spawn("127.0.0.1:0")
+            .await
+            .expect("start the Stripe emulator");
+        Emulator {
+            url: format!("http://{addr}"),
+            emulator,
+            task,
+        }
+    }
+
+    /// A GET at the emulator with a secret key, as Stripe's dashboard would show an object.
+    pub async fn get(&self, key: &str, path: &str) -> Value {
+        let resp = reqwest::Client::new()
+            .get(format!("{}{}", self.url, path))
+            .bearer_auth(key)
+            .send()
+            .await
+            .expect("emulator request");
+        resp.json().await.expect("emulator json")
+    }
+}
+
+impl Drop for Emulator {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl TestApp {
+    /// A Stripe V2 gateway on the emulator, and a collection group for it; returns their ids.
+    pub async fn emulator_gateway(&self, emulator: &Emulator, extra: Value) -> (i64, i64) {
+        let mut body = serde_json::json!({"type": "stripe_v2", "title": "Emulated Stripe", "secret_key": SECRET_KEY, "api_base_url": emulator.url});
+        if let (Some(b), Value::Object(e)) = (body.as_object_mut(), extra) {
+            b.extend(e);
+        }
+        let g = self.post("/v1/gateways", &body).await;
+        assert_eq!(g.status, StatusCode::CREATED, "{:?}", g.body);
+        let id = g.body["id"].as_i64().expect("gateway id");
+        let grp = self
+            .post(
+                "/v1/collection_groups",
+                &serde_json::json!({"name": "Emulated", "gateway_id": id}),
+            )
+            .await;
+        assert_eq!(grp.status, StatusCode::CREATED, "{:?}", grp.body);
+        (id, grp.body["group_no"].as_i64().expect("group_no"))
+    }
+
+    /// An account in collection group `group_no`; returns its `acct_no`.
+    pub async fn account(&self, client_acct_id: &str, group_no: i64) -> i64 {
+        let r = self
+            .post(
+                "/v1/accounts",
+                &serde_json::json!({"client_acct_id": client_acct_id, "first_name": "Ada", "last_name": "Lovelace", "email": "ada@example.com",
+                    "phone": "+44 20 7946 0018", "billing_address": {"line1": "1 Main St", "city": "London", "postal_code": "N1 9GU", "country": "GB"},
+                    "collection_group_no": group_no}),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
+        r.body["acct_no"].as_i64().expect("acct_no")
+    }
+}
+
 /// A valid test-mode secret key.
 pub const SECRET_KEY: &str = "sk_test_4eC39HqLyjWDarjtT1zdp7dc";

@@ -33,6 +33,19 @@ enum Command {
         db: DatabaseArgs,
         #[command(flatten)]
         key: KeyArgs,
+        /// Also run the built-in Stripe emulator and, on an empty database, set up a demo client
+        /// with a Stripe V2 gateway on it and a collection group.
+        #[arg(long)]
+        demo: bool,
+        /// Where the demo's Stripe emulator listens.
+        #[arg(long, env = "KASSA_EMULATOR_LISTEN", default_value = "127.0.0.1:12111")]
+        emulator_listen: String,
+    },
+    /// Run the Stripe emulator on its own (test mode, state in memory).
+    StripeEmulator {
+        /// Address to listen on; only this address is bound.
+        #[arg(long, env = "KASSA_EMULATOR_LISTEN", default_value = "127.0.0.1:12111")]
+        listen: String,
     },
     /// Apply database migrations and exit.
     Migrate {
@@ -95,7 +108,10 @@ async fn main() -> ExitCode {
             public_url,
             db,
             key,
-        } => serve(listen, public_url, db, key).await,
+            demo,
+            emulator_listen,
+        } => serve(listen, public_url, db, key, demo.then_some(emulator_listen)).await,
+        Command::StripeEmulator { listen } => stripe_emulator(&listen).await,
         Command::Migrate { db } => migrate(db).await,
         Command::Clients {
             command: ClientsCommand::Create { name, db },
@@ -129,32 +145,48 @@ async fn migrate(db: DatabaseArgs) -> Result<(), CliError> {
     Ok(())
 }
 
-/// Makes a client with a fresh API key and prints them as one JSON line.
-async fn new_client(
-    store: &kassa_storage::Store,
-    name: &str,
-) -> Result<serde_json::Value, CliError> {
+/// A client just made, with the only plaintext copy of its key.
+struct NewClient {
+    client_no: i64,
+    key_id: i64,
+    key_label: String,
+    api_key: String,
+}
+
+impl NewClient {
+    /// The one JSON line `clients create` and a first `serve` print.
+    fn line(&self) -> serde_json::Value {
+        serde_json::json!({"client_no": self.client_no, "api_key": self.api_key})
+    }
+}
+
+/// Makes a client with a fresh API key.
+async fn new_client(store: &kassa_storage::Store, name: &str) -> Result<NewClient, CliError> {
     let name = name.trim();
     if name.is_empty() || name.chars().count() > 200 {
-        return Err(CliError::Config(
-            "--name must be 1 to 200 characters".into(),
-        ));
+        return Err(CliError::Config("--name must be 1 to 200 characters".into()));
     }
     let key = kassa_secrets::ApiKey::generate()?;
-    let (client, _) = store
-        .create_client(
-            name,
-            &kassa_secrets::ApiKey::hash(&key.plaintext),
-            &kassa_secrets::ApiKey::label(&key.plaintext),
-        )
+    let label = kassa_secrets::ApiKey::label(&key.plaintext);
+    let (client, api_key) = store
+        .create_client(name, &kassa_secrets::ApiKey::hash(&key.plaintext), &label)
         .await?;
-    Ok(serde_json::json!({"client_no": client.client_no, "api_key": key.plaintext}))
+    Ok(NewClient { client_no: client.client_no, key_id: api_key.id, key_label: label, api_key: key.plaintext })
 }
 
 async fn create_client(name: &str, db: DatabaseArgs) -> Result<(), CliError> {
     let store = open_store(&db).await?;
-    let line = new_client(&store, name).await?;
-    println!("{line}");
+    println!("{}", new_client(&store, name).await?.line());
+    Ok(())
+}
+
+async fn stripe_emulator(listen: &str) -> Result<(), CliError> {
+    let (addr, _emulator, server) = kassa_stripe_emulator::spawn(listen)
+        .await
+        .map_err(|e| CliError::Io(format!("cannot listen on {listen}: {e}")))?;
+    tracing::info!(listen = %addr, "Stripe emulator is serving (test mode; any sk_test_ key is an account)");
+    shutdown().await;
+    server.abort();
     Ok(())
 }
 
@@ -163,38 +195,60 @@ async fn serve(
     public_url: Option<String>,
     db: DatabaseArgs,
     key: KeyArgs,
+    demo_emulator: Option<String>,
 ) -> Result<(), CliError> {
     let url = db.url();
-    let backend =
-        kassa_storage::Backend::from_url(&url).map_err(|e| CliError::Config(e.to_string()))?;
+    let backend = kassa_storage::Backend::from_url(&url).map_err(|e| CliError::Config(e.to_string()))?;
     let master_key = key.load(backend, &db)?;
     let store = open_store(&db).await?;
     config::check_master_key(&store, &master_key).await?;
-    if store.count_clients().await? == 0 {
-        let line = new_client(&store, "Default client").await?;
-        println!("{line}");
+    // The emulator starts first, so that the demo gateway can point at it.
+    let emulator = match &demo_emulator {
+        Some(listen) => {
+            let (addr, _emulator, task) = kassa_stripe_emulator::spawn(listen)
+                .await
+                .map_err(|e| CliError::Io(format!("cannot start the Stripe emulator on {listen}: {e}")))?;
+            Some((addr, task))
+        }
+        None => None,
+    };
+    let first = if store.count_clients().await? == 0 {
+        let client = new_client(&store, if emulator.is_some() { "Demo client" } else { "Default client" }).await?;
+        println!("{}", client.line());
         eprintln!("kassa: created client 1 on this empty database; its API key above is shown only once — keep it");
-    }
+        Some(client)
+    } else {
+        None
+    };
     let listener = tokio::net::TcpListener::bind(&listen)
         .await
         .map_err(|e| CliError::Io(format!("cannot listen on {listen}: {e}")))?;
-    let local = listener
-        .local_addr()
-        .map_err(|e| CliError::Io(e.to_string()))?;
+    let local = listener.local_addr().map_err(|e| CliError::Io(e.to_string()))?;
     let public_url = public_url.unwrap_or_else(|| format!("http://{local}"));
-    let state = kassa_api::AppState::new(
-        store.clone(),
-        master_key,
-        kassa_api::Config {
-            public_url: public_url.clone(),
-        },
-    );
+    let state = kassa_api::AppState::new(store.clone(), master_key, kassa_api::Config { public_url: public_url.clone() });
+    if let (Some((addr, _)), Some(client)) = (&emulator, &first) {
+        let demo = kassa_api::demo::seed(&state, client.client_no, client.key_id, &client.key_label, &format!("http://{addr}"))
+            .await
+            .map_err(|e| CliError::Config(format!("setting up the demo failed: {e}")))?;
+        eprintln!(
+            "kassa: demo ready — Stripe emulator at http://{addr}, gateway {gw}, collection group {grp}\n\
+             kassa: try  curl -s {public_url}/v1/gateways/{gw} -H 'Authorization: Bearer {key}'\n\
+             kassa:      curl -s {public_url}/v1/collection_groups -H 'Authorization: Bearer {key}'\n\
+             kassa: API reference: {public_url}/openapi.json · health: {public_url}/healthz · metrics: {public_url}/metrics",
+            gw = demo.gateway_id,
+            grp = demo.group_no,
+            key = client.api_key,
+        );
+    }
     tokio::spawn(kassa_api::housekeeping(state.clone()));
-    tracing::info!(listen = %local, public_url = %public_url, database = backend.name(), "kassa is serving");
+    tracing::info!(listen = %local, public_url = %public_url, database = backend.name(), demo = emulator.is_some(), "kassa is serving");
     axum::serve(listener, kassa_api::app(state))
         .with_graceful_shutdown(shutdown())
         .await
         .map_err(|e| CliError::Io(e.to_string()))?;
+    if let Some((_, task)) = emulator {
+        task.abort();
+    }
     store.close().await;
     Ok(())
 }

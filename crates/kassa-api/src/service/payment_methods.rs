@@ -324,7 +324,9 @@ pub async fn create(
                 .await
             {
                 Ok(pm) => pm,
-                Err(kassa_stripe::StripeError::Api(a)) if a.status == 404 => {
+                Err(kassa_stripe::StripeError::Api(a))
+                    if a.status == 404 || a.code.as_deref() == Some("resource_missing") =>
+                {
                     return Err(ApiError::InvalidRequest {
                         param: Some("token".into()),
                         code: "token_invalid",

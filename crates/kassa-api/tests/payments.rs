@@ -1,0 +1,444 @@
+//! Payments end to end: Kassa's API → Kassa's Stripe connector → real HTTP → the Stripe emulator.
+
+use kassa_testkit::{Emulator, StatusCode, TestApp, SECRET_KEY};
+use serde_json::{json, Value};
+
+fn card(number: &str) -> Value {
+    json!({"number": number, "exp_month": 12, "exp_year": 2034, "cvc": if number.starts_with("37") { "1234" } else { "123" }})
+}
+
+async fn setup() -> (TestApp, Emulator, i64, i64) {
+    let app = TestApp::spawn().await;
+    let emu = Emulator::spawn().await;
+    let (gw, group) = app
+        .emulator_gateway(
+            &emu,
+            json!({"descriptor": "RUNCLUB", "descriptor_suffix": "GOLD"}),
+        )
+        .await;
+    let acct = app.account("C-1", group).await;
+    (app, emu, gw, acct)
+}
+
+#[tokio::test]
+async fn store_a_card_and_charge_it() {
+    let (app, emu, gw, acct) = setup().await;
+    let r = app
+        .post(
+            &format!("/v1/accounts/{acct}/payment_methods"),
+            &json!({"card": card("4242424242424242")}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
+    let pm = r.body.clone();
+    assert_eq!(pm["brand"], "visa");
+    assert_eq!(pm["last4"], "4242");
+    assert_eq!(pm["gateway_id"], gw);
+    assert_eq!(pm["pay_method_type"], 13);
+    let token = pm["token"].as_str().unwrap();
+    let (pm_id, cus_id) = token.split_once(':').unwrap();
+    assert!(
+        pm_id.starts_with("pm_") && cus_id.starts_with("cus_"),
+        "{token}"
+    );
+    // The card really is attached to the customer at Stripe.
+    let at_stripe = emu
+        .get(SECRET_KEY, &format!("/v1/payment_methods/{pm_id}"))
+        .await;
+    assert_eq!(at_stripe["customer"], cus_id);
+
+    let r = app.post("/v1/payments", &json!({"acct_no": acct, "payment_method_no": pm["payment_method_no"], "amount": 2500, "currency": "usd"})).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
+    let p = &r.body;
+    assert_eq!(p["status"], "captured");
+    assert_eq!(p["amount_captured"], 2500);
+    assert_eq!(p["recurring_processing_model_ind"], 0);
+    assert_eq!(p["descriptor"], "GOLD");
+    assert!(p["processor_payment_id"]
+        .as_str()
+        .unwrap()
+        .starts_with("pi_"));
+    assert!(p["auth_no"].as_str().unwrap().starts_with("ch_"));
+    let pi = emu
+        .get(
+            SECRET_KEY,
+            &format!(
+                "/v1/payment_intents/{}",
+                p["processor_payment_id"].as_str().unwrap()
+            ),
+        )
+        .await;
+    assert_eq!(pi["status"], "succeeded");
+    assert_eq!(pi["amount"], 2500);
+    assert_eq!(pi["statement_descriptor_suffix"], "GOLD");
+    assert_eq!(pi["metadata"]["kassa_payment"], p["id"]);
+}
+
+#[tokio::test]
+async fn authorize_capture_partially_then_refund_twice() {
+    let (app, _emu, _gw, acct) = setup().await;
+    let pm = app
+        .post(
+            &format!("/v1/accounts/{acct}/payment_methods"),
+            &json!({"card": card("5555555555554444")}),
+        )
+        .await
+        .body;
+    let r = app.post("/v1/payments", &json!({"acct_no": acct, "payment_method_no": pm["payment_method_no"], "amount": 5000, "currency": "usd", "capture": false})).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
+    assert_eq!(r.body["status"], "authorized");
+    assert_eq!(r.body["amount_authorized"], 5000);
+    let id = r.body["id"].as_str().unwrap().to_string();
+
+    let over = app
+        .post(
+            &format!("/v1/payments/{id}/capture"),
+            &json!({"amount": 5001}),
+        )
+        .await;
+    assert_eq!(over.status, StatusCode::BAD_REQUEST, "{:?}", over.body);
+    let c = app
+        .post(
+            &format!("/v1/payments/{id}/capture"),
+            &json!({"amount": 3500}),
+        )
+        .await;
+    assert_eq!(c.status, StatusCode::OK, "{:?}", c.body);
+    assert_eq!(c.body["status"], "partially_captured");
+    assert_eq!(c.body["amount_captured"], 3500);
+
+    let r1 = app
+        .post(
+            &format!("/v1/payments/{id}/refunds"),
+            &json!({"amount": 1000}),
+        )
+        .await;
+    assert_eq!(r1.status, StatusCode::OK, "{:?}", r1.body);
+    assert_eq!(r1.body["status"], "partially_refunded");
+    let too_much = app
+        .post(
+            &format!("/v1/payments/{id}/refunds"),
+            &json!({"amount": 2501}),
+        )
+        .await;
+    assert_eq!(too_much.status, StatusCode::BAD_REQUEST);
+    let r2 = app
+        .post(&format!("/v1/payments/{id}/refunds"), &json!({}))
+        .await;
+    assert_eq!(r2.body["status"], "refunded");
+    assert_eq!(r2.body["amount_refunded"], 3500);
+    let kinds: Vec<(String, String)> = r2.body["transactions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| {
+            (
+                t["kind"].as_str().unwrap().to_string(),
+                t["status"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        kinds,
+        vec![
+            ("authorize".into(), "succeeded".into()),
+            ("capture".into(), "succeeded".into()),
+            ("refund".into(), "succeeded".into()),
+            ("refund".into(), "succeeded".into())
+        ]
+    );
+    let void = app
+        .post(&format!("/v1/payments/{id}/void"), &json!({}))
+        .await;
+    assert_eq!(void.status, StatusCode::CONFLICT);
+}
+
+#[tokio::test]
+async fn void_an_authorization_by_auth_no() {
+    let (app, emu, _gw, acct) = setup().await;
+    let pm = app
+        .post(
+            &format!("/v1/accounts/{acct}/payment_methods"),
+            &json!({"card": card("378282246310005")}),
+        )
+        .await
+        .body;
+    assert_eq!(pm["brand"], "amex", "{pm}");
+    let p = app.post("/v1/payments", &json!({"acct_no": acct, "payment_method_no": pm["payment_method_no"], "amount": 100, "currency": "usd", "capture": false})).await.body;
+    let auth_no = p["auth_no"].as_str().unwrap();
+    let v = app
+        .post(&format!("/v1/authorizations/{auth_no}/void"), &json!({}))
+        .await;
+    assert_eq!(v.status, StatusCode::OK, "{:?}", v.body);
+    assert_eq!(v.body["status"], "voided");
+    let pi = emu
+        .get(
+            SECRET_KEY,
+            &format!(
+                "/v1/payment_intents/{}",
+                p["processor_payment_id"].as_str().unwrap()
+            ),
+        )
+        .await;
+    assert_eq!(pi["status"], "canceled");
+}
+
+#[tokio::test]
+async fn declines_are_recorded_and_answered_402() {
+    let (app, _emu, _gw, acct) = setup().await;
+    let r = app.post("/v1/payments", &json!({"acct_no": acct, "card": card("4000000000009995"), "amount": 700, "currency": "usd"})).await;
+    assert_eq!(r.status, StatusCode::PAYMENT_REQUIRED, "{:?}", r.body);
+    assert_eq!(r.body["error"]["type"], "card_error");
+    assert_eq!(r.body["error"]["decline_code"], "insufficient_funds");
+    let id = r.body["error"]["payment_id"].as_str().unwrap();
+    let p = app.get(&format!("/v1/payments/{id}")).await.body;
+    assert_eq!(p["status"], "declined");
+    assert_eq!(
+        p["recurring_processing_model_ind"], 1,
+        "a new card is a CIT with model 1"
+    );
+    assert_eq!(p["decline"]["decline_code"], "insufficient_funds");
+    assert_eq!(p["decline"]["class"], "soft");
+    let r = app.post("/v1/payments", &json!({"acct_no": acct, "card": card("4000000000009979"), "amount": 700, "currency": "usd"})).await;
+    let id = r.body["error"]["payment_id"].as_str().unwrap();
+    assert_eq!(
+        app.get(&format!("/v1/payments/{id}")).await.body["decline"]["class"],
+        "hard"
+    );
+}
+
+#[tokio::test]
+async fn tokens_are_checked() {
+    let (app, emu, _gw, acct) = setup().await;
+    for bad in ["pm_123", "cus_1:pm_1", "nonsense"] {
+        let r = app
+            .post(
+                &format!("/v1/accounts/{acct}/payment_methods"),
+                &json!({"token": bad}),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST);
+        assert_eq!(
+            r.body["error"]["message"],
+            "Invalid token. The valid token format is payment_method_id:customer_id."
+        );
+        assert_eq!(r.param(), Some("token"));
+    }
+    let r = app
+        .post(
+            "/v1/payments",
+            &json!({"acct_no": acct, "token": "garbage", "amount": 700, "currency": "usd"}),
+        )
+        .await;
+    assert_eq!(
+        r.body["error"]["message"],
+        "Invalid token. The valid token format is payment_method_id:customer_id."
+    );
+    // A well-formed token for a payment method Stripe does not have is refused before storing.
+    let r = app
+        .post(
+            &format!("/v1/accounts/{acct}/payment_methods"),
+            &json!({"token": "pm_nothere:cus_nothere"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{:?}", r.body);
+    // A token made outside Kassa (customer and card created straight at Stripe) is accepted.
+    let http = kassa_testkit::reqwest::Client::new();
+    let cus: Value = http
+        .post(format!("{}/v1/customers", emu.url))
+        .bearer_auth(SECRET_KEY)
+        .form(&[("email", "x@example.com")])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let pm: Value = http
+        .post(format!(
+            "{}/v1/payment_methods/pm_card_visa/attach",
+            emu.url
+        ))
+        .bearer_auth(SECRET_KEY)
+        .form(&[("customer", cus["id"].as_str().unwrap())])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let token = format!(
+        "{}:{}",
+        pm["id"].as_str().unwrap(),
+        cus["id"].as_str().unwrap()
+    );
+    let r = app
+        .post(
+            &format!("/v1/accounts/{acct}/payment_methods"),
+            &json!({"token": token}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
+    assert_eq!(r.body["token"], token);
+    let p = app.post("/v1/payments", &json!({"acct_no": acct, "token": token, "amount": 900, "currency": "usd", "recurring_processing_model_ind": 3})).await;
+    assert_eq!(p.status, StatusCode::CREATED, "{:?}", p.body);
+    assert_eq!(p.body["status"], "captured");
+}
+
+#[tokio::test]
+async fn merchant_initiated_rebill_on_a_stored_card() {
+    let (app, emu, _gw, acct) = setup().await;
+    // CIT with a new card that is stored for later.
+    let first = app.post("/v1/payments", &json!({"acct_no": acct, "card": card("4242424242424242"), "store": true, "amount": 100, "currency": "usd"})).await;
+    assert_eq!(first.status, StatusCode::CREATED, "{:?}", first.body);
+    assert_eq!(first.body["recurring_processing_model_ind"], 1);
+    let pm_no = first.body["payment_method_no"]
+        .as_i64()
+        .expect("the card was stored");
+    let ntid = first.body["initial_auth_txn_id"].clone();
+    let pi1 = emu
+        .get(
+            SECRET_KEY,
+            &format!(
+                "/v1/payment_intents/{}",
+                first.body["processor_payment_id"].as_str().unwrap()
+            ),
+        )
+        .await;
+    assert_eq!(pi1["setup_future_usage"], "off_session");
+
+    let rebill = app.post("/v1/payments", &json!({"acct_no": acct, "payment_method_no": pm_no, "amount": 1999, "currency": "usd", "recurring_processing_model_ind": 2})).await;
+    assert_eq!(rebill.status, StatusCode::CREATED, "{:?}", rebill.body);
+    assert_eq!(rebill.body["recurring_processing_model_ind"], 2);
+    assert_eq!(
+        rebill.body["initial_auth_txn_id"], ntid,
+        "the first CIT's network transaction id comes back on every MIT"
+    );
+    let pi = emu
+        .get(
+            SECRET_KEY,
+            &format!(
+                "/v1/payment_intents/{}",
+                rebill.body["processor_payment_id"].as_str().unwrap()
+            ),
+        )
+        .await;
+    assert_eq!(pi["status"], "succeeded");
+    // A new card cannot be merchant-initiated.
+    let r = app.post("/v1/payments", &json!({"acct_no": acct, "card": card("4242424242424242"), "amount": 100, "currency": "usd", "recurring_processing_model_ind": 2})).await;
+    assert_eq!(r.param(), Some("recurring_processing_model_ind"));
+}
+
+#[tokio::test]
+async fn local_card_checks_name_the_field() {
+    let (app, _emu, _gw, acct) = setup().await;
+    let cases = [
+        (json!({"card": card("4242424242424241")}), "card.number"),
+        (
+            json!({"card": {"number": "4242424242424242", "exp_month": 13, "exp_year": 2030}}),
+            "card.exp_month",
+        ),
+        (
+            json!({"card": {"number": "4242424242424242", "exp_month": 1, "exp_year": 2020}}),
+            "card.exp_year",
+        ),
+        (
+            json!({"card": {"number": "4242424242424242", "exp_month": 1, "exp_year": 2030, "cvc": "12"}}),
+            "card.cvc",
+        ),
+        (
+            json!({"card": card("4242424242424242"), "token": "pm_1:cus_1"}),
+            "card",
+        ),
+        (json!({}), "card"),
+    ];
+    for (body, param) in cases {
+        let r = app
+            .post(&format!("/v1/accounts/{acct}/payment_methods"), &body)
+            .await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{body} → {:?}", r.body);
+        assert_eq!(r.param(), Some(param), "{body} → {:?}", r.body);
+    }
+    assert_eq!(
+        app.get(&format!("/v1/accounts/{acct}/payment_methods"))
+            .await
+            .body["data"],
+        json!([])
+    );
+}
+
+#[tokio::test]
+async fn detached_cards_are_never_charged() {
+    let (app, emu, _gw, acct) = setup().await;
+    let pm = app
+        .post(
+            &format!("/v1/accounts/{acct}/payment_methods"),
+            &json!({"card": card("4242424242424242")}),
+        )
+        .await
+        .body;
+    let no = pm["payment_method_no"].as_i64().unwrap();
+    let d = app
+        .send(
+            kassa_testkit::reqwest::Method::DELETE,
+            &format!("/v1/accounts/{acct}/payment_methods/{no}"),
+            None,
+            &[],
+        )
+        .await;
+    assert_eq!(d.status, StatusCode::OK, "{:?}", d.body);
+    assert_eq!(d.body["status"], "detached");
+    let pm_id = pm["token"].as_str().unwrap().split(':').next().unwrap();
+    assert_eq!(
+        emu.get(SECRET_KEY, &format!("/v1/payment_methods/{pm_id}"))
+            .await["customer"],
+        Value::Null
+    );
+    let r = app
+        .post(
+            "/v1/payments",
+            &json!({"acct_no": acct, "payment_method_no": no, "amount": 100, "currency": "usd"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+}
+
+#[tokio::test]
+async fn idempotent_payment_charges_once() {
+    let (app, emu, _gw, acct) = setup().await;
+    let pm = app
+        .post(
+            &format!("/v1/accounts/{acct}/payment_methods"),
+            &json!({"card": card("4242424242424242")}),
+        )
+        .await
+        .body;
+    let body = json!({"acct_no": acct, "payment_method_no": pm["payment_method_no"], "amount": 4200, "currency": "usd"});
+    let key = [("Idempotency-Key", "order-77")];
+    let a = app
+        .send(
+            kassa_testkit::reqwest::Method::POST,
+            "/v1/payments",
+            Some(&body),
+            &key,
+        )
+        .await;
+    let b = app
+        .send(
+            kassa_testkit::reqwest::Method::POST,
+            "/v1/payments",
+            Some(&body),
+            &key,
+        )
+        .await;
+    assert_eq!(a.body["id"], b.body["id"]);
+    assert_eq!(b.header("idempotent-replayed"), Some("true"));
+    let list = emu.get(SECRET_KEY, "/v1/payment_intents?limit=100").await;
+    let n = list["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| p["amount"] == 4200)
+        .count();
+    assert_eq!(n, 1, "one PaymentIntent at Stripe");
+}

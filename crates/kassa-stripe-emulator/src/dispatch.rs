@@ -1,0 +1,197 @@
+//! The HTTP entry point: auth, parameter decoding, routing, idempotency, response headers.
+
+use std::time::Duration;
+
+use axum::body::{Body, Bytes};
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri};
+use axum::response::Response;
+use serde_json::{json, Value};
+
+use crate::error::ApiError;
+use crate::form::Params;
+use crate::idempotency::{self, Replay};
+use crate::routes::{self, Req};
+use crate::{auth, ids, lock, AccountSettings, Emulator};
+
+fn response(status: u16, body: String, replayed: bool, idem_key: Option<&str>) -> Response {
+    let mut resp = Response::new(Body::from(body));
+    *resp.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let h = resp.headers_mut();
+    h.insert("content-type", HeaderValue::from_static("application/json"));
+    if let Ok(v) = HeaderValue::from_str(&ids::new_id("req")) {
+        h.insert("request-id", v);
+    }
+    h.insert(
+        "stripe-version",
+        HeaderValue::from_static("2026-06-24.dahlia"),
+    );
+    if let Some(k) = idem_key.and_then(|k| HeaderValue::from_str(k).ok()) {
+        h.insert("idempotency-key", k);
+    }
+    if replayed {
+        h.insert("idempotent-replayed", HeaderValue::from_static("true"));
+    }
+    resp
+}
+
+fn error_response(e: &ApiError) -> Response {
+    response(e.status.as_u16(), e.body().to_string(), false, None)
+}
+
+fn json_response(v: &Value) -> Response {
+    response(200, v.to_string(), false, None)
+}
+
+fn unrecognized(method: &Method, path: &str) -> ApiError {
+    ApiError::new(
+        StatusCode::NOT_FOUND,
+        crate::ErrorType::InvalidRequestError,
+        format!("Unrecognized request URL ({method}: {path}). Please see https://stripe.com/docs or we can help at https://support.stripe.com/."),
+    )
+}
+
+pub async fn handle(
+    State(emu): State<Emulator>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let path = uri.path().to_string();
+    let segs: Vec<&str> = path.trim_matches('/').split('/').collect();
+    let params = if method == Method::POST {
+        Params::parse(&body)
+    } else {
+        Params::parse(uri.query().unwrap_or_default().as_bytes())
+    };
+    match segs.as_slice() {
+        ["_emulator", "data"] if method == Method::DELETE => {
+            emu.reset();
+            return json_response(&json!({ "deleted": true }));
+        }
+        ["_emulator", "accounts", key] => {
+            return control_account(&emu, &method, key, &headers, &params);
+        }
+        _ => {}
+    }
+    let Some((handler, path_ids)) = routes::find(&method, &segs) else {
+        return error_response(&unrecognized(&method, &path));
+    };
+    let key = match auth::account_key(&headers) {
+        Ok(k) => k,
+        Err(e) => return error_response(&e),
+    };
+    let host = headers
+        .get("host")
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or("127.0.0.1");
+    let req = Req {
+        params,
+        ids: path_ids,
+        base_url: format!("http://{host}"),
+    };
+    let account = emu.account(&key);
+    let idem_key = if method == Method::POST {
+        headers
+            .get("idempotency-key")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string)
+    } else {
+        None
+    };
+    let Some(idem_key) = idem_key else {
+        let mut acct = lock(&account);
+        return match handler(&mut acct, &req) {
+            Ok(v) => json_response(&v),
+            Err(e) => error_response(&e),
+        };
+    };
+    if let Err(e) = idempotency::validate_key(&idem_key) {
+        return error_response(&e);
+    }
+    let fp = req.params.fingerprint(&format!("{method} {path}"));
+    let (begun, delay) = {
+        let mut acct = lock(&account);
+        (
+            idempotency::begin(&mut acct, &idem_key, fp),
+            acct.settings.processing_delay_ms,
+        )
+    };
+    match begun {
+        Err(e) => return error_response(&e),
+        Ok(Some(Replay { status, body })) => return response(status, body, true, Some(&idem_key)),
+        Ok(None) => {}
+    }
+    if delay > 0 {
+        tokio::time::sleep(Duration::from_millis(delay)).await;
+    }
+    let mut acct = lock(&account);
+    let (status, body, save) = match handler(&mut acct, &req) {
+        Ok(v) => (200, v.to_string(), true),
+        Err(e) => (e.status.as_u16(), e.body().to_string(), !e.is_validation()),
+    };
+    let saved = save.then(|| (status, body.clone()));
+    idempotency::finish(&mut acct, &idem_key, fp, saved);
+    response(status, body, false, Some(&idem_key))
+}
+
+fn control_account(
+    emu: &Emulator,
+    method: &Method,
+    key: &str,
+    headers: &HeaderMap,
+    p: &Params,
+) -> Response {
+    let ns = match headers.get("stripe-account").and_then(|v| v.to_str().ok()) {
+        Some(acct) => format!("{key}/{acct}"),
+        None => key.to_string(),
+    };
+    if *method == Method::POST {
+        match apply_settings(emu.settings(&ns), p) {
+            Ok(s) => emu.set_settings(&ns, s),
+            Err(e) => return error_response(&e),
+        }
+    } else if *method != Method::GET {
+        return error_response(&unrecognized(method, &format!("/_emulator/accounts/{key}")));
+    }
+    match serde_json::to_value(emu.settings(&ns)) {
+        Ok(v) => json_response(&v),
+        Err(e) => error_response(&ApiError::internal(e.to_string())),
+    }
+}
+
+fn apply_settings(mut s: AccountSettings, p: &Params) -> Result<AccountSettings, ApiError> {
+    use crate::form::Spec;
+    static FIELDS: &[(&str, Spec)] = &[
+        ("raw_card_data", Spec::Scalar),
+        ("mit_exemption", Spec::Scalar),
+        ("statement_descriptor", Spec::Scalar),
+        ("statement_descriptor_prefix", Spec::Scalar),
+        ("processing_delay_ms", Spec::Scalar),
+    ];
+    p.check_fields(FIELDS)?;
+    if let Some(v) = p.bool(&["raw_card_data"])? {
+        s.raw_card_data = v;
+    }
+    if let Some(v) = p.bool(&["mit_exemption"])? {
+        s.mit_exemption = v;
+    }
+    if let Some(v) = p.str(&["statement_descriptor"])? {
+        s.statement_descriptor = v.to_string();
+    }
+    if let Some(v) = p.str(&["statement_descriptor_prefix"])? {
+        let n = v.chars().count();
+        if !(2..=10).contains(&n) {
+            return Err(
+                ApiError::invalid("statement_descriptor_prefix must be 2-10 characters")
+                    .param("statement_descriptor_prefix"),
+            );
+        }
+        s.statement_descriptor_prefix = v.to_string();
+    }
+    if let Some(v) = p.int(&["processing_delay_ms"])? {
+        s.processing_delay_ms = v.clamp(0, 60_000) as u64;
+    }
+    Ok(s)
+}

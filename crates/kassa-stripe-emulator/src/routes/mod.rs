@@ -1,0 +1,72 @@
+//! Endpoint table.
+
+mod amount_details;
+mod charges;
+mod confirm;
+mod customers;
+mod payment_intents;
+mod payment_methods;
+mod pi_params;
+
+use axum::http::Method;
+use serde_json::Value;
+
+use crate::error::ApiResult;
+use crate::form::Params;
+use crate::state::Account;
+
+/// A decoded request.
+pub struct Req {
+    pub params: Params,
+    /// Ids from the path, in order.
+    pub ids: Vec<String>,
+    /// `http://host:port` the client used (for 3DS URLs).
+    pub base_url: String,
+}
+
+pub type Handler = fn(&mut Account, &Req) -> ApiResult<Value>;
+
+/// Finds the handler for a request path (split on `/`).
+pub fn find(method: &Method, segs: &[&str]) -> Option<(Handler, Vec<String>)> {
+    let m = method.as_str();
+    let id = |s: &str| vec![s.to_string()];
+    let found: (Handler, Vec<String>) = match (m, segs) {
+        ("POST", ["v1", "customers"]) => (customers::create, vec![]),
+        ("GET", ["v1", "customers"]) => (customers::list, vec![]),
+        ("GET", ["v1", "customers", c]) => (customers::retrieve, id(c)),
+        ("POST", ["v1", "customers", c]) => (customers::update, id(c)),
+        ("DELETE", ["v1", "customers", c]) => (customers::delete, id(c)),
+        ("GET", ["v1", "customers", c, "payment_methods"]) => {
+            (payment_methods::list_for_customer, id(c))
+        }
+        ("POST", ["v1", "payment_methods"]) => (payment_methods::create, vec![]),
+        ("GET", ["v1", "payment_methods"]) => (payment_methods::list, vec![]),
+        ("GET", ["v1", "payment_methods", p]) => (payment_methods::retrieve, id(p)),
+        ("POST", ["v1", "payment_methods", p]) => (payment_methods::update, id(p)),
+        ("POST", ["v1", "payment_methods", p, "attach"]) => (payment_methods::attach, id(p)),
+        ("POST", ["v1", "payment_methods", p, "detach"]) => (payment_methods::detach, id(p)),
+        ("POST", ["v1", "payment_intents"]) => (payment_intents::create, vec![]),
+        ("GET", ["v1", "payment_intents"]) => (payment_intents::list, vec![]),
+        ("GET", ["v1", "payment_intents", "search"]) => (payment_intents::search, vec![]),
+        ("GET", ["v1", "payment_intents", p]) => (payment_intents::retrieve, id(p)),
+        ("POST", ["v1", "payment_intents", p]) => (payment_intents::update, id(p)),
+        ("POST", ["v1", "payment_intents", p, "confirm"]) => (payment_intents::confirm, id(p)),
+        ("POST", ["v1", "payment_intents", p, "capture"]) => (payment_intents::capture, id(p)),
+        ("POST", ["v1", "payment_intents", p, "cancel"]) => (payment_intents::cancel, id(p)),
+        ("POST", ["_emulator", "payment_intents", p, "authenticate"]) => {
+            (confirm::authenticate, id(p))
+        }
+        ("GET", ["v1", "charges"]) => (charges::list, vec![]),
+        ("GET", ["v1", "charges", c]) => (charges::retrieve, id(c)),
+        ("POST", ["v1", "refunds"]) => (charges::create_refund, vec![]),
+        ("GET", ["v1", "refunds"]) => (charges::list_refunds, vec![]),
+        ("GET", ["v1", "refunds", r]) => (charges::retrieve_refund, id(r)),
+        _ => return None,
+    };
+    Some(found)
+}
+
+/// The id from the path.
+pub fn path_id(req: &Req) -> &str {
+    req.ids.first().map(String::as_str).unwrap_or_default()
+}

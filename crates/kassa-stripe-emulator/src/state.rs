@@ -1,0 +1,105 @@
+//! In-memory state of one account (an API key, or a connected account under it).
+
+use std::collections::HashMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::idempotency::IdemEntry;
+use crate::objects::{Charge, Customer, PaymentIntent, PaymentMethod, Refund};
+
+/// Per-account switches, set with `POST /_emulator/accounts/{key}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct AccountSettings {
+    /// Whether raw card numbers may be sent to the API (Stripe gates this per account).
+    pub raw_card_data: bool,
+    /// Whether the gated `payment_method_options[card][mit_exemption]` is enabled.
+    pub mit_exemption: bool,
+    /// The account's static statement descriptor.
+    pub statement_descriptor: String,
+    /// The shortened descriptor (prefix) joined to `statement_descriptor_suffix`.
+    pub statement_descriptor_prefix: String,
+    /// Sleep this long while holding an idempotency key before executing a POST (lets tests
+    /// observe Stripe's 409 for concurrent duplicates).
+    pub processing_delay_ms: u64,
+}
+
+impl Default for AccountSettings {
+    fn default() -> Self {
+        AccountSettings {
+            raw_card_data: true,
+            mit_exemption: false,
+            statement_descriptor: "KASSA TEST".into(),
+            statement_descriptor_prefix: "KASSA".into(),
+            processing_delay_ms: 0,
+        }
+    }
+}
+
+/// Objects of one kind, by id, with creation order for lists.
+#[derive(Debug)]
+pub struct Store<T> {
+    pub map: HashMap<String, T>,
+    pub order: Vec<String>,
+}
+
+impl<T> Default for Store<T> {
+    fn default() -> Self {
+        Store {
+            map: HashMap::new(),
+            order: Vec::new(),
+        }
+    }
+}
+
+impl<T> Store<T> {
+    pub fn insert(&mut self, id: String, value: T) {
+        if self.map.insert(id.clone(), value).is_none() {
+            self.order.push(id);
+        }
+    }
+
+    pub fn get(&self, id: &str) -> Option<&T> {
+        self.map.get(id)
+    }
+
+    pub fn get_mut(&mut self, id: &str) -> Option<&mut T> {
+        self.map.get_mut(id)
+    }
+
+    /// Newest first.
+    pub fn newest_first(&self) -> impl Iterator<Item = &T> {
+        self.order.iter().rev().filter_map(|id| self.map.get(id))
+    }
+}
+
+/// One account's data.
+#[derive(Debug, Default)]
+pub struct Account {
+    /// The namespace key (API key plus connected account), used to derive fingerprints.
+    pub key: String,
+    pub settings: AccountSettings,
+    pub customers: Store<Customer>,
+    pub payment_methods: Store<PaymentMethod>,
+    pub payment_intents: Store<PaymentIntent>,
+    pub charges: Store<Charge>,
+    pub refunds: Store<Refund>,
+    pub idempotency: HashMap<String, IdemEntry>,
+}
+
+impl Account {
+    pub fn new(key: String, settings: AccountSettings) -> Self {
+        Account {
+            key,
+            settings,
+            ..Account::default()
+        }
+    }
+
+    /// Drops all objects, keeping the settings.
+    pub fn clear(&mut self) {
+        let key = std::mem::take(&mut self.key);
+        let settings = self.settings.clone();
+        *self = Account::new(key, settings);
+    }
+}
