@@ -34,9 +34,14 @@ impl Drop for Server {
     }
 }
 
-fn serve(mut cmd: Command) -> Server {
+fn serve(cmd: Command) -> Server {
+    serve_with(cmd, &[])
+}
+
+fn serve_with(mut cmd: Command, extra: &[&str]) -> Server {
     let mut child = cmd
         .args(["serve", "--listen", "127.0.0.1:0"])
+        .args(extra)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -288,4 +293,27 @@ fn serves_on_the_configured_database() {
     assert!(!out.status.success());
     drop(server);
     drop(db);
+}
+
+#[test]
+fn demo_runs_the_emulator_and_sets_up_a_gateway() {
+    if TestDb::configured_url().is_some() {
+        return; // The demo is the embedded default: SQLite.
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let server = serve_with(kassa(dir.path()), &["--demo", "--emulator-listen", "127.0.0.1:0"]);
+    let key = json_line(&server.stdout)["api_key"].as_str().unwrap().to_string();
+    let ready = server.stderr.iter().find(|l| l.contains("demo ready")).cloned().unwrap_or_else(|| panic!("{:?}", server.stderr));
+    let emulator = ready.split("Stripe emulator at ").nth(1).unwrap().split(',').next().unwrap().to_string();
+    let (status, body) = get(&server.addr, "/v1/gateways/1", Some(&key));
+    assert_eq!(status, 200);
+    assert!(body.contains(&format!("\"api_base_url\":\"{emulator}\"")), "{body}");
+    assert!(body.contains("\"type\":\"stripe_v2\""));
+    let (status, body) = get(&server.addr, "/v1/collection_groups/1", Some(&key));
+    assert_eq!(status, 200, "{body}");
+    // The emulator answers as Stripe does.
+    let addr = emulator.trim_start_matches("http://");
+    let (status, body) = get(addr, "/v1/customers/cus_missing", Some("sk_test_demo123456"));
+    assert_eq!(status, 404, "{body}");
+    assert!(body.contains("resource_missing"), "{body}");
 }
