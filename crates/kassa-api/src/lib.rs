@@ -13,7 +13,7 @@ mod json;
 mod metrics;
 mod openapi;
 mod routes;
-mod service;
+pub mod service;
 mod state;
 mod views;
 

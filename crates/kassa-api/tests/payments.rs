@@ -442,3 +442,180 @@ async fn idempotent_payment_charges_once() {
         .count();
     assert_eq!(n, 1, "one PaymentIntent at Stripe");
 }
+
+mod reconciler {
+    use super::*;
+    use kassa_api::service::reconcile::{run_once, Policy};
+    use kassa_storage::testing::execute;
+
+    const NOW: Policy = Policy {
+        min_age_ms: 0,
+        not_found_after_ms: 10 * 60_000,
+    };
+
+    /// The reconciler works on the app's database with the app's master key, as the one started
+    /// by `serve` does.
+    async fn state(app: &TestApp) -> kassa_api::AppState {
+        app.state()
+    }
+
+    #[tokio::test]
+    async fn an_answer_lost_after_stripe_charged_is_recovered_not_repeated() {
+        let (app, emu, _gw, acct) = setup().await;
+        let pm = app
+            .post(
+                &format!("/v1/accounts/{acct}/payment_methods"),
+                &json!({"card": card("4242424242424242")}),
+            )
+            .await
+            .body;
+        let p = app.post("/v1/payments", &json!({"acct_no": acct, "payment_method_no": pm["payment_method_no"], "amount": 3100, "currency": "usd"})).await.body;
+        let id = p["id"].as_str().unwrap();
+        let txn = app.get(&format!("/v1/payments/{id}")).await.body["transactions"][0]["id"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        // What a crash between Stripe's answer and our write leaves: the payment pending and busy,
+        // and nothing known of the PaymentIntent.
+        execute(&app.store, &format!("UPDATE payments SET status = 'pending', amount_authorized = 0, amount_captured = 0, processor_payment_id = NULL, auth_no = NULL, busy_txn = '{txn}' WHERE id = '{id}'")).await.unwrap();
+        execute(
+            &app.store,
+            &format!("UPDATE payment_transactions SET status = 'pending' WHERE id = '{txn}'"),
+        )
+        .await
+        .unwrap();
+        assert_eq!(
+            app.get(&format!("/v1/payments/{id}")).await.body["status"],
+            "pending"
+        );
+        // While busy, nothing else may touch it.
+        assert_eq!(
+            app.post(&format!("/v1/payments/{id}/refunds"), &json!({}))
+                .await
+                .status,
+            StatusCode::CONFLICT
+        );
+
+        let report = run_once(&state(&app).await, NOW).await.unwrap();
+        assert_eq!(report.resolved, 1, "{report:?}");
+        let after = app.get(&format!("/v1/payments/{id}")).await.body;
+        assert_eq!(after["status"], "captured");
+        assert_eq!(after["amount_captured"], 3100);
+        assert_eq!(after["processor_payment_id"], p["processor_payment_id"]);
+        assert_eq!(after["transactions"][0]["status"], "succeeded");
+        let at_stripe = emu.get(SECRET_KEY, "/v1/payment_intents?limit=100").await;
+        assert_eq!(
+            at_stripe["data"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|x| x["amount"] == 3100)
+                .count(),
+            1,
+            "charged once"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_request_that_never_reached_stripe_ends_declined_only_after_the_wait() {
+        let (app, _emu, gw, acct) = setup().await;
+        let rec = kassa_storage::PaymentRecord {
+            id: "pay_00000000000crashedbeforesend".into(),
+            client_no: app.client_no,
+            acct_no: acct,
+            gateway_id: gw,
+            status: "pending".into(),
+            currency: "usd".into(),
+            amount: 800,
+            details: "{}".into(),
+            ..Default::default()
+        };
+        let txn = kassa_storage::TransactionRecord {
+            id: "txn_00000000000crashedbeforesend".into(),
+            payment_id: rec.id.clone(),
+            client_no: app.client_no,
+            kind: "authorize".into(),
+            amount: 800,
+            ..Default::default()
+        };
+        app.store.insert_payment(&rec, &txn).await.unwrap();
+        let report = run_once(&state(&app).await, NOW).await.unwrap();
+        assert_eq!(
+            report,
+            kassa_api::service::reconcile::Report {
+                resolved: 0,
+                still_unknown: 1
+            },
+            "too early to call it"
+        );
+        assert_eq!(
+            app.get(&format!("/v1/payments/{}", rec.id)).await.body["status"],
+            "pending"
+        );
+        let report = run_once(
+            &state(&app).await,
+            Policy {
+                min_age_ms: 0,
+                not_found_after_ms: 0,
+            },
+        )
+        .await
+        .unwrap();
+        assert_eq!(report.resolved, 1);
+        let p = app.get(&format!("/v1/payments/{}", rec.id)).await.body;
+        assert_eq!(p["status"], "declined");
+        assert_eq!(p["decline"]["code"], "not_processed");
+    }
+
+    #[tokio::test]
+    async fn a_capture_whose_answer_was_lost() {
+        let (app, emu, _gw, acct) = setup().await;
+        let pm = app
+            .post(
+                &format!("/v1/accounts/{acct}/payment_methods"),
+                &json!({"card": card("4242424242424242")}),
+            )
+            .await
+            .body;
+        let p = app.post("/v1/payments", &json!({"acct_no": acct, "payment_method_no": pm["payment_method_no"], "amount": 5000, "currency": "usd", "capture": false})).await.body;
+        let id = p["id"].as_str().unwrap();
+        let rec = app.store.get_payment(app.client_no, id).await.unwrap();
+        let txn = kassa_storage::TransactionRecord {
+            id: "txn_00000000000capturelost00000".into(),
+            payment_id: id.into(),
+            client_no: app.client_no,
+            kind: "capture".into(),
+            amount: 2000,
+            ..Default::default()
+        };
+        app.store
+            .claim_payment(app.client_no, id, rec.version, &txn)
+            .await
+            .unwrap();
+        // The capture reached Stripe; its answer did not reach us.
+        let pi = p["processor_payment_id"].as_str().unwrap();
+        let resp = kassa_testkit::reqwest::Client::new()
+            .post(format!("{}/v1/payment_intents/{pi}/capture", emu.url))
+            .bearer_auth(SECRET_KEY)
+            .form(&[("amount_to_capture", "2000")])
+            .send()
+            .await
+            .unwrap();
+        assert!(resp.status().is_success());
+        let report = run_once(&state(&app).await, NOW).await.unwrap();
+        assert_eq!(report.resolved, 1, "{report:?}");
+        let after = app.get(&format!("/v1/payments/{id}")).await.body;
+        assert_eq!(after["status"], "partially_captured");
+        assert_eq!(after["amount_captured"], 2000);
+        // And released: a refund now goes through.
+        assert_eq!(
+            app.post(
+                &format!("/v1/payments/{id}/refunds"),
+                &json!({"amount": 500})
+            )
+            .await
+            .body["status"],
+            "partially_refunded"
+        );
+    }
+}

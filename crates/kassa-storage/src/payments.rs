@@ -334,7 +334,7 @@ impl Store {
         limit: i64,
     ) -> Result<Vec<TransactionRecord>, StorageError> {
         let rows = sqlx::query(&format!(
-            "SELECT {T_COLUMNS} FROM payment_transactions WHERE status = 'pending' AND created_at < $1 ORDER BY created_at LIMIT $2"
+            "SELECT {T_COLUMNS} FROM payment_transactions WHERE status = 'pending' AND created_at <= $1 ORDER BY created_at LIMIT $2"
         ))
         .bind(older_than)
         .bind(limit)

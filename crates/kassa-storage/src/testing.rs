@@ -180,6 +180,11 @@ pub async fn dump(store: &Store) -> Result<String, StorageError> {
     Ok(out)
 }
 
+/// Runs one SQL statement: for tests that stage what a crash would leave behind.
+pub async fn execute(store: &Store, sql: &str) -> Result<u64, StorageError> {
+    Ok(sqlx::query(sql).execute(&store.pool).await?.rows_affected())
+}
+
 #[cfg(test)]
 mod tests {
     use super::with_db;

@@ -19,6 +19,7 @@ pub struct TestApp {
     pub store: Store,
     pub http: reqwest::Client,
     pub db: TestDb,
+    state: kassa_api::AppState,
     server: tokio::task::JoinHandle<()>,
 }
 
@@ -64,8 +65,9 @@ impl TestApp {
                 public_url: base_url.clone(),
             },
         );
+        let app_state = state.clone();
         let server = tokio::spawn(async move {
-            let _ = axum::serve(listener, kassa_api::app(state)).await;
+            let _ = axum::serve(listener, kassa_api::app(app_state)).await;
         });
         let mut app = TestApp {
             base_url,
@@ -74,6 +76,7 @@ impl TestApp {
             store,
             http: reqwest::Client::new(),
             db,
+            state,
             server,
         };
         let (client_no, key) = app.new_client("Test client").await;
@@ -95,6 +98,12 @@ impl TestApp {
             .await
             .expect("create client");
         (client.client_no, key.plaintext)
+    }
+
+    /// The server's state (same database, same master key): for running background work such
+    /// as the reconciler in a test.
+    pub fn state(&self) -> kassa_api::AppState {
+        self.state.clone()
     }
 
     pub fn url(&self, path: &str) -> String {

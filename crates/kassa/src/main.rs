@@ -47,6 +47,13 @@ enum Command {
         #[arg(long, env = "KASSA_EMULATOR_LISTEN", default_value = "127.0.0.1:12111")]
         listen: String,
     },
+    /// Resolve payments whose outcome at Stripe is unknown (lost answers, crashes), once.
+    Reconcile {
+        #[command(flatten)]
+        db: DatabaseArgs,
+        #[command(flatten)]
+        key: KeyArgs,
+    },
     /// Apply database migrations and exit.
     Migrate {
         #[command(flatten)]
@@ -112,6 +119,7 @@ async fn main() -> ExitCode {
             emulator_listen,
         } => serve(listen, public_url, db, key, demo.then_some(emulator_listen)).await,
         Command::StripeEmulator { listen } => stripe_emulator(&listen).await,
+        Command::Reconcile { db, key } => reconcile(db, key).await,
         Command::Migrate { db } => migrate(db).await,
         Command::Clients {
             command: ClientsCommand::Create { name, db },
@@ -164,19 +172,53 @@ impl NewClient {
 async fn new_client(store: &kassa_storage::Store, name: &str) -> Result<NewClient, CliError> {
     let name = name.trim();
     if name.is_empty() || name.chars().count() > 200 {
-        return Err(CliError::Config("--name must be 1 to 200 characters".into()));
+        return Err(CliError::Config(
+            "--name must be 1 to 200 characters".into(),
+        ));
     }
     let key = kassa_secrets::ApiKey::generate()?;
     let label = kassa_secrets::ApiKey::label(&key.plaintext);
     let (client, api_key) = store
         .create_client(name, &kassa_secrets::ApiKey::hash(&key.plaintext), &label)
         .await?;
-    Ok(NewClient { client_no: client.client_no, key_id: api_key.id, key_label: label, api_key: key.plaintext })
+    Ok(NewClient {
+        client_no: client.client_no,
+        key_id: api_key.id,
+        key_label: label,
+        api_key: key.plaintext,
+    })
 }
 
 async fn create_client(name: &str, db: DatabaseArgs) -> Result<(), CliError> {
     let store = open_store(&db).await?;
     println!("{}", new_client(&store, name).await?.line());
+    Ok(())
+}
+
+async fn reconcile(db: DatabaseArgs, key: KeyArgs) -> Result<(), CliError> {
+    let url = db.url();
+    let backend =
+        kassa_storage::Backend::from_url(&url).map_err(|e| CliError::Config(e.to_string()))?;
+    let master_key = key.load(backend, &db)?;
+    let store = open_store(&db).await?;
+    config::check_master_key(&store, &master_key).await?;
+    let state = kassa_api::AppState::new(
+        store,
+        master_key,
+        kassa_api::Config {
+            public_url: String::new(),
+        },
+    );
+    let report = kassa_api::service::reconcile::run_once(
+        &state,
+        kassa_api::service::reconcile::Policy::default(),
+    )
+    .await
+    .map_err(|e| CliError::Io(e.to_string()))?;
+    println!(
+        "{}",
+        serde_json::json!({"resolved": report.resolved, "still_unknown": report.still_unknown})
+    );
     Ok(())
 }
 
@@ -198,22 +240,32 @@ async fn serve(
     demo_emulator: Option<String>,
 ) -> Result<(), CliError> {
     let url = db.url();
-    let backend = kassa_storage::Backend::from_url(&url).map_err(|e| CliError::Config(e.to_string()))?;
+    let backend =
+        kassa_storage::Backend::from_url(&url).map_err(|e| CliError::Config(e.to_string()))?;
     let master_key = key.load(backend, &db)?;
     let store = open_store(&db).await?;
     config::check_master_key(&store, &master_key).await?;
     // The emulator starts first, so that the demo gateway can point at it.
     let emulator = match &demo_emulator {
         Some(listen) => {
-            let (addr, _emulator, task) = kassa_stripe_emulator::spawn(listen)
-                .await
-                .map_err(|e| CliError::Io(format!("cannot start the Stripe emulator on {listen}: {e}")))?;
+            let (addr, _emulator, task) =
+                kassa_stripe_emulator::spawn(listen).await.map_err(|e| {
+                    CliError::Io(format!("cannot start the Stripe emulator on {listen}: {e}"))
+                })?;
             Some((addr, task))
         }
         None => None,
     };
     let first = if store.count_clients().await? == 0 {
-        let client = new_client(&store, if emulator.is_some() { "Demo client" } else { "Default client" }).await?;
+        let client = new_client(
+            &store,
+            if emulator.is_some() {
+                "Demo client"
+            } else {
+                "Default client"
+            },
+        )
+        .await?;
         println!("{}", client.line());
         eprintln!("kassa: created client 1 on this empty database; its API key above is shown only once — keep it");
         Some(client)
@@ -223,13 +275,27 @@ async fn serve(
     let listener = tokio::net::TcpListener::bind(&listen)
         .await
         .map_err(|e| CliError::Io(format!("cannot listen on {listen}: {e}")))?;
-    let local = listener.local_addr().map_err(|e| CliError::Io(e.to_string()))?;
+    let local = listener
+        .local_addr()
+        .map_err(|e| CliError::Io(e.to_string()))?;
     let public_url = public_url.unwrap_or_else(|| format!("http://{local}"));
-    let state = kassa_api::AppState::new(store.clone(), master_key, kassa_api::Config { public_url: public_url.clone() });
+    let state = kassa_api::AppState::new(
+        store.clone(),
+        master_key,
+        kassa_api::Config {
+            public_url: public_url.clone(),
+        },
+    );
     if let (Some((addr, _)), Some(client)) = (&emulator, &first) {
-        let demo = kassa_api::demo::seed(&state, client.client_no, client.key_id, &client.key_label, &format!("http://{addr}"))
-            .await
-            .map_err(|e| CliError::Config(format!("setting up the demo failed: {e}")))?;
+        let demo = kassa_api::demo::seed(
+            &state,
+            client.client_no,
+            client.key_id,
+            &client.key_label,
+            &format!("http://{addr}"),
+        )
+        .await
+        .map_err(|e| CliError::Config(format!("setting up the demo failed: {e}")))?;
         eprintln!(
             "kassa: demo ready — Stripe emulator at http://{addr}, gateway {gw}, collection group {grp}\n\
              kassa: try  curl -s {public_url}/v1/gateways/{gw} -H 'Authorization: Bearer {key}'\n\
@@ -241,6 +307,10 @@ async fn serve(
         );
     }
     tokio::spawn(kassa_api::housekeeping(state.clone()));
+    tokio::spawn(kassa_api::service::reconcile::run_forever(
+        state.clone(),
+        std::time::Duration::from_secs(30),
+    ));
     tracing::info!(listen = %local, public_url = %public_url, database = backend.name(), demo = emulator.is_some(), "kassa is serving");
     axum::serve(listener, kassa_api::app(state))
         .with_graceful_shutdown(shutdown())

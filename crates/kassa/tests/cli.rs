@@ -301,19 +301,44 @@ fn demo_runs_the_emulator_and_sets_up_a_gateway() {
         return; // The demo is the embedded default: SQLite.
     }
     let dir = tempfile::tempdir().unwrap();
-    let server = serve_with(kassa(dir.path()), &["--demo", "--emulator-listen", "127.0.0.1:0"]);
-    let key = json_line(&server.stdout)["api_key"].as_str().unwrap().to_string();
-    let ready = server.stderr.iter().find(|l| l.contains("demo ready")).cloned().unwrap_or_else(|| panic!("{:?}", server.stderr));
-    let emulator = ready.split("Stripe emulator at ").nth(1).unwrap().split(',').next().unwrap().to_string();
+    let server = serve_with(
+        kassa(dir.path()),
+        &["--demo", "--emulator-listen", "127.0.0.1:0"],
+    );
+    let key = json_line(&server.stdout)["api_key"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let ready = server
+        .stderr
+        .iter()
+        .find(|l| l.contains("demo ready"))
+        .cloned()
+        .unwrap_or_else(|| panic!("{:?}", server.stderr));
+    let emulator = ready
+        .split("Stripe emulator at ")
+        .nth(1)
+        .unwrap()
+        .split(',')
+        .next()
+        .unwrap()
+        .to_string();
     let (status, body) = get(&server.addr, "/v1/gateways/1", Some(&key));
     assert_eq!(status, 200);
-    assert!(body.contains(&format!("\"api_base_url\":\"{emulator}\"")), "{body}");
+    assert!(
+        body.contains(&format!("\"api_base_url\":\"{emulator}\"")),
+        "{body}"
+    );
     assert!(body.contains("\"type\":\"stripe_v2\""));
     let (status, body) = get(&server.addr, "/v1/collection_groups/1", Some(&key));
     assert_eq!(status, 200, "{body}");
     // The emulator answers as Stripe does.
     let addr = emulator.trim_start_matches("http://");
-    let (status, body) = get(addr, "/v1/customers/cus_missing", Some("sk_test_demo123456"));
+    let (status, body) = get(
+        addr,
+        "/v1/customers/cus_missing",
+        Some("sk_test_demo123456"),
+    );
     assert_eq!(status, 404, "{body}");
     assert!(body.contains("resource_missing"), "{body}");
 }

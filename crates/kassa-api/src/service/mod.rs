@@ -6,6 +6,7 @@ pub mod gateways;
 pub mod groups;
 pub mod payment_methods;
 pub mod payments;
+pub mod reconcile;
 
 use kassa_domain::keys::{parse_webhook_secrets, StripeSecretKey, WebhookSecret};
 use kassa_secrets::MasterKey;

@@ -375,7 +375,8 @@ pub async fn create(
         .client
         .create_payment_intent(&params, &gw.options(Some(txn_id.clone())))
         .await;
-    let (update, outcome, card_error) = authorize_outcome(&record, answer, details, &src);
+    let (update, outcome, card_error) =
+        authorize_outcome(&record, answer, details, src.initial_txn_id.clone());
     let finished = state
         .store
         .finish_transaction(auth.client_no, &payment_id, &txn_id, &outcome, &update)
@@ -424,11 +425,11 @@ pub async fn create(
 }
 
 /// What an authorization's answer means for the payment.
-fn authorize_outcome(
+pub(crate) fn authorize_outcome(
     rec: &PaymentRecord,
     answer: Result<PaymentIntent, StripeError>,
     mut details: Value,
-    src: &Source,
+    card_initial_txn_id: Option<String>,
 ) -> (PaymentUpdate, TxnOutcome, Option<ApiError>) {
     let mut u = PaymentUpdate {
         status: PaymentStatus::Pending.as_str().into(),
@@ -441,7 +442,7 @@ fn authorize_outcome(
             u.processor_payment_id = Some(pi.id.clone());
             u.auth_no = charge.map(|c| c.id.clone());
             let ntid = charge.and_then(|c| c.network_transaction_id().map(str::to_string));
-            u.initial_auth_txn_id = src.initial_txn_id.clone().or(ntid);
+            u.initial_auth_txn_id = card_initial_txn_id.or(ntid);
             if let Some(o) = charge.and_then(|c| c.outcome.as_ref()) {
                 details["outcome"] = json!({"type": o.kind, "risk_level": o.risk_level, "risk_score": o.risk_score, "network_status": o.network_status, "seller_message": o.seller_message});
             }
