@@ -619,3 +619,402 @@ mod reconciler {
         );
     }
 }
+
+mod on_the_wire {
+    use super::*;
+
+    async fn pi(emu: &Emulator, key: &str, p: &Value) -> Value {
+        emu.get(
+            key,
+            &format!(
+                "/v1/payment_intents/{}",
+                p["processor_payment_id"].as_str().unwrap()
+            ),
+        )
+        .await
+    }
+
+    #[tokio::test]
+    async fn descriptor_priority_request_group_gateway() {
+        let app = TestApp::spawn().await;
+        let emu = Emulator::spawn().await;
+        let (gw, group) = app
+            .emulator_gateway(
+                &emu,
+                json!({"descriptor": "RUNCLUB", "descriptor_suffix": "GATEWAY"}),
+            )
+            .await;
+        // The descriptor the operator entered is the one Stripe gave the account.
+        let mut account = emu.emulator.settings(SECRET_KEY);
+        account.statement_descriptor = "RUNCLUB".into();
+        account.statement_descriptor_prefix = "RUNCLUB".into();
+        emu.emulator.set_settings(SECRET_KEY, account);
+        let acct = app.account("C-1", group).await;
+        let pay = |extra: Value| {
+            let mut b = json!({"acct_no": acct, "card": card("4242424242424242"), "amount": 1000, "currency": "usd"});
+            if let (Some(m), Value::Object(e)) = (b.as_object_mut(), extra) {
+                m.extend(e);
+            }
+            b
+        };
+        let p = app.post("/v1/payments", &pay(json!({}))).await.body;
+        assert_eq!(p["descriptor"], "GATEWAY");
+        assert_eq!(
+            pi(&emu, SECRET_KEY, &p).await["statement_descriptor_suffix"],
+            "GATEWAY"
+        );
+        app.patch(
+            &format!("/v1/collection_groups/{group}"),
+            &json!({"soft_descriptor": "GROUPSFX"}),
+        )
+        .await;
+        let p = app.post("/v1/payments", &pay(json!({}))).await.body;
+        assert_eq!(p["descriptor"], "GROUPSFX");
+        let p = app
+            .post(
+                "/v1/payments",
+                &pay(json!({"soft_descriptor": "REQUEST SUFFIX THAT IS FAR TOO LONG"})),
+            )
+            .await
+            .body;
+        assert_eq!(
+            p["descriptor"], "REQUEST SUFFI",
+            "cut to what fits after `RUNCLUB* ` in 22 characters"
+        );
+        let r = app
+            .post("/v1/payments", &pay(json!({"soft_descriptor": "BAD*ONE"})))
+            .await;
+        assert_eq!(
+            (r.status, r.param()),
+            (StatusCode::BAD_REQUEST, Some("soft_descriptor"))
+        );
+        // The product name is appended when the gateway says so; nothing is sent with do_not_send_descriptor.
+        app.patch(
+            &format!("/v1/gateways/{gw}"),
+            &json!({"send_product_as_suffix": true}),
+        )
+        .await;
+        app.patch(
+            &format!("/v1/collection_groups/{group}"),
+            &json!({"soft_descriptor": null}),
+        )
+        .await;
+        let p = app
+            .post(
+                "/v1/payments",
+                &pay(json!({"products": [{"name": "Widget", "amount": 1000}]})),
+            )
+            .await
+            .body;
+        assert_eq!(
+            p["descriptor"], "GATEWAY Widge",
+            "13 characters fit after `RUNCLUB* `"
+        );
+        assert_eq!(
+            pi(&emu, SECRET_KEY, &p).await["statement_descriptor_suffix"],
+            "GATEWAY Widge"
+        );
+        app.patch(
+            &format!("/v1/gateways/{gw}"),
+            &json!({"do_not_send_descriptor": true}),
+        )
+        .await;
+        let p = app
+            .post("/v1/payments", &pay(json!({"soft_descriptor": "IGNORED"})))
+            .await
+            .body;
+        assert_eq!(p["descriptor"], Value::Null);
+        assert_eq!(
+            pi(&emu, SECRET_KEY, &p).await["statement_descriptor_suffix"],
+            Value::Null
+        );
+    }
+
+    #[tokio::test]
+    async fn level23_goes_with_the_payment() {
+        let (app, emu, _gw, acct) = setup().await;
+        let l23 = json!({"order_reference": "ORD-1001", "customer_reference": "CUST-9", "tax_amount": 80, "shipping_amount": 500, "shipping_to_zip": "10001",
+            "line_items": [{"product_name": "Widget", "product_code": "W-1", "quantity": 2, "unit_cost": 1000}]});
+        let r = app.post("/v1/payments", &json!({"acct_no": acct, "card": card("4242424242424242"), "amount": 2580, "currency": "usd", "level23": l23})).await;
+        assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
+        let at = pi(&emu, SECRET_KEY, &r.body).await;
+        assert_eq!(at["payment_details"]["order_reference"], "ORD-1001", "{at}");
+        assert_eq!(at["amount_details"]["tax"]["total_tax_amount"], 80);
+        assert_eq!(at["amount_details"]["shipping"]["amount"], 500);
+        // Arithmetic that does not add up is refused before Stripe, naming the field.
+        let r = app.post("/v1/payments", &json!({"acct_no": acct, "card": card("4242424242424242"), "amount": 2500, "currency": "usd", "level23": l23})).await;
+        assert_eq!(
+            (r.status, r.param()),
+            (StatusCode::BAD_REQUEST, Some("level23.line_items"))
+        );
+        // Products become line items when level23 has none.
+        let r = app
+            .post("/v1/payments", &json!({"acct_no": acct, "card": card("4242424242424242"), "amount": 1500, "currency": "usd",
+                "products": [{"name": "Gadget", "amount": 500, "quantity": 3, "sku": "G-3"}], "level23": {"order_reference": "ORD-2"}}))
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
+    }
+
+    #[tokio::test]
+    async fn gateway_flags_change_what_is_sent() {
+        let app = TestApp::spawn().await;
+        let emu = Emulator::spawn().await;
+        let (_gw, group) = app.emulator_gateway(&emu, json!({"disable_email": true, "disable_phone": true, "do_not_send_address": true, "send_product_name": true})).await;
+        let acct = app.account("C-1", group).await;
+        let pm = app
+            .post(
+                &format!("/v1/accounts/{acct}/payment_methods"),
+                &json!({"card": card("4242424242424242")}),
+            )
+            .await
+            .body;
+        let cus_id = pm["token"]
+            .as_str()
+            .unwrap()
+            .split(':')
+            .nth(1)
+            .unwrap()
+            .to_string();
+        let cus = emu
+            .get(SECRET_KEY, &format!("/v1/customers/{cus_id}"))
+            .await;
+        assert_eq!(cus["email"], Value::Null, "{cus}");
+        assert_eq!(cus["phone"], Value::Null);
+        assert_eq!(cus["address"], Value::Null);
+        assert_eq!(cus["name"], "Ada Lovelace");
+        let p = app.post("/v1/payments", &json!({"acct_no": acct, "payment_method_no": pm["payment_method_no"], "amount": 1000, "currency": "usd", "products": [{"name": "Widget"}, {"name": "Gizmo"}]})).await.body;
+        let at = pi(&emu, SECRET_KEY, &p).await;
+        assert_eq!(at["receipt_email"], Value::Null);
+        assert_eq!(at["description"], "Widget, Gizmo");
+    }
+
+    #[tokio::test]
+    async fn receipts_go_unless_disabled() {
+        let (app, emu, gw, acct) = setup().await;
+        let p = app.post("/v1/payments", &json!({"acct_no": acct, "card": card("4242424242424242"), "amount": 1000, "currency": "usd"})).await.body;
+        assert_eq!(
+            pi(&emu, SECRET_KEY, &p).await["receipt_email"],
+            "ada@example.com"
+        );
+        app.patch(
+            &format!("/v1/gateways/{gw}"),
+            &json!({"disable_email_receipt": true}),
+        )
+        .await;
+        let p = app.post("/v1/payments", &json!({"acct_no": acct, "card": card("4242424242424242"), "amount": 1000, "currency": "usd"})).await.body;
+        assert_eq!(pi(&emu, SECRET_KEY, &p).await["receipt_email"], Value::Null);
+    }
+
+    #[tokio::test]
+    async fn connected_accounts_use_the_stripe_account_header() {
+        let app = TestApp::spawn().await;
+        let emu = Emulator::spawn().await;
+        let (_gw, group) = app
+            .emulator_gateway(
+                &emu,
+                json!({"connected_account": true, "mid_number": "acct_1032D82eZvKYlo2C"}),
+            )
+            .await;
+        let acct = app.account("C-1", group).await;
+        let p = app.post("/v1/payments", &json!({"acct_no": acct, "card": card("4242424242424242"), "amount": 1000, "currency": "usd"})).await.body;
+        let id = p["processor_payment_id"].as_str().unwrap();
+        // The PaymentIntent lives in the connected account, not the platform.
+        let platform = emu
+            .get(SECRET_KEY, &format!("/v1/payment_intents/{id}"))
+            .await;
+        assert_eq!(platform["error"]["code"], "resource_missing", "{platform}");
+        let connected: Value = kassa_testkit::reqwest::Client::new()
+            .get(format!("{}/v1/payment_intents/{id}", emu.url))
+            .bearer_auth(SECRET_KEY)
+            .header("Stripe-Account", "acct_1032D82eZvKYlo2C")
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(connected["status"], "succeeded", "{connected}");
+    }
+
+    #[tokio::test]
+    async fn cit_and_mit_flags() {
+        let (app, emu, _gw, acct) = setup().await;
+        let first = app.post("/v1/payments", &json!({"acct_no": acct, "card": card("4242424242424242"), "store": true, "amount": 100, "currency": "usd"})).await.body;
+        let at = pi(&emu, SECRET_KEY, &first).await;
+        assert_eq!(at["setup_future_usage"], "off_session");
+        assert_eq!(
+            at["payment_method_options"]["card"]["setup_credential_usage"], "recurring",
+            "{at}"
+        );
+        let pm_no = first["payment_method_no"].clone();
+        for (model, usage) in [(2, "recurring"), (3, "unscheduled")] {
+            let p = app.post("/v1/payments", &json!({"acct_no": acct, "payment_method_no": pm_no, "amount": 500, "currency": "usd", "recurring_processing_model_ind": model})).await.body;
+            let at = pi(&emu, SECRET_KEY, &p).await;
+            assert_eq!(
+                at["payment_method_options"]["card"]["stored_credential_usage"], usage,
+                "{at}"
+            );
+            assert_eq!(at["setup_future_usage"], Value::Null);
+        }
+        let p = app.post("/v1/payments", &json!({"acct_no": acct, "payment_method_no": pm_no, "amount": 500, "currency": "usd"})).await.body;
+        assert_eq!(p["recurring_processing_model_ind"], 0);
+        let at = pi(&emu, SECRET_KEY, &p).await;
+        assert_eq!(
+            at["payment_method_options"]["card"]["stored_credential_usage"],
+            Value::Null
+        );
+    }
+
+    #[tokio::test]
+    async fn imported_cards_send_their_network_transaction_id_where_enabled() {
+        let app = TestApp::spawn().await;
+        let emu = Emulator::spawn().await;
+        let (gw, group) = app
+            .emulator_gateway(&emu, json!({"send_mit_exemption": true}))
+            .await;
+        emu.emulator.set_settings(
+            SECRET_KEY,
+            kassa_testkit::kassa_stripe_emulator::AccountSettings {
+                mit_exemption: true,
+                ..emu.emulator.settings(SECRET_KEY)
+            },
+        );
+        let acct = app.account("C-1", group).await;
+        let http = kassa_testkit::reqwest::Client::new();
+        let cus: Value = http
+            .post(format!("{}/v1/customers", emu.url))
+            .bearer_auth(SECRET_KEY)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let pm: Value = http
+            .post(format!(
+                "{}/v1/payment_methods/pm_card_visa/attach",
+                emu.url
+            ))
+            .bearer_auth(SECRET_KEY)
+            .form(&[("customer", cus["id"].as_str().unwrap())])
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let token = format!(
+            "{}:{}",
+            pm["id"].as_str().unwrap(),
+            cus["id"].as_str().unwrap()
+        );
+        let stored = app
+            .post(
+                &format!("/v1/accounts/{acct}/payment_methods"),
+                &json!({"token": token, "initial_txn_id": "MCC123456789"}),
+            )
+            .await;
+        assert_eq!(stored.status, StatusCode::CREATED, "{:?}", stored.body);
+        let p = app.post("/v1/payments", &json!({"acct_no": acct, "payment_method_no": stored.body["payment_method_no"], "amount": 900, "currency": "usd", "recurring_processing_model_ind": 2})).await;
+        assert_eq!(p.status, StatusCode::CREATED, "{:?}", p.body);
+        assert_eq!(p.body["initial_auth_txn_id"], "MCC123456789");
+        let at = pi(&emu, SECRET_KEY, &p.body).await;
+        assert_eq!(
+            at["payment_method_options"]["card"]["mit_exemption"]["network_transaction_id"],
+            "MCC123456789",
+            "{at}"
+        );
+        // Without the gateway flag it is not sent (Stripe would refuse the gated parameter).
+        app.patch(
+            &format!("/v1/gateways/{gw}"),
+            &json!({"send_mit_exemption": false}),
+        )
+        .await;
+        let p = app.post("/v1/payments", &json!({"acct_no": acct, "payment_method_no": stored.body["payment_method_no"], "amount": 901, "currency": "usd", "recurring_processing_model_ind": 2})).await;
+        let at = pi(&emu, SECRET_KEY, &p.body).await;
+        assert_eq!(
+            at["payment_method_options"]["card"]["mit_exemption"],
+            Value::Null
+        );
+    }
+
+    #[tokio::test]
+    async fn mit_needing_authentication_is_reported_as_such() {
+        let (app, _emu, _gw, acct) = setup().await;
+        let pm = app
+            .post(
+                &format!("/v1/accounts/{acct}/payment_methods"),
+                &json!({"card": card("4000002760003184")}),
+            )
+            .await;
+        assert_eq!(pm.status, StatusCode::CREATED, "{:?}", pm.body);
+        let r = app.post("/v1/payments", &json!({"acct_no": acct, "payment_method_no": pm.body["payment_method_no"], "amount": 1000, "currency": "usd", "recurring_processing_model_ind": 2})).await;
+        assert_eq!(r.status, StatusCode::PAYMENT_REQUIRED, "{:?}", r.body);
+        assert_eq!(r.body["error"]["code"], "authentication_required");
+        let p = app
+            .get(&format!(
+                "/v1/payments/{}",
+                r.body["error"]["payment_id"].as_str().unwrap()
+            ))
+            .await
+            .body;
+        assert_eq!(p["status"], "declined");
+        assert_eq!(p["decline"]["code"], "authentication_required");
+    }
+
+    #[tokio::test]
+    async fn raw_card_data_refusal_tells_the_operator_the_fix() {
+        let (app, emu, _gw, acct) = setup().await;
+        emu.emulator.set_settings(
+            SECRET_KEY,
+            kassa_testkit::kassa_stripe_emulator::AccountSettings {
+                raw_card_data: false,
+                ..emu.emulator.settings(SECRET_KEY)
+            },
+        );
+        let r = app
+            .post(
+                &format!("/v1/accounts/{acct}/payment_methods"),
+                &json!({"card": card("4242424242424242")}),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{:?}", r.body);
+        assert_eq!(r.code(), Some("raw_card_data_disabled"));
+        let msg = r.body["error"]["message"].as_str().unwrap();
+        assert!(
+            msg.contains("Handle card information directly")
+                && msg.contains("Settings > Integration"),
+            "{msg}"
+        );
+    }
+
+    #[tokio::test]
+    async fn payments_belong_to_their_client() {
+        let (app, _emu, _gw, acct) = setup().await;
+        let p = app.post("/v1/payments", &json!({"acct_no": acct, "card": card("4242424242424242"), "amount": 1000, "currency": "usd", "capture": false})).await.body;
+        let id = p["id"].as_str().unwrap();
+        let (_, other) = app.new_client("Other").await;
+        use kassa_testkit::reqwest::Method;
+        for (m, path) in [
+            (Method::GET, format!("/v1/payments/{id}")),
+            (Method::POST, format!("/v1/payments/{id}/capture")),
+            (Method::POST, format!("/v1/payments/{id}/void")),
+        ] {
+            assert_eq!(
+                app.send_as(&other, m, &path, Some(&json!({})), &[])
+                    .await
+                    .status,
+                StatusCode::NOT_FOUND,
+                "{path}"
+            );
+        }
+        let r = app.send_as(&other, Method::POST, "/v1/payments", Some(&json!({"acct_no": acct, "card": card("4242424242424242"), "amount": 1000, "currency": "usd"})), &[]).await;
+        assert_eq!(r.param(), Some("acct_no"));
+        assert_eq!(
+            app.send_as(&other, Method::GET, "/v1/payments", None, &[])
+                .await
+                .body["data"],
+            json!([])
+        );
+    }
+}

@@ -104,7 +104,17 @@ pub fn check_suffix(suffix: &str, descriptor: Option<&str>) -> Result<(), Valida
 /// A suffix that arrives with a payment request: longer than 22 characters it is cut to 22, as the
 /// seed says, and then it must still follow the character rules.
 pub fn normalize_request_suffix(suffix: &str) -> Result<String, ValidationError> {
-    let cut: String = suffix.trim().chars().take(MAX_LEN).collect();
+    fit_suffix(suffix, None)
+}
+
+/// A suffix cut to what fits: 22 characters, or, when the account's static descriptor is known,
+/// what is left of 22 after its prefix and `* ` (Stripe refuses a longer whole descriptor).
+pub fn fit_suffix(suffix: &str, descriptor: Option<&str>) -> Result<String, ValidationError> {
+    let room = match descriptor {
+        Some(d) => MAX_LEN.saturating_sub(prefix_of(d).chars().count() + 2),
+        None => MAX_LEN,
+    };
+    let cut: String = suffix.trim().chars().take(room).collect();
     let cut = cut.trim_end().to_string();
     check_part(&cut)?;
     Ok(cut)
@@ -177,6 +187,18 @@ mod tests {
         let s = normalize_request_suffix("ABCDEFGHIJKLMNOPQRSTUVWXYZ").unwrap();
         assert_eq!(s, "ABCDEFGHIJKLMNOPQRSTUV");
         assert!(normalize_request_suffix("BAD*ONE").is_err());
+    }
+
+    #[test]
+    fn suffix_fits_the_prefix() {
+        assert_eq!(
+            fit_suffix("OCTOBER MARATHON 2026", Some("RUNCLUB")).unwrap(),
+            "OCTOBER MARAT"
+        );
+        assert_eq!(
+            fit_suffix("OCTOBER MARATHON 2026", None).unwrap(),
+            "OCTOBER MARATHON 2026"
+        );
     }
 
     #[test]

@@ -207,6 +207,11 @@ pub struct GatewaySettings {
     pub do_not_send_descriptor: bool,
     #[serde(default)]
     pub connected_account: bool,
+    /// Stripe has switched on the gated `payment_method_options[card][mit_exemption]` for this
+    /// account: merchant-initiated payments on cards imported from another processor send the
+    /// card's original network transaction id.
+    #[serde(default)]
+    pub send_mit_exemption: bool,
     /// Stripe V1 only: create a Stripe customer record for each sale.
     #[serde(default)]
     pub create_customer: bool,

@@ -343,10 +343,13 @@ pub fn classify_decline(
 /// The statement descriptor suffix a payment sends: the effective soft descriptor, with the
 /// product name appended when the gateway's `send_product_as_suffix` is on; cut to 22 characters
 /// (as the billing platform does) and then checked against Stripe's character rules.
+/// `descriptor`, the account's static descriptor when known, shortens the room to what fits
+/// after its prefix.
 pub fn statement_suffix(
     effective: Option<&str>,
     product_name: Option<&str>,
     append_product: bool,
+    descriptor: Option<&str>,
 ) -> Result<Option<String>, ValidationError> {
     let product = if append_product {
         product_name.map(str::trim).filter(|p| !p.is_empty())
@@ -364,7 +367,7 @@ pub fn statement_suffix(
         .chars()
         .filter(|c| !matches!(c, '<' | '>' | '\\' | '\'' | '"' | '*'))
         .collect();
-    descriptor::normalize_request_suffix(&cleaned)
+    descriptor::fit_suffix(&cleaned, descriptor)
         .map(Some)
         .map_err(|e| e.under("soft_descriptor"))
 }
@@ -551,30 +554,31 @@ mod tests {
 
     #[test]
     fn suffix_with_product_is_cut_and_cleaned() {
+        let suffix = |e, p, a, d| statement_suffix(e, p, a, d).unwrap();
         assert_eq!(
-            statement_suffix(Some("GOLD"), Some("Widget"), false)
-                .unwrap()
-                .as_deref(),
+            suffix(Some("GOLD"), Some("Widget"), false, None).as_deref(),
             Some("GOLD")
         );
         assert_eq!(
-            statement_suffix(Some("GOLD"), Some("Widget"), true)
-                .unwrap()
-                .as_deref(),
+            suffix(Some("GOLD"), Some("Widget"), true, None).as_deref(),
             Some("GOLD Widget")
         );
         assert_eq!(
-            statement_suffix(None, Some("Bob's \"Best\" Widget Deluxe Edition"), true)
-                .unwrap()
-                .as_deref(),
+            suffix(
+                None,
+                Some("Bob's \"Best\" Widget Deluxe Edition"),
+                true,
+                None
+            )
+            .as_deref(),
             Some("Bobs Best Widget Delux")
         );
-        assert_eq!(statement_suffix(None, None, true).unwrap(), None);
         assert_eq!(
-            statement_suffix(Some("1234"), None, false)
-                .unwrap_err()
-                .param,
-            "soft_descriptor"
+            suffix(Some("GOLD"), Some("Widget Deluxe"), true, Some("RUNCLUB")).as_deref(),
+            Some("GOLD Widget D")
         );
+        assert_eq!(suffix(None, None, true, None), None);
+        let err = statement_suffix(Some("1234"), None, false, None).unwrap_err();
+        assert_eq!(err.param, "soft_descriptor");
     }
 }

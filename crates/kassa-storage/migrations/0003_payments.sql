@@ -26,6 +26,7 @@ CREATE TABLE payment_methods (
     fingerprint TEXT,
     funding TEXT,
     initial_txn_id TEXT,
+    initial_txn_imported BIGINT NOT NULL DEFAULT 0,
     bank_sealed TEXT,
     holder_type TEXT,
     holder_name TEXT,

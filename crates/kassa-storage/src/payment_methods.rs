@@ -25,6 +25,9 @@ pub struct PaymentMethodRecord {
     pub funding: Option<String>,
     /// The network transaction id of the first approved customer-initiated authorization.
     pub initial_txn_id: Option<String>,
+    /// The initial id came with a card imported from another processor (not from a Stripe
+    /// authorization), so merchant-initiated payments must send it (`mit_exemption`).
+    pub initial_txn_imported: bool,
     pub bank_sealed: Option<String>,
     pub holder_type: Option<String>,
     pub holder_name: Option<String>,
@@ -33,7 +36,7 @@ pub struct PaymentMethodRecord {
     pub updated_at: i64,
 }
 
-const COLUMNS: &str = "pm_no, client_no, acct_no, gateway_id, kind, status, token, brand, last4, exp_month, exp_year, fingerprint, funding, initial_txn_id, bank_sealed, holder_type, holder_name, version, created_at, updated_at";
+const COLUMNS: &str = "pm_no, client_no, acct_no, gateway_id, kind, status, token, brand, last4, exp_month, exp_year, fingerprint, funding, initial_txn_id, initial_txn_imported, bank_sealed, holder_type, holder_name, version, created_at, updated_at";
 
 fn from_row(r: &AnyRow) -> Result<PaymentMethodRecord, StorageError> {
     Ok(PaymentMethodRecord {
@@ -51,6 +54,7 @@ fn from_row(r: &AnyRow) -> Result<PaymentMethodRecord, StorageError> {
         fingerprint: r.try_get("fingerprint")?,
         funding: r.try_get("funding")?,
         initial_txn_id: r.try_get("initial_txn_id")?,
+        initial_txn_imported: r.try_get::<i64, _>("initial_txn_imported")? != 0,
         bank_sealed: r.try_get("bank_sealed")?,
         holder_type: r.try_get("holder_type")?,
         holder_name: r.try_get("holder_name")?,
@@ -112,8 +116,8 @@ impl Store {
         let now = now_millis();
         let row = sqlx::query(&format!(
             "INSERT INTO payment_methods (client_no, acct_no, gateway_id, kind, status, token, brand, last4, exp_month, exp_year, fingerprint, funding,
-                                          initial_txn_id, bank_sealed, holder_type, holder_name, version, created_at, updated_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, 1, $17, $17) RETURNING {COLUMNS}"
+                                          initial_txn_id, initial_txn_imported, bank_sealed, holder_type, holder_name, version, created_at, updated_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, 1, $18, $18) RETURNING {COLUMNS}"
         ))
         .bind(p.client_no)
         .bind(p.acct_no)
@@ -128,6 +132,7 @@ impl Store {
         .bind(p.fingerprint.as_deref())
         .bind(p.funding.as_deref())
         .bind(p.initial_txn_id.as_deref())
+        .bind(i64::from(p.initial_txn_imported))
         .bind(p.bank_sealed.as_deref())
         .bind(p.holder_type.as_deref())
         .bind(p.holder_name.as_deref())

@@ -327,6 +327,22 @@ impl Store {
         rows.iter().map(transaction).collect()
     }
 
+    pub async fn get_transaction(
+        &self,
+        client_no: i64,
+        id: &str,
+    ) -> Result<TransactionRecord, StorageError> {
+        let row = sqlx::query(&format!(
+            "SELECT {T_COLUMNS} FROM payment_transactions WHERE client_no = $1 AND id = $2"
+        ))
+        .bind(client_no)
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?
+        .ok_or(StorageError::NotFound)?;
+        transaction(&row)
+    }
+
     /// Transactions still `pending` that were written before `older_than` — for the reconciler.
     pub async fn pending_transactions(
         &self,

@@ -114,7 +114,7 @@ pub async fn handle(
     let (begun, delay) = {
         let mut acct = lock(&account);
         (
-            idempotency::begin(&mut acct, &idem_key, fp),
+            acct.idempotency.begin(&idem_key, fp),
             acct.settings.processing_delay_ms,
         )
     };
@@ -132,7 +132,7 @@ pub async fn handle(
         Err(e) => (e.status.as_u16(), e.body().to_string(), !e.is_validation()),
     };
     let saved = save.then(|| (status, body.clone()));
-    idempotency::finish(&mut acct, &idem_key, fp, saved);
+    acct.idempotency.finish(&idem_key, fp, saved);
     response(status, body, false, Some(&idem_key))
 }
 

@@ -111,27 +111,35 @@ impl Page {
         })
     }
 
-    /// Picks a page from ids ordered newest first.
-    pub fn apply<'a>(&self, ids: Vec<&'a str>) -> (Vec<&'a str>, bool) {
-        let mut slice: &[&str] = &ids;
-        if let Some(after) = &self.starting_after {
-            if let Some(pos) = slice.iter().position(|i| i == after) {
-                slice = &slice[pos + 1..];
-            }
-        } else if let Some(before) = &self.ending_before {
-            if let Some(pos) = slice.iter().position(|i| i == before) {
-                let start = pos.saturating_sub(self.limit);
-                let page = slice[start..pos].to_vec();
-                return (page, start > 0);
-            }
+    /// Picks a page from ids ordered newest first (lazily unless `ending_before` is used).
+    pub fn apply<'a>(&self, ids: impl Iterator<Item = &'a str>) -> (Vec<&'a str>, bool) {
+        if let Some(before) = &self.ending_before {
+            let all: Vec<&str> = ids.collect();
+            let pos = all.iter().position(|i| i == before).unwrap_or(0);
+            let start = pos.saturating_sub(self.limit);
+            return (all[start..pos].to_vec(), start > 0);
         }
-        let has_more = slice.len() > self.limit;
-        (slice.iter().take(self.limit).copied().collect(), has_more)
+        let mut page: Vec<&str> = match &self.starting_after {
+            Some(after) => ids
+                .skip_while(|i| i != after)
+                .skip(1)
+                .take(self.limit + 1)
+                .collect(),
+            None => ids.take(self.limit + 1).collect(),
+        };
+        let has_more = page.len() > self.limit;
+        page.truncate(self.limit);
+        (page, has_more)
     }
 }
 
 /// A list response for ids (newest first), with `expand[]` applied (`data.x` paths).
-pub fn list(acct: &Account, url: &str, ids: Vec<&str>, p: &Params) -> ApiResult<Value> {
+pub fn list<'a>(
+    acct: &Account,
+    url: &str,
+    ids: impl Iterator<Item = &'a str>,
+    p: &Params,
+) -> ApiResult<Value> {
     let page = Page::from(p)?;
     let (ids, has_more) = page.apply(ids);
     let data: Vec<Value> = ids.iter().filter_map(|id| object_json(acct, id)).collect();

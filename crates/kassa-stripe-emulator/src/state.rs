@@ -4,7 +4,7 @@ use std::collections::HashMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::idempotency::IdemEntry;
+use crate::idempotency::IdemStore;
 use crate::objects::{Charge, Customer, PaymentIntent, PaymentMethod, Refund};
 
 /// Per-account switches, set with `POST /_emulator/accounts/{key}`.
@@ -84,7 +84,11 @@ pub struct Account {
     pub payment_intents: Store<PaymentIntent>,
     pub charges: Store<Charge>,
     pub refunds: Store<Refund>,
-    pub idempotency: HashMap<String, IdemEntry>,
+    pub idempotency: IdemStore,
+    /// Charge ids per PaymentIntent, oldest first.
+    pub charges_by_pi: HashMap<String, Vec<String>>,
+    /// PaymentMethod ids ever attached per customer, oldest first (check `customer` when reading).
+    pub pms_by_customer: HashMap<String, Vec<String>>,
 }
 
 impl Account {
@@ -93,6 +97,25 @@ impl Account {
             key,
             settings,
             ..Account::default()
+        }
+    }
+
+    pub fn add_charge(&mut self, ch: Charge) {
+        self.charges_by_pi
+            .entry(ch.payment_intent.clone())
+            .or_default()
+            .push(ch.id.clone());
+        self.charges.insert(ch.id.clone(), ch);
+    }
+
+    /// Attaches a PaymentMethod to a customer.
+    pub fn attach(&mut self, pm: &str, customer: &str) {
+        if let Some(m) = self.payment_methods.get_mut(pm) {
+            m.customer = Some(customer.to_string());
+            self.pms_by_customer
+                .entry(customer.to_string())
+                .or_default()
+                .push(pm.to_string());
         }
     }
 

@@ -357,3 +357,84 @@ async fn payment_method_ownership_and_reuse() {
         cus.as_str()
     );
 }
+
+#[tokio::test]
+async fn payment_method_data_and_updates() {
+    let api = start().await;
+    let r = api
+        .post(
+            "/v1/payment_intents",
+            &[
+                ("amount", "3000"),
+                ("currency", "eur"),
+                ("confirm", "true"),
+                ("payment_method_data[type]", "card"),
+                ("payment_method_data[card][number]", "5555555555554444"),
+                ("payment_method_data[card][exp_month]", "4"),
+                ("payment_method_data[card][exp_year]", "2033"),
+                ("payment_method_data[card][cvc]", "321"),
+                ("payment_method_data[billing_details][name]", "Max"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body["status"], "succeeded");
+    let pm = r.body["payment_method"].as_str().unwrap();
+    let pm = api.get(&format!("/v1/payment_methods/{pm}")).await.body;
+    assert_eq!(pm["card"]["brand"], "mastercard");
+    assert_eq!(pm["billing_details"]["name"], "Max");
+
+    let r = api
+        .post(
+            "/v1/payment_intents",
+            &[
+                ("amount", "3000"),
+                ("currency", "eur"),
+                ("payment_method_data[type]", "card"),
+                ("payment_method_data[card][number]", "4242424242424241"),
+                ("payment_method_data[card][exp_month]", "4"),
+                ("payment_method_data[card][exp_year]", "2033"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 402);
+    assert_eq!(r.err("code"), "incorrect_number");
+    assert_eq!(r.err("param"), "payment_method_data[number]");
+
+    // Updates while open; changing the payment method resets requires_action.
+    let r = api.pay("pm_card_threeDSecure2Required", &[]).await;
+    assert_eq!(r.body["status"], "requires_action");
+    let id = r.body["id"].as_str().unwrap();
+    let r = api
+        .post(
+            &format!("/v1/payment_intents/{id}"),
+            &[
+                ("payment_method", "pm_card_visa"),
+                ("amount", "2500"),
+                ("currency", "gbp"),
+            ],
+        )
+        .await;
+    assert_eq!(r.body["status"], "requires_confirmation");
+    assert_eq!(r.body["amount"], 2500);
+    assert_eq!(r.body["currency"], "gbp");
+    assert!(r.body["next_action"].is_null());
+    let r = api
+        .post(&format!("/v1/payment_intents/{id}/confirm"), &[])
+        .await;
+    assert_eq!(r.body["status"], "succeeded");
+    assert_eq!(r.body["amount_received"], 2500);
+    let r = api
+        .get(&format!(
+            "/v1/payment_intents/{id}?expand[]=latest_charge.payment_method"
+        ))
+        .await;
+    assert_eq!(
+        r.body["latest_charge"]["payment_method"]["id"],
+        r.body["payment_method"]
+    );
+    assert_eq!(
+        r.body["latest_charge"]["payment_method"]["object"],
+        "payment_method"
+    );
+}

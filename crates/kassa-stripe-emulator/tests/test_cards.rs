@@ -476,3 +476,105 @@ async fn off_session_authentication() {
         - c["created"].as_i64().unwrap();
     assert_eq!(hold, 410_400);
 }
+
+#[tokio::test]
+async fn every_test_pan_as_a_raw_number() {
+    let api = start().await;
+    let succeed = [
+        "4242424242424242",
+        "4000056655665556",
+        "5555555555554444",
+        "2223003122003222",
+        "5200828282828210",
+        "5105105105105100",
+        "378282246310005",
+        "371449635398431",
+        "6011111111111117",
+        "6011000990139424",
+        "6011981111111113",
+        "3056930009020004",
+        "36227206271667",
+        "3566002020360505",
+        "6200000000000005",
+        "6200000000000047",
+        "6205500000000000004",
+        "4000008260000000",
+        "4000000000003055",
+        "4000000000003097",
+        "4000000000009235",
+        "4000000000000101",
+        "4000000000000036",
+        "4000058400307872",
+        "4000058400306072",
+        "4000000000000028",
+        "4000000000000010",
+        "4000000000000044",
+        "4000000000000259",
+        "4000000000002685",
+        "4000000000001976",
+        "4000000000005423",
+        "4000000404000079",
+        "4000000404000038",
+        "4000008400000779",
+        "4000000000007726",
+        "4000000000005126",
+        "4000000000000077",
+    ];
+    for pan in succeed {
+        let pm = raw_pm(&api, pan).await;
+        let r = api.pay(&pm, &[]).await;
+        assert_eq!(r.status, 200, "{pan}: {}", r.body);
+        assert_eq!(r.body["status"], "succeeded", "{pan}");
+    }
+    let action = [
+        "4000000000003220",
+        "4000008400001629",
+        "4000002760003184",
+        "4000003800000446",
+        "4000008260003178",
+        "4000002500003155",
+        "4000582600000094",
+        "4000582600000045",
+        "4000582600000102",
+        "4000582600000110",
+    ];
+    for pan in action {
+        let pm = raw_pm(&api, pan).await;
+        let r = api.pay(&pm, &[]).await;
+        assert_eq!(r.body["status"], "requires_action", "{pan}");
+    }
+    let declined = [
+        ("4000000000000002", "generic_decline"),
+        ("4000000000009995", "insufficient_funds"),
+        ("4000000000009987", "lost_card"),
+        ("4000000000009979", "stolen_card"),
+        ("4000000000000069", "expired_card"),
+        ("4000000000000127", "incorrect_cvc"),
+        ("4000000000000119", "processing_error"),
+        ("4000000000006975", "card_velocity_exceeded"),
+        ("4000000000000341", "generic_decline"),
+        ("4000008400001280", "processing_error"),
+        ("4100000000000019", "fraudulent"),
+        ("4000000000004954", "fraudulent"),
+    ];
+    for (pan, code) in declined {
+        let pm = raw_pm(&api, pan).await;
+        let r = api.pay(&pm, &[]).await;
+        assert_eq!(r.status, 402, "{pan}");
+        assert_eq!(r.err("decline_code"), code, "{pan}");
+    }
+    // Without a CVC, 4000000000000127 can't fail the CVC check.
+    let r = api
+        .post(
+            "/v1/payment_methods",
+            &[
+                ("type", "card"),
+                ("card[number]", "4000000000000127"),
+                ("card[exp_month]", "12"),
+                ("card[exp_year]", "2034"),
+            ],
+        )
+        .await;
+    let pm = r.body["id"].as_str().unwrap();
+    assert_eq!(api.pay(pm, &[]).await.body["status"], "succeeded");
+}

@@ -8,6 +8,7 @@ use kassa_storage::testing::TestDb;
 use kassa_storage::Store;
 use serde_json::Value;
 
+pub use kassa_stripe_emulator;
 pub use reqwest;
 pub use reqwest::StatusCode;
 

@@ -268,6 +268,18 @@ pub async fn create(
         .await
         .map_err(account_not_found)?;
     let gateway_id = super::take_i64(&mut body, "gateway_id")?;
+    // A card imported from another processor may come with the network transaction id of its
+    // first customer-initiated authorization there.
+    let imported_txn = match super::take_string(&mut body, "initial_txn_id")? {
+        super::Patch::Set(s) if !s.trim().is_empty() && s.len() <= 64 => Some(s),
+        super::Patch::Set(_) => {
+            return Err(ApiError::invalid(
+                "initial_txn_id",
+                "initial_txn_id: must be 1 to 64 characters",
+            ))
+        }
+        _ => None,
+    };
     let group_no = super::take_i64(&mut body, "collection_group_no")?;
     let sources: Vec<&str> = ["card", "token", "bank_account"]
         .into_iter()
@@ -293,6 +305,12 @@ pub async fn create(
             code: "parameter_unknown",
             message: format!("unknown field `{k}`"),
         });
+    }
+    if imported_txn.is_some() && sources[0] != "token" {
+        return Err(ApiError::invalid(
+            "initial_txn_id",
+            "initial_txn_id: only goes with a token of a card imported from another processor",
+        ));
     }
     let record = match sources[0] {
         "card" => {
@@ -364,7 +382,10 @@ pub async fn create(
                     )
                     .await?;
             }
-            card_record(&account, gw.record.id, &pm, &token.customer_id)
+            let mut rec = card_record(&account, gw.record.id, &pm, &token.customer_id);
+            rec.initial_txn_imported = imported_txn.is_some();
+            rec.initial_txn_id = imported_txn.clone();
+            rec
         }
         _ => {
             let b: BankInput = parse(body.remove("bank_account").unwrap_or_default())

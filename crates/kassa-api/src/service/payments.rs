@@ -102,6 +102,8 @@ struct Source {
     pm_no: Option<i64>,
     new_card: bool,
     initial_txn_id: Option<String>,
+    /// The initial id was imported with the card (not made by a Stripe authorization).
+    initial_txn_imported: bool,
 }
 
 async fn source(
@@ -163,6 +165,7 @@ async fn source(
             pm_no: Some(no),
             new_card: false,
             initial_txn_id: pm.initial_txn_id,
+            initial_txn_imported: pm.initial_txn_imported,
         });
     }
     if let Some(raw) = &req.token {
@@ -173,6 +176,7 @@ async fn source(
             pm_no: None,
             new_card: false,
             initial_txn_id: None,
+            initial_txn_imported: false,
         });
     }
     let card = check_card(
@@ -192,6 +196,7 @@ async fn source(
         pm_no: None,
         new_card: true,
         initial_txn_id: None,
+        initial_txn_imported: false,
     })
 }
 
@@ -270,6 +275,7 @@ pub async fn create(
             effective.soft_descriptor.as_deref(),
             first_product,
             gw.settings.send_product_as_suffix,
+            gw.settings.descriptor.as_deref(),
         )?
     };
     let level23 = level23_with_products(req.level23.take(), &req.products);
@@ -316,7 +322,15 @@ pub async fn create(
         setup_future_usage: flags.setup_future_usage,
         stored_credential_usage: flags.stored_credential_usage,
         setup_credential_usage: flags.setup_credential_usage,
-        mit_network_transaction_id: None,
+        // Only for cards migrated from another processor, and only where Stripe enabled it.
+        mit_network_transaction_id: if model.is_merchant_initiated()
+            && s.send_mit_exemption
+            && src.initial_txn_imported
+        {
+            src.initial_txn_id.clone()
+        } else {
+            None
+        },
         statement_descriptor_suffix: descriptor.clone(),
         description,
         receipt_email: if s.disable_email_receipt || s.disable_email {
@@ -679,11 +693,32 @@ pub enum Op {
 pub async fn operate(
     state: &AppState,
     auth: &Auth,
-    rec: PaymentRecord,
+    mut rec: PaymentRecord,
     op: Op,
 ) -> Result<PaymentView, ApiError> {
-    if rec.busy_txn.is_some() {
-        return Err(not_found(StorageError::Stale));
+    if let Some(busy) = rec.busy_txn.clone() {
+        // An earlier call whose answer was lost (not one still running: those are younger than
+        // the wait) is settled with Stripe first.
+        let txn = state.store.get_transaction(auth.client_no, &busy).await?;
+        let policy = super::reconcile::Policy {
+            min_age_ms: 10_000,
+            ..super::reconcile::Policy::default()
+        };
+        let now = kassa_storage::now_millis();
+        if txn.status == "pending" && now - txn.created_at >= policy.min_age_ms {
+            super::reconcile::reconcile_one(state, &txn, now, policy).await?;
+            rec = state
+                .store
+                .get_payment(auth.client_no, &rec.id)
+                .await
+                .map_err(not_found)?;
+        }
+        if rec.busy_txn.is_some() {
+            return Err(ApiError::Conflict {
+                code: "payment_busy",
+                message: "an earlier operation on this payment has not finished (or its outcome at Stripe is not known yet); retry shortly".into(),
+            });
+        }
     }
     let before = amounts(&rec)?;
     let (kind, after, amount) = match &op {

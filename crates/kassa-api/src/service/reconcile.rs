@@ -81,7 +81,7 @@ async fn find_intent(
     }
 }
 
-async fn reconcile_one(
+pub(crate) async fn reconcile_one(
     state: &AppState,
     txn: &TransactionRecord,
     now: i64,

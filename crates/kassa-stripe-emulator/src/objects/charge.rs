@@ -86,7 +86,6 @@ impl Charge {
                 "object": "list",
                 "data": refunds,
                 "has_more": false,
-                "total_count": self.refunds.len(),
                 "url": format!("/v1/charges/{}/refunds", self.id),
             },
             "review": self.review,

@@ -34,7 +34,6 @@ impl Customer {
             "balance": 0,
             "created": self.created,
             "currency": null,
-            "customer_account": null,
             "default_source": null,
             "delinquent": false,
             "description": self.description,

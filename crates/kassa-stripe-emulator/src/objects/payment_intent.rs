@@ -151,6 +151,7 @@ impl PaymentIntent {
             "last_payment_error": self.last_payment_error,
             "latest_charge": self.latest_charge,
             "livemode": false,
+            "managed_payments": null,
             "metadata": metadata_json(&self.metadata),
             "next_action": self.next_action,
             "on_behalf_of": null,

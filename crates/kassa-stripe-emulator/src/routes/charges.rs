@@ -50,14 +50,32 @@ pub fn list(acct: &mut Account, req: &Req) -> ApiResult<Value> {
     p.check_fields(LIST)?;
     let pi = p.str_nonempty(&["payment_intent"])?;
     let cus = p.str_nonempty(&["customer"])?;
-    let ids: Vec<&str> = acct
-        .charges
-        .newest_first()
-        .filter(|c| pi.is_none_or(|x| c.payment_intent == x))
-        .filter(|c| cus.is_none() || c.customer.as_deref() == cus)
-        .map(|c| c.id.as_str())
-        .collect();
-    render::list(acct, "/v1/charges", ids, p)
+    let customer_ok = |id: &&str| {
+        cus.is_none()
+            || acct
+                .charges
+                .get(id)
+                .is_some_and(|c| c.customer.as_deref() == cus)
+    };
+    match pi {
+        Some(pi) => {
+            let of_pi = acct
+                .charges_by_pi
+                .get(pi)
+                .map(Vec::as_slice)
+                .unwrap_or_default();
+            let ids = of_pi.iter().rev().map(String::as_str).filter(customer_ok);
+            render::list(acct, "/v1/charges", ids, p)
+        }
+        None => {
+            let ids = acct
+                .charges
+                .newest_first()
+                .map(|c| c.id.as_str())
+                .filter(customer_ok);
+            render::list(acct, "/v1/charges", ids, p)
+        }
+    }
 }
 
 fn money(amount: i64, currency: &str) -> String {
@@ -218,12 +236,11 @@ pub fn list_refunds(acct: &mut Account, req: &Req) -> ApiResult<Value> {
     p.check_fields(REFUND_LIST)?;
     let ch = p.str_nonempty(&["charge"])?;
     let pi = p.str_nonempty(&["payment_intent"])?;
-    let ids: Vec<&str> = acct
+    let ids = acct
         .refunds
         .newest_first()
         .filter(|r| ch.is_none_or(|x| r.charge == x))
         .filter(|r| pi.is_none_or(|x| r.payment_intent == x))
-        .map(|r| r.id.as_str())
-        .collect();
+        .map(|r| r.id.as_str());
     render::list(acct, "/v1/refunds", ids, p)
 }

@@ -148,6 +148,7 @@ fn card_details(
         "overcapture": { "maximum_amount_capturable": pi.amount, "status": "unavailable" },
         "regulated_status": "unregulated",
         "three_d_secure": tds.map(|t| three_d_secure_json(pm, t)),
+        "transaction_link_id": null,
         "wallet": null,
     })
 }
@@ -229,7 +230,7 @@ fn decline(
         let ch = new_charge(acct, &pi, &pm, Some(d), risk, tds);
         err = err.with("charge", json!(ch.id));
         pi.latest_charge = Some(ch.id.clone());
-        acct.charges.insert(ch.id.clone(), ch);
+        acct.add_charge(ch);
         consume(acct, &pm.id, pi_id);
     }
     pi.status = PiStatus::RequiresPaymentMethod;
@@ -274,14 +275,18 @@ fn authorize(acct: &mut Account, pi_id: &str, tds: Option<ThreeDs>) -> ApiResult
     pi.latest_charge = Some(ch.id.clone());
     pi.last_payment_error = None;
     pi.next_action = None;
-    acct.charges.insert(ch.id.clone(), ch);
+    acct.add_charge(ch);
     let sfu = pi.effective_setup_future_usage().map(str::to_string);
     match (&sfu, &pi.customer) {
         (Some(usage), Some(cus)) => {
+            let attachable = acct
+                .payment_methods
+                .get(&pm.id)
+                .is_some_and(|m| m.customer.is_none() && m.consumed_by.is_none());
+            if attachable {
+                acct.attach(&pm.id, cus);
+            }
             if let Some(m) = acct.payment_methods.get_mut(&pm.id) {
-                if m.customer.is_none() && m.consumed_by.is_none() {
-                    m.customer = Some(cus.clone());
-                }
                 if usage == "off_session" {
                     m.setup_off_session = true;
                 }

@@ -194,11 +194,10 @@ pub fn list(acct: &mut Account, req: &Req) -> ApiResult<Value> {
     let p = &req.params;
     p.check_fields(LIST)?;
     let email = p.str_nonempty(&["email"])?;
-    let ids: Vec<&str> = acct
+    let ids = acct
         .customers
         .newest_first()
         .filter(|c| !c.deleted && (email.is_none() || c.email.as_deref() == email))
-        .map(|c| c.id.as_str())
-        .collect();
+        .map(|c| c.id.as_str());
     render::list(acct, "/v1/customers", ids, p)
 }

@@ -425,12 +425,11 @@ pub fn list(acct: &mut Account, req: &Req) -> ApiResult<Value> {
     let p = &req.params;
     p.check_fields(LIST)?;
     let customer = p.str_nonempty(&["customer"])?;
-    let ids: Vec<&str> = acct
+    let ids = acct
         .payment_intents
         .newest_first()
         .filter(|pi| customer.is_none() || pi.customer.as_deref() == customer)
-        .map(|pi| pi.id.as_str())
-        .collect();
+        .map(|pi| pi.id.as_str());
     render::list(acct, "/v1/payment_intents", ids, p)
 }
 

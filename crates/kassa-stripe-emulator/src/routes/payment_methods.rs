@@ -214,9 +214,7 @@ pub fn attach_to(acct: &mut Account, id: &str, customer: &str) -> ApiResult<Stri
             return Err(e);
         }
     }
-    if let Some(pm) = acct.payment_methods.get_mut(&id) {
-        pm.customer = Some(customer.to_string());
-    }
+    acct.attach(&id, customer);
     Ok(id)
 }
 
@@ -370,13 +368,25 @@ pub fn detach(acct: &mut Account, req: &Req) -> ApiResult<Value> {
 
 fn list_of(acct: &Account, customer: Option<&str>, p: &Params, url: &str) -> ApiResult<Value> {
     p.one_of(&["type"], &["card"])?;
-    let ids: Vec<&str> = acct
-        .payment_methods
-        .newest_first()
-        .filter(|pm| customer.is_none() || pm.customer.as_deref() == customer)
-        .map(|pm| pm.id.as_str())
-        .collect();
-    render::list(acct, url, ids, p)
+    match customer {
+        Some(cus) => {
+            let attached = acct
+                .pms_by_customer
+                .get(cus)
+                .map(Vec::as_slice)
+                .unwrap_or_default();
+            let ids = attached.iter().rev().map(String::as_str).filter(|id| {
+                acct.payment_methods
+                    .get(id)
+                    .is_some_and(|pm| pm.customer.as_deref() == Some(cus))
+            });
+            render::list(acct, url, ids, p)
+        }
+        None => {
+            let ids = acct.payment_methods.newest_first().map(|pm| pm.id.as_str());
+            render::list(acct, url, ids, p)
+        }
+    }
 }
 
 pub fn list(acct: &mut Account, req: &Req) -> ApiResult<Value> {
