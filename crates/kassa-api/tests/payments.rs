@@ -1018,3 +1018,89 @@ mod on_the_wire {
         );
     }
 }
+
+/// Every Stripe test card through Kassa's API: the outcome Kassa records for each.
+#[tokio::test]
+async fn test_cards_through_kassa() {
+    let (app, _emu, _gw, acct) = setup().await;
+    // (number, `captured` or the decline code)
+    let cases = [
+        ("4242424242424242", "captured"),
+        ("4000056655665556", "captured"),
+        ("5555555555554444", "captured"),
+        ("2223003122003222", "captured"),
+        ("5200828282828210", "captured"),
+        ("5105105105105100", "captured"),
+        ("378282246310005", "captured"),
+        ("6011111111111117", "captured"),
+        ("3056930009020004", "captured"),
+        ("36227206271667", "captured"),
+        ("3566002020360505", "captured"),
+        ("6200000000000005", "captured"),
+        ("4000000000000002", "generic_decline"),
+        ("4000000000009995", "insufficient_funds"),
+        ("4000000000009987", "lost_card"),
+        ("4000000000009979", "stolen_card"),
+        ("4000000000000069", "expired_card"),
+        ("4000000000000127", "incorrect_cvc"),
+        ("4000000000000119", "processing_error"),
+        ("4000000000006975", "card_velocity_exceeded"),
+        ("4100000000000019", "fraudulent"),
+        ("4000000000004954", "fraudulent"),
+    ];
+    for (number, expect) in cases {
+        let r = app
+            .post(
+                "/v1/payments",
+                &json!({"acct_no": acct, "card": card(number), "amount": 1234, "currency": "usd"}),
+            )
+            .await;
+        if expect == "captured" {
+            assert_eq!(r.status, StatusCode::CREATED, "{number}: {:?}", r.body);
+            assert_eq!(r.body["status"], "captured", "{number}");
+            assert_eq!(r.body["outcome"]["type"], "authorized", "{number}");
+        } else {
+            assert_eq!(
+                r.status,
+                StatusCode::PAYMENT_REQUIRED,
+                "{number}: {:?}",
+                r.body
+            );
+            let code = r.body["error"]["decline_code"]
+                .as_str()
+                .or(r.body["error"]["code"].as_str())
+                .unwrap_or("");
+            assert_eq!(code, expect, "{number}: {:?}", r.body);
+            let id = r.body["error"]["payment_id"].as_str().unwrap();
+            assert_eq!(
+                app.get(&format!("/v1/payments/{id}")).await.body["status"],
+                "declined",
+                "{number}"
+            );
+        }
+    }
+    // Radar's elevated-risk card goes through, flagged for review.
+    let r = app.post("/v1/payments", &json!({"acct_no": acct, "card": card("4000000000009235"), "amount": 1234, "currency": "usd"})).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
+    assert_eq!(r.body["outcome"]["type"], "manual_review");
+    assert_eq!(r.body["outcome"]["risk_level"], "elevated");
+    // A card that requires 3-D Secure waits for the shopper.
+    let r = app.post("/v1/payments", &json!({"acct_no": acct, "card": card("4000000000003220"), "amount": 1234, "currency": "usd"})).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
+    assert_eq!(r.body["status"], "requires_action");
+    // Stored cards keep their brand.
+    for (number, brand) in [
+        ("378282246310005", "amex"),
+        ("3566002020360505", "jcb"),
+        ("6200000000000005", "unionpay"),
+        ("36227206271667", "diners"),
+    ] {
+        let pm = app
+            .post(
+                &format!("/v1/accounts/{acct}/payment_methods"),
+                &json!({"card": card(number)}),
+            )
+            .await;
+        assert_eq!(pm.body["brand"], brand, "{number}: {:?}", pm.body);
+    }
+}
