@@ -56,6 +56,7 @@ pub fn app(state: AppState) -> Router {
     Router::new()
         .merge(api)
         .merge(routes::health::router())
+        .merge(routes::three_ds::router())
         .route(
             "/openapi.json",
             axum::routing::get(move || {

@@ -63,5 +63,8 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(payments::void))
         .routes(routes!(payments::void_by_auth_no))
         .routes(routes!(payments::refund))
+        .routes(routes!(payments::authorize_3ds))
+        .routes(routes!(payments::upsell))
+        .routes(routes!(payments::fraud_score))
         .routes(routes!(audit::list))
 }

@@ -187,6 +187,14 @@ pub struct PaymentView {
     pub outcome: Option<serde_json::Value>,
     /// For `requires_action`: where the shopper authenticates.
     pub redirect_issuer_url: Option<String>,
+    /// Radar's risk score (0–99), when fraud scoring is on.
+    pub fraud_score: Option<i64>,
+    pub risk_level: Option<String>,
+    /// `Authorized`, `Manual_Review` or `Blocked`, when fraud scoring is on.
+    pub fraud_score_result: Option<String>,
+    /// 3-D Secure: `version`, `authentication_flow` (frictionless / challenge), `result`.
+    #[schema(value_type = Option<Object>)]
+    pub three_ds: Option<serde_json::Value>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub transactions: Option<Vec<TransactionView>>,
     pub created_at: String,
@@ -207,6 +215,25 @@ pub struct TransactionView {
     pub error: Option<serde_json::Value>,
     pub created_at: String,
     pub updated_at: String,
+}
+
+/// Radar's verdict from `POST /v1/fraud_scores`.
+#[derive(Serialize, ToSchema)]
+pub struct FraudScoreView {
+    /// Always `fraud_score`.
+    pub object: &'static str,
+    /// The zero-amount-impact authorization made (and voided) to get the verdict.
+    pub payment_id: String,
+    pub acct_no: i64,
+    /// Radar's risk score (0–99), when Stripe gives one.
+    pub fraud_score: Option<i64>,
+    /// `Authorized`, `Manual_Review` or `Blocked` (the seed's `proc_fraud_score_result`).
+    pub fraud_score_result: String,
+    pub risk_level: Option<String>,
+    /// The account's status after the fraud settings were applied.
+    pub account_status: String,
+    /// `voided` after a successful check, `declined` when Radar blocked it.
+    pub payment_status: String,
 }
 
 #[cfg(test)]

@@ -238,6 +238,45 @@ impl Store {
         Ok(rec)
     }
 
+    /// Moves an account to `status` for a reason (a fraud result, with the payment that caused
+    /// it), recording the change in its history. No change when it already has that status.
+    pub async fn set_account_status(
+        &self,
+        client_no: i64,
+        acct_no: i64,
+        status: &str,
+        change: &StatusChange,
+    ) -> Result<Option<String>, StorageError> {
+        let now = now_millis();
+        let mut tx = self.pool.begin().await?;
+        let old: Option<String> = sqlx::query("UPDATE accounts SET updated_at = updated_at WHERE client_no = $1 AND acct_no = $2 RETURNING status")
+            .bind(client_no)
+            .bind(acct_no)
+            .fetch_optional(&mut *tx)
+            .await?
+            .map(|r| r.try_get("status"))
+            .transpose()?;
+        let Some(old) = old else {
+            return Err(StorageError::NotFound);
+        };
+        if old == status {
+            return Ok(None);
+        }
+        let row = sqlx::query(&format!(
+            "UPDATE accounts SET status = $1, version = version + 1, updated_at = $2 WHERE client_no = $3 AND acct_no = $4 RETURNING {COLUMNS}"
+        ))
+        .bind(status)
+        .bind(now)
+        .bind(client_no)
+        .bind(acct_no)
+        .fetch_one(&mut *tx)
+        .await?;
+        let rec = from_row(&row)?;
+        record_status(&mut tx, &rec, Some(&old), change, now).await?;
+        tx.commit().await?;
+        Ok(Some(old))
+    }
+
     /// An account's status history, oldest first.
     pub async fn account_status_history(
         &self,

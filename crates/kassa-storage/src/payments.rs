@@ -192,6 +192,44 @@ impl Store {
         payment(&row)
     }
 
+    /// Replaces a payment's details document (what the 3-D Secure return records).
+    pub async fn set_payment_details(&self, id: &str, details: &str) -> Result<(), StorageError> {
+        sqlx::query("UPDATE payments SET details = $1, updated_at = $2 WHERE id = $3")
+            .bind(details)
+            .bind(now_millis())
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Links a payment to the payment method its card was stored as.
+    pub async fn set_payment_method_of_payment(
+        &self,
+        client_no: i64,
+        id: &str,
+        pm_no: i64,
+    ) -> Result<(), StorageError> {
+        sqlx::query("UPDATE payments SET pm_no = $1 WHERE client_no = $2 AND id = $3")
+            .bind(pm_no)
+            .bind(client_no)
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// A payment by id alone, for the 3-D Secure return, where the shopper's browser (not a
+    /// client) calls: the id is random and unguessable.
+    pub async fn get_payment_by_id(&self, id: &str) -> Result<PaymentRecord, StorageError> {
+        let row = sqlx::query(&format!("SELECT {P_COLUMNS} FROM payments WHERE id = $1"))
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?
+            .ok_or(StorageError::NotFound)?;
+        payment(&row)
+    }
+
     /// The payment an authorization number belongs to.
     pub async fn find_payment_by_auth_no(
         &self,

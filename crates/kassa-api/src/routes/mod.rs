@@ -4,6 +4,7 @@ pub mod gateways;
 pub mod groups;
 pub mod health;
 pub mod payments;
+pub mod three_ds;
 
 use crate::ApiError;
 

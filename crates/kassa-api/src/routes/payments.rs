@@ -10,8 +10,8 @@ use crate::auth::Auth;
 use crate::error::ErrorBody;
 use crate::json::{path_id, JsonObject, QueryMap};
 use crate::service::payment_methods as pms;
+use crate::service::payment_ops::{self as ops, Op};
 use crate::service::payments as svc;
-use crate::service::payments::Op;
 use crate::views::{ListView, PaymentMethodView, PaymentView};
 use crate::{ApiError, AppState};
 
@@ -207,7 +207,7 @@ pub async fn capture(
 ) -> Result<Json<PaymentView>, ApiError> {
     let amount = amount(&mut body)?;
     Ok(Json(
-        svc::operate_by_id(&state, &auth, &id, Op::Capture { amount }).await?,
+        ops::operate_by_id(&state, &auth, &id, Op::Capture { amount }).await?,
     ))
 }
 
@@ -219,7 +219,7 @@ pub async fn void(
     Path(id): Path<String>,
 ) -> Result<Json<PaymentView>, ApiError> {
     Ok(Json(
-        svc::operate_by_id(&state, &auth, &id, Op::Void).await?,
+        ops::operate_by_id(&state, &auth, &id, Op::Void).await?,
     ))
 }
 
@@ -230,7 +230,7 @@ pub async fn void_by_auth_no(
     auth: Auth,
     Path(auth_no): Path<String>,
 ) -> Result<Json<PaymentView>, ApiError> {
-    Ok(Json(svc::void_by_auth_no(&state, &auth, &auth_no).await?))
+    Ok(Json(ops::void_by_auth_no(&state, &auth, &auth_no).await?))
 }
 
 #[utoipa::path(operation_id = "refund_payment", post, path = "/v1/payments/{id}/refunds", tag = "payments", params(("id" = String, Path)), request_body = AmountBody,
@@ -243,6 +243,59 @@ pub async fn refund(
 ) -> Result<Json<PaymentView>, ApiError> {
     let amount = amount(&mut body)?;
     Ok(Json(
-        svc::operate_by_id(&state, &auth, &id, Op::Refund { amount }).await?,
+        ops::operate_by_id(&state, &auth, &id, Op::Refund { amount }).await?,
+    ))
+}
+
+#[utoipa::path(operation_id = "authorize_3ds", post, path = "/v1/payments/{id}/authorize_3ds", tag = "payments", params(("id" = String, Path)),
+    responses((status = 200, body = PaymentView), (status = 402, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody, description = "The shopper has not completed the challenge")))]
+pub async fn authorize_3ds(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path(id): Path<String>,
+) -> Result<Json<PaymentView>, ApiError> {
+    Ok(Json(
+        crate::service::sca::authorize(&state, &auth, &id).await?,
+    ))
+}
+
+/// Body of `POST /v1/payments/{id}/upsell`.
+#[derive(Serialize, ToSchema)]
+#[allow(dead_code)]
+pub struct UpsellBody {
+    amount: i64,
+    /// Defaults to the earlier payment's.
+    currency: Option<String>,
+    capture: Option<bool>,
+    description: Option<String>,
+    #[schema(value_type = Option<Vec<Object>>)]
+    products: Option<Vec<serde_json::Value>>,
+    soft_descriptor: Option<String>,
+    level23: Option<kassa_domain::level23::Level23>,
+}
+
+#[utoipa::path(operation_id = "upsell_payment", post, path = "/v1/payments/{id}/upsell", tag = "payments", params(("id" = String, Path)), request_body = UpsellBody,
+    responses((status = 201, body = PaymentView), (status = 402, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody, description = "The gateway does not send upsell tokens")))]
+pub async fn upsell(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path(id): Path<String>,
+    JsonObject(body): JsonObject,
+) -> Result<(StatusCode, Json<PaymentView>), ApiError> {
+    Ok((
+        StatusCode::CREATED,
+        Json(crate::service::checkout::upsell(&state, &auth, &id, body).await?),
+    ))
+}
+
+#[utoipa::path(operation_id = "create_fraud_score", post, path = "/v1/fraud_scores", tag = "payments", request_body = PaymentCreate,
+    responses((status = 200, body = crate::views::FraudScoreView), (status = 400, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn fraud_score(
+    State(state): State<AppState>,
+    auth: Auth,
+    JsonObject(body): JsonObject,
+) -> Result<Json<crate::views::FraudScoreView>, ApiError> {
+    Ok(Json(
+        crate::service::checkout::fraud_score(&state, &auth, body).await?,
     ))
 }

@@ -1,12 +1,16 @@
 //! Use cases behind the routes: parse, check, seal, write with an audit entry, render.
 
 pub mod accounts;
+pub mod checkout;
+pub mod fraud;
 pub mod gateway_ctx;
 pub mod gateways;
 pub mod groups;
 pub mod payment_methods;
+pub mod payment_ops;
 pub mod payments;
 pub mod reconcile;
+pub mod sca;
 
 use kassa_domain::keys::{parse_webhook_secrets, StripeSecretKey, WebhookSecret};
 use kassa_secrets::MasterKey;

@@ -9,9 +9,7 @@ use kassa_domain::group::Overrides;
 use kassa_domain::json::parse;
 use kassa_domain::level23::{Level23, LineItem};
 use kassa_domain::money::Currency;
-use kassa_domain::payment::{
-    classify_decline, statement_suffix, PaymentAmounts, PaymentStatus, RecurringModel,
-};
+use kassa_domain::payment::{classify_decline, statement_suffix, PaymentStatus, RecurringModel};
 use kassa_domain::settings;
 use kassa_storage::{
     AccountRecord, PaymentRecord, PaymentUpdate, StorageError, TransactionRecord, TxnOutcome,
@@ -22,7 +20,7 @@ use kassa_stripe::StripeError;
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
-use super::gateway_ctx::{self, map_stripe_error, GatewayCtx};
+use super::gateway_ctx::{self, GatewayCtx};
 use super::payment_methods::{check_card, create_card_at_stripe, ensure_customer, CardInput};
 use crate::auth::Auth;
 use crate::views::{timestamp, PaymentView, TransactionView};
@@ -77,13 +75,19 @@ struct PaymentRequest {
     gateway_id: Option<i64>,
     #[serde(default)]
     metadata: BTreeMap<String, String>,
+    /// Ask for 3-D Secure (the seed's attempt_3d_secure): the shopper may have to authenticate.
+    #[serde(default)]
+    attempt_3d_secure: bool,
+    /// Overrides the group's and the gateway's setting for this payment.
+    #[serde(default)]
+    send_fraud_scoring_request: Option<bool>,
 }
 
 fn yes() -> bool {
     true
 }
 
-fn not_found(e: StorageError) -> ApiError {
+pub(crate) fn not_found(e: StorageError) -> ApiError {
     match e {
         StorageError::NotFound => ApiError::NotFound("payment"),
         StorageError::Stale => ApiError::Conflict {
@@ -261,10 +265,11 @@ pub async fn create(
         ));
     }
     // Effective settings: request, then group, then gateway.
-    let request_overrides = Overrides {
+    let mut request_overrides = Overrides {
         soft_descriptor: req.soft_descriptor.clone(),
         ..Overrides::default()
     };
+    request_overrides.fraud.send_fraud_scoring_request = req.send_fraud_scoring_request;
     let group = gw.group_overrides()?;
     let effective = settings::resolve(&request_overrides, group.as_ref(), &gw.settings)?;
     let first_product = req.products.first().map(|p| p.name.as_str());
@@ -278,6 +283,26 @@ pub async fn create(
             gw.settings.descriptor.as_deref(),
         )?
     };
+    if req.radar_session.is_some() && !gw.settings.send_radar_sessions {
+        return Err(ApiError::invalid(
+            "radar_session",
+            "radar_session: the gateway does not send Radar sessions (send_radar_sessions is off)",
+        ));
+    }
+    if req.attempt_3d_secure && model.is_merchant_initiated() {
+        return Err(ApiError::invalid(
+            "attempt_3d_secure",
+            "attempt_3d_secure: a merchant-initiated payment has no shopper to authenticate",
+        ));
+    }
+    // The seed: without a termination URL the 3-D Secure transaction cannot complete.
+    if req.attempt_3d_secure && effective.termination_url.is_none() {
+        return Err(ApiError::InvalidRequest {
+            param: Some("three_ds.termination_url".into()),
+            code: "parameter_missing",
+            message: "three_ds.termination_url: 3-D Secure needs the merchant page the shopper returns to; set it on the collection group or the gateway".into(),
+        });
+    }
     let level23 = level23_with_products(req.level23.take(), &req.products);
     if let Some(l) = &level23 {
         l.validate(req.amount).map_err(|e| e.under("level23"))?;
@@ -356,12 +381,26 @@ pub async fn create(
         },
         metadata,
         radar_session: req.radar_session.clone(),
-        return_url: None,
-        request_three_d_secure: None,
+        return_url: req.attempt_3d_secure.then(|| {
+            format!(
+                "{}/3ds/return/{payment_id}",
+                state.config.public_url.trim_end_matches('/')
+            )
+        }),
+        request_three_d_secure: req.attempt_3d_secure.then_some("any"),
         error_on_requires_action: model.is_merchant_initiated(),
         level23: level23.clone(),
     };
-    let details = json!({"level23": level23.is_some(), "products": req.products.iter().map(|p| p.name.clone()).collect::<Vec<_>>()});
+    let details = json!({
+        "level23": level23.is_some(),
+        "products": req.products.iter().map(|p| p.name.clone()).collect::<Vec<_>>(),
+        // What an upsell or a later step needs to reuse the card, and the settings in force.
+        "payment_method": src.payment_method,
+        "customer": src.customer,
+        "attempt_3d_secure": req.attempt_3d_secure,
+        "termination_url": effective.termination_url,
+        "fraud_settings": effective.fraud,
+    });
     let record = PaymentRecord {
         id: payment_id.clone(),
         client_no: auth.client_no,
@@ -417,9 +456,14 @@ pub async fn create(
                 super::payment_methods::card_record(&account, gw.record.id, &pm, &customer);
             rec.initial_txn_id = update.initial_auth_txn_id.clone();
             let stored = state.store.insert_payment_method(&rec).await?;
+            state
+                .store
+                .set_payment_method_of_payment(auth.client_no, &finished.id, stored.pm_no)
+                .await?;
             finished.pm_no = Some(stored.pm_no);
         }
     }
+    apply_fraud(state, auth, &finished).await?;
     let view = view(state, &finished, false).await?;
     if let Some(ApiError::Card {
         code,
@@ -436,6 +480,31 @@ pub async fn create(
         });
     }
     Ok((view, true))
+}
+
+/// The account status change the payment's fraud result calls for, if any.
+pub(crate) async fn apply_fraud(
+    state: &AppState,
+    auth: &Auth,
+    rec: &PaymentRecord,
+) -> Result<(), ApiError> {
+    let details: Value = serde_json::from_str(&rec.details).unwrap_or(Value::Null);
+    let Some(verdict) = details["fraud"]["fraud_score_result"].as_str() else {
+        return Ok(());
+    };
+    let settings: kassa_domain::gateway::FraudSettings =
+        serde_json::from_value(details["fraud_settings"].clone()).map_err(ApiError::internal)?;
+    super::fraud::apply(
+        state,
+        auth.client_no,
+        rec.acct_no,
+        &rec.id,
+        &auth.actor(),
+        &settings,
+        verdict,
+    )
+    .await?;
+    Ok(())
 }
 
 /// What an authorization's answer means for the payment.
@@ -459,6 +528,17 @@ pub(crate) fn authorize_outcome(
             u.initial_auth_txn_id = card_initial_txn_id.or(ntid);
             if let Some(o) = charge.and_then(|c| c.outcome.as_ref()) {
                 details["outcome"] = json!({"type": o.kind, "risk_level": o.risk_level, "risk_score": o.risk_score, "network_status": o.network_status, "seller_message": o.seller_message});
+            }
+            // 3-D Secure 1 or 2: version, frictionless or challenge, result.
+            if let Some(t) = charge.and_then(|c| {
+                c.payment_method_details
+                    .as_ref()?
+                    .card
+                    .as_ref()?
+                    .three_d_secure
+                    .as_ref()
+            }) {
+                details["three_ds"] = json!({"version": t.version, "authentication_flow": t.authentication_flow, "result": t.result, "result_reason": t.result_reason});
             }
             match pi.status.as_str() {
                 "requires_capture" => {
@@ -557,6 +637,15 @@ pub(crate) fn authorize_outcome(
             error: Some(json!({"unknown": e.to_string()}).to_string()),
         },
     };
+    if details["fraud_settings"]["send_fraud_scoring_request"] == json!(true) {
+        let decline_code = details["decline"]["decline_code"]
+            .as_str()
+            .map(str::to_string);
+        details["fraud"] = super::fraud::result(
+            details.get("outcome").filter(|o| !o.is_null()),
+            decline_code.as_deref(),
+        );
+    }
     u.details = details.to_string();
     (u, outcome, card_error)
 }
@@ -622,6 +711,12 @@ pub async fn view(
             .get("redirect_issuer_url")
             .and_then(Value::as_str)
             .map(str::to_string),
+        fraud_score: details["fraud"]["fraud_score"].as_i64(),
+        risk_level: details["fraud"]["risk_level"].as_str().map(str::to_string),
+        fraud_score_result: details["fraud"]["fraud_score_result"]
+            .as_str()
+            .map(str::to_string),
+        three_ds: details.get("three_ds").cloned().filter(|d| !d.is_null()),
         transactions,
         created_at: timestamp(rec.created_at),
         updated_at: timestamp(rec.updated_at),
@@ -654,215 +749,4 @@ pub async fn list(
         out.push(view(state, rec, false).await?);
     }
     Ok((out, page.has_more))
-}
-
-fn amounts(rec: &PaymentRecord) -> Result<PaymentAmounts, ApiError> {
-    let status: PaymentStatus =
-        serde_json::from_value(Value::String(rec.status.clone())).map_err(ApiError::internal)?;
-    Ok(PaymentAmounts {
-        status,
-        authorized: rec.amount_authorized,
-        captured: rec.amount_captured,
-        refunded: rec.amount_refunded,
-    })
-}
-
-fn op_error(e: kassa_domain::payment::PaymentOpError) -> ApiError {
-    match e.code {
-        "payment_unexpected_state" => ApiError::Conflict {
-            code: "payment_unexpected_state",
-            message: e.message,
-        },
-        code => ApiError::InvalidRequest {
-            param: Some("amount".into()),
-            code,
-            message: format!("amount: {}", e.message),
-        },
-    }
-}
-
-/// The three follow-up operations on an authorized or captured payment.
-pub enum Op {
-    Capture { amount: Option<i64> },
-    Void,
-    Refund { amount: Option<i64> },
-}
-
-/// Runs one follow-up operation: checked against the payment's amounts, claimed (so concurrent
-/// operations are serialized), sent with the transaction's id as idempotency key, finished.
-pub async fn operate(
-    state: &AppState,
-    auth: &Auth,
-    mut rec: PaymentRecord,
-    op: Op,
-) -> Result<PaymentView, ApiError> {
-    if let Some(busy) = rec.busy_txn.clone() {
-        // An earlier call whose answer was lost (not one still running: those are younger than
-        // the wait) is settled with Stripe first.
-        let txn = state.store.get_transaction(auth.client_no, &busy).await?;
-        let policy = super::reconcile::Policy {
-            min_age_ms: 10_000,
-            ..super::reconcile::Policy::default()
-        };
-        let now = kassa_storage::now_millis();
-        if txn.status == "pending" && now - txn.created_at >= policy.min_age_ms {
-            super::reconcile::reconcile_one(state, &txn, now, policy).await?;
-            rec = state
-                .store
-                .get_payment(auth.client_no, &rec.id)
-                .await
-                .map_err(not_found)?;
-        }
-        if rec.busy_txn.is_some() {
-            return Err(ApiError::Conflict {
-                code: "payment_busy",
-                message: "an earlier operation on this payment has not finished (or its outcome at Stripe is not known yet); retry shortly".into(),
-            });
-        }
-    }
-    let before = amounts(&rec)?;
-    let (kind, after, amount) = match &op {
-        Op::Capture { amount } => {
-            let a = before.capture(*amount).map_err(op_error)?;
-            ("capture", a, a.captured)
-        }
-        Op::Void => (
-            "void",
-            before.void().map_err(op_error)?,
-            rec.amount_authorized,
-        ),
-        Op::Refund { amount } => {
-            let a = before.refund(*amount).map_err(op_error)?;
-            ("refund", a, a.refunded - before.refunded)
-        }
-    };
-    let pi = rec
-        .processor_payment_id
-        .clone()
-        .ok_or_else(|| ApiError::Conflict {
-            code: "payment_unexpected_state",
-            message: "the payment has no PaymentIntent at Stripe".into(),
-        })?;
-    let gw = gateway_ctx::load(state, auth.client_no, rec.gateway_id, None).await?;
-    let txn_id = kassa_secrets::new_id("txn_")?;
-    let txn = TransactionRecord {
-        id: txn_id.clone(),
-        payment_id: rec.id.clone(),
-        client_no: auth.client_no,
-        kind: kind.into(),
-        amount,
-        ..Default::default()
-    };
-    state
-        .store
-        .claim_payment(auth.client_no, &rec.id, rec.version, &txn)
-        .await
-        .map_err(not_found)?;
-    let opts = gw.options(Some(txn_id.clone()));
-    let answer: Result<Option<String>, StripeError> = match op {
-        Op::Capture { amount } => gw
-            .client
-            .capture_payment_intent(&pi, amount, None, &opts)
-            .await
-            .map(|p| Some(p.id)),
-        Op::Void => gw
-            .client
-            .cancel_payment_intent(&pi, Some("requested_by_customer"), &opts)
-            .await
-            .map(|p| Some(p.id)),
-        Op::Refund { .. } => {
-            let meta = vec![
-                ("kassa_payment".to_string(), rec.id.clone()),
-                ("kassa_txn".to_string(), txn_id.clone()),
-            ];
-            gw.client
-                .create_refund(&pi, Some(amount), &meta, &opts)
-                .await
-                .map(|r| Some(r.id))
-        }
-    };
-    let mut update = PaymentUpdate {
-        status: rec.status.clone(),
-        amount_authorized: rec.amount_authorized,
-        amount_captured: rec.amount_captured,
-        amount_refunded: rec.amount_refunded,
-        details: rec.details.clone(),
-        ..PaymentUpdate::default()
-    };
-    let (outcome, failure) = match answer {
-        Ok(processor_id) => {
-            update.status = after.status.as_str().into();
-            update.amount_captured = after.captured;
-            update.amount_refunded = after.refunded;
-            (
-                TxnOutcome {
-                    status: "succeeded".into(),
-                    processor_id,
-                    error: None,
-                },
-                None,
-            )
-        }
-        Err(e) if !e.outcome_unknown() => {
-            let err = map_stripe_error(e);
-            let body = serde_json::to_string(&err.body()).ok();
-            (
-                TxnOutcome {
-                    status: "failed".into(),
-                    processor_id: None,
-                    error: body,
-                },
-                Some(err),
-            )
-        }
-        Err(e) => {
-            update.status = PaymentStatus::Pending.as_str().into();
-            (
-                TxnOutcome {
-                    status: "pending".into(),
-                    processor_id: None,
-                    error: Some(json!({"unknown": e.to_string()}).to_string()),
-                },
-                None,
-            )
-        }
-    };
-    let finished = state
-        .store
-        .finish_transaction(auth.client_no, &rec.id, &txn_id, &outcome, &update)
-        .await?;
-    if let Some(e) = failure {
-        return Err(e);
-    }
-    view(state, &finished, true).await
-}
-
-pub async fn operate_by_id(
-    state: &AppState,
-    auth: &Auth,
-    id: &str,
-    op: Op,
-) -> Result<PaymentView, ApiError> {
-    let rec = state
-        .store
-        .get_payment(auth.client_no, id)
-        .await
-        .map_err(not_found)?;
-    operate(state, auth, rec, op).await
-}
-
-pub async fn void_by_auth_no(
-    state: &AppState,
-    auth: &Auth,
-    auth_no: &str,
-) -> Result<PaymentView, ApiError> {
-    let rec = state
-        .store
-        .find_payment_by_auth_no(auth.client_no, auth_no)
-        .await
-        .map_err(|e| match e {
-            StorageError::NotFound => ApiError::NotFound("authorization"),
-            other => other.into(),
-        })?;
-    operate(state, auth, rec, Op::Void).await
 }
