@@ -57,6 +57,7 @@ pub fn app(state: AppState) -> Router {
         .merge(api)
         .merge(routes::health::router())
         .merge(routes::three_ds::router())
+        .merge(routes::webhooks::router())
         .route(
             "/openapi.json",
             axum::routing::get(move || {

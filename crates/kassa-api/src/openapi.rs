@@ -6,7 +6,7 @@ use utoipa::{Modify, OpenApi};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::routes::{accounts, audit, gateways, groups, payments};
+use crate::routes::{accounts, audit, gateways, groups, payments, webhooks};
 use crate::AppState;
 
 #[derive(OpenApi)]
@@ -20,6 +20,7 @@ use crate::AppState;
         (name = "accounts", description = "Billing accounts"),
         (name = "payment_methods", description = "Tokenized cards and bank accounts"),
         (name = "payments", description = "Authorize, capture, void, refund"),
+        (name = "webhooks", description = "Stripe events received and what they changed"),
         (name = "audit", description = "Changes to gateways, groups and accounts"),
     )
 )]
@@ -57,6 +58,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(accounts::status_history))
         .routes(routes!(payments::create_pm, payments::list_pms))
         .routes(routes!(payments::get_pm, payments::delete_pm))
+        .routes(routes!(payments::pm_history))
         .routes(routes!(payments::create, payments::list))
         .routes(routes!(payments::get))
         .routes(routes!(payments::capture))
@@ -66,5 +68,8 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(payments::authorize_3ds))
         .routes(routes!(payments::upsell))
         .routes(routes!(payments::fraud_score))
+        .routes(routes!(webhooks::list))
+        .routes(routes!(webhooks::get))
+        .routes(routes!(webhooks::retry))
         .routes(routes!(audit::list))
 }

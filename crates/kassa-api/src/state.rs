@@ -9,6 +9,17 @@ use crate::Metrics;
 pub struct Config {
     /// The URL the outside world reaches this server at (webhook and 3-D Secure return URLs).
     pub public_url: String,
+    /// How old a webhook's signed timestamp may be, in seconds (Stripe's libraries use 300).
+    pub webhook_tolerance_secs: i64,
+}
+
+impl Config {
+    pub fn new(public_url: impl Into<String>) -> Self {
+        Config {
+            public_url: public_url.into(),
+            webhook_tolerance_secs: 300,
+        }
+    }
 }
 
 /// Everything a handler can reach.

@@ -197,6 +197,8 @@ pub struct PaymentView {
     pub three_ds: Option<serde_json::Value>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub transactions: Option<Vec<TransactionView>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub chargebacks: Option<Vec<ChargebackView>>,
     pub created_at: String,
     pub updated_at: String,
 }
@@ -234,6 +236,67 @@ pub struct FraudScoreView {
     pub account_status: String,
     /// `voided` after a successful check, `declined` when Radar blocked it.
     pub payment_status: String,
+}
+
+/// A Stripe event as Kassa received it, and what it did.
+#[derive(Serialize, ToSchema)]
+pub struct WebhookEventView {
+    /// Always `webhook_event`.
+    pub object: &'static str,
+    pub id: i64,
+    /// Stripe's `evt_…` (for a rejected delivery, an id of Kassa's).
+    pub event_id: String,
+    pub event_type: String,
+    /// The connected account the event is for.
+    pub account: Option<String>,
+    /// The collection group of the URL it came to.
+    pub group_no: Option<i64>,
+    /// The gateway whose secret verified it.
+    pub gateway_id: Option<i64>,
+    /// How it was verified, or why it was rejected.
+    pub verification: String,
+    /// `received`, `applying`, `applied`, `ignored`, `failed`, `rejected`.
+    pub status: String,
+    pub attempts: i64,
+    /// What it changed.
+    #[schema(value_type = Option<Object>)]
+    pub result: Option<serde_json::Value>,
+    pub error: Option<String>,
+    /// The event's own `created` (Unix seconds).
+    pub event_created: i64,
+    pub received_at: String,
+    pub applied_at: Option<String>,
+}
+
+/// A change to a stored card (the account updater, or an update at Stripe): old and new values.
+#[derive(Serialize, ToSchema)]
+pub struct CardChangeView {
+    /// Always `payment_method_change`.
+    pub object: &'static str,
+    /// `{"from": {…}, "to": {…}, "previous_attributes": {…}, "event_type": …}`.
+    #[schema(value_type = Object)]
+    pub changes: serde_json::Value,
+    /// The Stripe event (`evt_…`) it came from.
+    pub source: String,
+    pub created_at: String,
+}
+
+/// A chargeback on a payment, from Stripe's dispute events.
+#[derive(Serialize, ToSchema, Clone)]
+pub struct ChargebackView {
+    pub dispute_id: String,
+    pub amount: i64,
+    pub currency: String,
+    pub reason: String,
+    pub status: String,
+    /// Unix seconds.
+    pub evidence_due_by: Option<i64>,
+    /// The gateway's `chargeback_fee`.
+    pub fee: i64,
+    /// `won` or `lost` once closed.
+    pub outcome: Option<String>,
+    pub created_at: String,
+    pub updated_at: String,
 }
 
 #[cfg(test)]

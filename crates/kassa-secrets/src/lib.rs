@@ -13,6 +13,9 @@ use base64::Engine;
 use sha2::{Digest, Sha256};
 use std::fmt;
 
+mod webhook;
+pub use webhook::{sign_stripe, verify_stripe_signature, SignatureError};
+
 const SEALED_PREFIX: &str = "v1:";
 const NONCE_LEN: usize = 12;
 

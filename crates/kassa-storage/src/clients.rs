@@ -68,6 +68,14 @@ impl Store {
         ))
     }
 
+    pub async fn client_exists(&self, client_no: i64) -> Result<bool, StorageError> {
+        let row = sqlx::query("SELECT COUNT(*) AS n FROM clients WHERE client_no = $1")
+            .bind(client_no)
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(row.try_get::<i64, _>("n")? > 0)
+    }
+
     /// The live API key with this hash, if any.
     pub async fn find_api_key(&self, key_hash: &str) -> Result<Option<ApiKeyRecord>, StorageError> {
         let row = sqlx::query(

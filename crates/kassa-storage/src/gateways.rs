@@ -125,6 +125,17 @@ impl Store {
         Ok(page.finish(rows))
     }
 
+    /// Every gateway of a client, archived ones too (webhooks may still arrive for them).
+    pub async fn all_gateways(&self, client_no: i64) -> Result<Vec<GatewayRecord>, StorageError> {
+        let rows = sqlx::query(&format!(
+            "SELECT {COLUMNS} FROM gateways WHERE client_no = $1 ORDER BY id"
+        ))
+        .bind(client_no)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(from_row).collect()
+    }
+
     /// Replaces a gateway's data if it is still at `expected_version`, with its audit entry, in
     /// one transaction. A concurrent change in between gives [`StorageError::Stale`].
     pub async fn update_gateway(

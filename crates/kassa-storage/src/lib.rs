@@ -20,6 +20,7 @@ mod idempotency;
 pub mod migrate;
 mod payment_methods;
 mod payments;
+mod webhooks;
 
 pub use accounts::{AccountFilter, AccountRecord, AccountWrite, StatusChange, StatusHistoryRecord};
 pub use audit::{AuditEntry, AuditRecord};
@@ -31,6 +32,7 @@ pub use groups::{GroupRecord, GroupWrite};
 pub use idempotency::{IdempotencyBegin, StoredResponse};
 pub use payment_methods::PaymentMethodRecord;
 pub use payments::{PaymentRecord, PaymentUpdate, TransactionRecord, TxnOutcome};
+pub use webhooks::{CardUpdate, ChargebackRecord, ChargebackWrite, WebhookEventRecord};
 
 /// Current time as Unix milliseconds.
 pub fn now_millis() -> i64 {

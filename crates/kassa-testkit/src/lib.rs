@@ -62,9 +62,7 @@ impl TestApp {
         let state = kassa_api::AppState::new(
             store.clone(),
             master_key,
-            kassa_api::Config {
-                public_url: base_url.clone(),
-            },
+            kassa_api::Config::new(base_url.clone()),
         );
         let app_state = state.clone();
         let server = tokio::spawn(async move {

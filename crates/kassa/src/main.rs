@@ -202,13 +202,7 @@ async fn reconcile(db: DatabaseArgs, key: KeyArgs) -> Result<(), CliError> {
     let master_key = key.load(backend, &db)?;
     let store = open_store(&db).await?;
     config::check_master_key(&store, &master_key).await?;
-    let state = kassa_api::AppState::new(
-        store,
-        master_key,
-        kassa_api::Config {
-            public_url: String::new(),
-        },
-    );
+    let state = kassa_api::AppState::new(store, master_key, kassa_api::Config::new(String::new()));
     let report = kassa_api::service::reconcile::run_once(
         &state,
         kassa_api::service::reconcile::Policy::default(),
@@ -282,9 +276,7 @@ async fn serve(
     let state = kassa_api::AppState::new(
         store.clone(),
         master_key,
-        kassa_api::Config {
-            public_url: public_url.clone(),
-        },
+        kassa_api::Config::new(public_url.clone()),
     );
     if let (Some((addr, _)), Some(client)) = (&emulator, &first) {
         let demo = kassa_api::demo::seed(
@@ -307,6 +299,10 @@ async fn serve(
         );
     }
     tokio::spawn(kassa_api::housekeeping(state.clone()));
+    tokio::spawn(kassa_api::service::webhooks::run_forever(
+        state.clone(),
+        std::time::Duration::from_secs(5),
+    ));
     tokio::spawn(kassa_api::service::reconcile::run_forever(
         state.clone(),
         std::time::Duration::from_secs(30),

@@ -5,6 +5,7 @@ pub mod groups;
 pub mod health;
 pub mod payments;
 pub mod three_ds;
+pub mod webhooks;
 
 use crate::ApiError;
 

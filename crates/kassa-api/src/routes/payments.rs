@@ -299,3 +299,28 @@ pub async fn fraud_score(
         crate::service::checkout::fraud_score(&state, &auth, body).await?,
     ))
 }
+
+#[utoipa::path(operation_id = "payment_method_history", get, path = "/v1/accounts/{acct_no}/payment_methods/{pm_no}/history", tag = "payment_methods", params(("acct_no" = i64, Path), ("pm_no" = i64, Path)),
+    responses((status = 200, body = ListView<crate::views::CardChangeView>), (status = 404, body = ErrorBody)))]
+pub async fn pm_history(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path((no, pm)): Path<(String, String)>,
+) -> Result<Json<ListView<crate::views::CardChangeView>>, ApiError> {
+    let (acct_no, pm_no) = (path_id(&no, "account")?, path_id(&pm, "payment method")?);
+    pms::get(&state, &auth, acct_no, pm_no).await?;
+    let rows = state
+        .store
+        .payment_method_history(auth.client_no, pm_no)
+        .await?;
+    let data = rows
+        .into_iter()
+        .map(|(changes, source, at)| crate::views::CardChangeView {
+            object: "payment_method_change",
+            changes: serde_json::from_str(&changes).unwrap_or(serde_json::Value::Null),
+            source,
+            created_at: crate::views::timestamp(at),
+        })
+        .collect();
+    Ok(Json(ListView::new(data, false)))
+}

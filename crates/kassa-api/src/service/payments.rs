@@ -688,7 +688,32 @@ pub async fn view(
     } else {
         None
     };
+    let chargebacks = if with_transactions {
+        Some(
+            state
+                .store
+                .chargebacks_for_payment(rec.client_no, &rec.id)
+                .await?
+                .into_iter()
+                .map(|c| crate::views::ChargebackView {
+                    dispute_id: c.dispute_id,
+                    amount: c.amount,
+                    currency: c.currency,
+                    reason: c.reason,
+                    status: c.status,
+                    evidence_due_by: c.evidence_due_by,
+                    fee: c.fee,
+                    outcome: c.outcome,
+                    created_at: timestamp(c.created_at),
+                    updated_at: timestamp(c.updated_at),
+                })
+                .collect(),
+        )
+    } else {
+        None
+    };
     Ok(PaymentView {
+        chargebacks,
         object: "payment",
         id: rec.id.clone(),
         status: rec.status.clone(),

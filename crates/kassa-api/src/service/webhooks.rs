@@ -1,0 +1,482 @@
+//! Stripe webhooks in: verified exactly as Stripe specifies, stored before anything acts on them,
+//! applied once (deduplicated on the event id), newer state never overwritten by an older event.
+
+use axum::http::HeaderMap;
+use kassa_domain::gateway::GatewaySettings;
+use kassa_storage::{CardUpdate, ChargebackWrite, StorageError, WebhookEventRecord};
+use serde_json::{json, Value};
+
+use super::{open_webhook_secrets, PURPOSE_GATEWAY_WEBHOOK, PURPOSE_GROUP_WEBHOOK};
+use crate::{ApiError, AppState};
+
+/// What the endpoint answers.
+pub struct Received {
+    pub id: i64,
+    pub duplicate: bool,
+}
+
+fn bad(reason: String) -> ApiError {
+    ApiError::InvalidRequest {
+        param: None,
+        code: "webhook_invalid",
+        message: reason,
+    }
+}
+
+/// Candidate signing secrets: `(gateway id, secrets)` in the order they are tried.
+async fn candidates(
+    state: &AppState,
+    client_no: i64,
+    group_no: Option<i64>,
+    account: Option<&str>,
+) -> Result<Vec<(i64, Vec<String>)>, ApiError> {
+    if let Some(no) = group_no {
+        let g = state
+            .store
+            .get_group(client_no, no)
+            .await
+            .map_err(|e| match e {
+                StorageError::NotFound => ApiError::NotFound("collection group"),
+                other => other.into(),
+            })?;
+        let own = open_webhook_secrets(
+            &state.master_key,
+            PURPOSE_GROUP_WEBHOOK,
+            g.webhook_secrets_sealed.as_deref(),
+        )?;
+        if !own.is_empty() {
+            return Ok(vec![(g.gateway_id, own)]);
+        }
+        let gw = state.store.get_gateway(client_no, g.gateway_id).await?;
+        return Ok(vec![(
+            gw.id,
+            open_webhook_secrets(
+                &state.master_key,
+                PURPOSE_GATEWAY_WEBHOOK,
+                gw.webhook_secrets_sealed.as_deref(),
+            )?,
+        )]);
+    }
+    let mut out = Vec::new();
+    for gw in state.store.all_gateways(client_no).await? {
+        if let Some(acct) = account {
+            let s: GatewaySettings =
+                serde_json::from_str(&gw.settings).map_err(ApiError::internal)?;
+            if !(s.connected_account && s.mid_number.as_deref() == Some(acct)) {
+                continue;
+            }
+        }
+        let secrets = open_webhook_secrets(
+            &state.master_key,
+            PURPOSE_GATEWAY_WEBHOOK,
+            gw.webhook_secrets_sealed.as_deref(),
+        )?;
+        if !secrets.is_empty() {
+            out.push((gw.id, secrets));
+        }
+    }
+    Ok(out)
+}
+
+/// `POST /webhooks/stripe/{client_no}[/{group_no}]`.
+pub async fn receive(
+    state: &AppState,
+    client_no: i64,
+    group_no: Option<i64>,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<Received, ApiError> {
+    if !state.store.client_exists(client_no).await? {
+        return Err(ApiError::NotFound("client"));
+    }
+    let event: Value = serde_json::from_slice(body)
+        .map_err(|e| bad(format!("the body is not a JSON event: {e}")))?;
+    let event_id = event["id"]
+        .as_str()
+        .filter(|s| s.starts_with("evt_"))
+        .ok_or_else(|| bad("the event has no evt_ id".into()))?
+        .to_string();
+    let event_type = event["type"].as_str().unwrap_or("unknown").to_string();
+    let account = event["account"].as_str().map(str::to_string);
+    let signature = headers
+        .get("stripe-signature")
+        .and_then(|v| v.to_str().ok());
+    let now = kassa_storage::now_millis() / 1000;
+    let mut verified: Option<(i64, usize)> = None;
+    let mut reason = String::from("no webhook secret is configured for this endpoint");
+    for (gateway_id, secrets) in candidates(state, client_no, group_no, account.as_deref()).await? {
+        let refs: Vec<&str> = secrets.iter().map(String::as_str).collect();
+        match kassa_secrets::verify_stripe_signature(
+            signature,
+            body,
+            &refs,
+            now,
+            state.config.webhook_tolerance_secs,
+        ) {
+            Ok(i) => {
+                verified = Some((gateway_id, i));
+                break;
+            }
+            Err(e) => reason = e.to_string(),
+        }
+    }
+    let mut record = WebhookEventRecord {
+        client_no,
+        group_no,
+        event_id: event_id.clone(),
+        event_type,
+        account,
+        event_created: event["created"].as_i64().unwrap_or(0),
+        ..Default::default()
+    };
+    let Some((gateway_id, secret_index)) = verified else {
+        // Kept for the operator to see, but never applied; the body is cut to keep it small.
+        record.event_id = kassa_secrets::new_id("rejected_")?;
+        record.status = "rejected".into();
+        record.verification = format!("rejected: {reason}");
+        record.payload = String::from_utf8_lossy(&body[..body.len().min(16 * 1024)]).into_owned();
+        state.store.insert_webhook_event(&record).await?;
+        return Err(bad(format!("signature verification failed: {reason}")));
+    };
+    record.gateway_id = Some(gateway_id);
+    record.status = "received".into();
+    record.verification = format!(
+        "verified with gateway {gateway_id}'s secret #{}",
+        secret_index + 1
+    );
+    record.payload = String::from_utf8_lossy(body).into_owned();
+    match state.store.insert_webhook_event(&record).await? {
+        Some(id) => Ok(Received {
+            id,
+            duplicate: false,
+        }),
+        None => Ok(Received {
+            id: 0,
+            duplicate: true,
+        }),
+    }
+}
+
+/// Applies a stored event once. `retry_failed` lets a failed event be tried again.
+pub async fn apply(state: &AppState, id: i64, retry_failed: bool) -> Result<(), ApiError> {
+    if !state.store.claim_webhook_event(id, retry_failed).await? {
+        return Ok(());
+    }
+    let rec = state.store.get_webhook_event_unscoped(id).await?;
+    let outcome = apply_event(state, &rec).await;
+    match outcome {
+        Ok((status, result)) => {
+            state
+                .store
+                .finish_webhook_event(id, status, Some(&result.to_string()), None)
+                .await?
+        }
+        Err(e) => {
+            tracing::warn!(event = %rec.event_id, error = %e, "webhook event failed");
+            state
+                .store
+                .finish_webhook_event(id, "failed", None, Some(&e.to_string()))
+                .await?
+        }
+    }
+    Ok(())
+}
+
+async fn apply_event(
+    state: &AppState,
+    rec: &WebhookEventRecord,
+) -> Result<(&'static str, Value), ApiError> {
+    let event: Value = serde_json::from_str(&rec.payload).map_err(ApiError::internal)?;
+    let object = &event["data"]["object"];
+    let created = rec.event_created;
+    match rec.event_type.as_str() {
+        "payment_method.updated" | "payment_method.automatically_updated" => {
+            card_updated(
+                state,
+                rec,
+                object,
+                &event["data"]["previous_attributes"],
+                created,
+            )
+            .await
+        }
+        "payment_method.detached" => card_detached(state, rec, object).await,
+        "charge.dispute.created"
+        | "charge.dispute.updated"
+        | "charge.dispute.closed"
+        | "charge.dispute.funds_withdrawn"
+        | "charge.dispute.funds_reinstated" => dispute(state, rec, object, created).await,
+        "payment_intent.succeeded"
+        | "payment_intent.payment_failed"
+        | "payment_intent.canceled"
+        | "charge.refunded"
+        | "charge.captured" => payment_state(state, rec, object, created).await,
+        _ => Ok(("ignored", json!({"note": "event type not acted on"}))),
+    }
+}
+
+async fn card_updated(
+    state: &AppState,
+    rec: &WebhookEventRecord,
+    pm: &Value,
+    previous: &Value,
+    created: i64,
+) -> Result<(&'static str, Value), ApiError> {
+    let stripe_id = pm["id"].as_str().unwrap_or_default();
+    let card = &pm["card"];
+    let update = CardUpdate {
+        brand: card["brand"].as_str().map(str::to_string),
+        last4: card["last4"].as_str().map(str::to_string),
+        exp_month: card["exp_month"].as_i64(),
+        exp_year: card["exp_year"].as_i64(),
+        fingerprint: card["fingerprint"].as_str().map(str::to_string),
+    };
+    let mut changed = Vec::new();
+    for stored in state
+        .store
+        .payment_methods_by_stripe_id(rec.client_no, stripe_id)
+        .await?
+    {
+        let old = json!({"brand": stored.brand, "last4": stored.last4, "exp_month": stored.exp_month, "exp_year": stored.exp_year, "fingerprint": stored.fingerprint});
+        let new = json!({"brand": update.brand, "last4": update.last4, "exp_month": update.exp_month, "exp_year": update.exp_year, "fingerprint": update.fingerprint});
+        let changes = json!({"from": old, "to": new, "previous_attributes": previous, "event_type": rec.event_type});
+        if state
+            .store
+            .update_card(
+                rec.client_no,
+                stored.pm_no,
+                &update,
+                &changes.to_string(),
+                &rec.event_id,
+                created,
+            )
+            .await?
+        {
+            changed.push(stored.pm_no);
+        }
+    }
+    if changed.is_empty() {
+        return Ok((
+            "ignored",
+            json!({"note": "no stored card with this PaymentMethod, or a newer update was applied already"}),
+        ));
+    }
+    Ok(("applied", json!({"payment_methods_updated": changed})))
+}
+
+async fn card_detached(
+    state: &AppState,
+    rec: &WebhookEventRecord,
+    pm: &Value,
+) -> Result<(&'static str, Value), ApiError> {
+    let stripe_id = pm["id"].as_str().unwrap_or_default();
+    let mut detached = Vec::new();
+    for stored in state
+        .store
+        .payment_methods_by_stripe_id(rec.client_no, stripe_id)
+        .await?
+    {
+        if stored.status != "detached" {
+            state
+                .store
+                .set_payment_method_status(rec.client_no, stored.pm_no, "detached")
+                .await?;
+            detached.push(stored.pm_no);
+        }
+    }
+    if detached.is_empty() {
+        return Ok((
+            "ignored",
+            json!({"note": "no active stored card with this PaymentMethod"}),
+        ));
+    }
+    Ok(("applied", json!({"payment_methods_detached": detached})))
+}
+
+async fn dispute(
+    state: &AppState,
+    rec: &WebhookEventRecord,
+    dp: &Value,
+    created: i64,
+) -> Result<(&'static str, Value), ApiError> {
+    let payment = state
+        .store
+        .find_payment_by_processor(
+            rec.client_no,
+            dp["payment_intent"].as_str(),
+            dp["charge"].as_str(),
+        )
+        .await?;
+    let Some(payment) = payment else {
+        return Ok((
+            "ignored",
+            json!({"note": "no Kassa payment for this dispute's charge"}),
+        ));
+    };
+    let gw = state
+        .store
+        .get_gateway(rec.client_no, payment.gateway_id)
+        .await?;
+    let settings: GatewaySettings =
+        serde_json::from_str(&gw.settings).map_err(ApiError::internal)?;
+    let status = dp["status"]
+        .as_str()
+        .unwrap_or("needs_response")
+        .to_string();
+    let outcome = match status.as_str() {
+        "won" | "lost" => Some(status.clone()),
+        "warning_closed" => Some("closed".to_string()),
+        _ => None,
+    };
+    let cb = ChargebackWrite {
+        client_no: rec.client_no,
+        payment_id: payment.id.clone(),
+        gateway_id: payment.gateway_id,
+        dispute_id: dp["id"].as_str().unwrap_or_default().to_string(),
+        amount: dp["amount"].as_i64().unwrap_or(0),
+        currency: dp["currency"]
+            .as_str()
+            .unwrap_or(&payment.currency)
+            .to_string(),
+        reason: dp["reason"].as_str().unwrap_or("general").to_string(),
+        status,
+        evidence_due_by: dp["evidence_details"]["due_by"].as_i64().filter(|d| *d > 0),
+        fee: settings.limits.chargeback_fee.get(),
+        outcome,
+        event_created: created,
+    };
+    let applied = state.store.upsert_chargeback(&cb).await?;
+    Ok((
+        if applied { "applied" } else { "ignored" },
+        json!({"payment_id": payment.id, "dispute": cb.dispute_id, "status": cb.status, "newer_state_kept": !applied}),
+    ))
+}
+
+/// A payment's state as Stripe reports it when it changed outside Kassa (a refund in Stripe's
+/// dashboard, a capture elsewhere). Terminal states never move backwards.
+async fn payment_state(
+    state: &AppState,
+    rec: &WebhookEventRecord,
+    object: &Value,
+    created: i64,
+) -> Result<(&'static str, Value), ApiError> {
+    let (pi, charge) = if object["object"] == "charge" {
+        (object["payment_intent"].as_str(), object["id"].as_str())
+    } else {
+        (object["id"].as_str(), object["latest_charge"].as_str())
+    };
+    let Some(p) = state
+        .store
+        .find_payment_by_processor(rec.client_no, pi, charge)
+        .await?
+    else {
+        return Ok((
+            "ignored",
+            json!({"note": "no Kassa payment for this object"}),
+        ));
+    };
+    if p.busy_txn.is_some() {
+        return Ok((
+            "ignored",
+            json!({"note": "a Kassa call on this payment is under way; it settles the state", "payment_id": p.id}),
+        ));
+    }
+    let (mut captured, mut refunded) = (p.amount_captured, p.amount_refunded);
+    let status: String = match rec.event_type.as_str() {
+        "payment_intent.succeeded"
+            if matches!(
+                p.status.as_str(),
+                "authorized" | "pending" | "requires_action"
+            ) =>
+        {
+            captured = object["amount_received"].as_i64().unwrap_or(p.amount);
+            if captured >= p.amount_authorized.max(p.amount) {
+                "captured"
+            } else {
+                "partially_captured"
+            }
+            .into()
+        }
+        "payment_intent.canceled"
+            if matches!(
+                p.status.as_str(),
+                "authorized" | "pending" | "requires_action"
+            ) =>
+        {
+            "voided".into()
+        }
+        "payment_intent.payment_failed"
+            if matches!(p.status.as_str(), "pending" | "requires_action") =>
+        {
+            "declined".into()
+        }
+        "charge.captured" if matches!(p.status.as_str(), "authorized" | "pending") => {
+            captured = object["amount_captured"].as_i64().unwrap_or(p.amount);
+            if captured >= p.amount_authorized.max(p.amount) {
+                "captured"
+            } else {
+                "partially_captured"
+            }
+            .into()
+        }
+        "charge.refunded"
+            if object["amount_refunded"].as_i64().unwrap_or(0) > p.amount_refunded
+                && p.amount_captured > 0 =>
+        {
+            refunded = object["amount_refunded"]
+                .as_i64()
+                .unwrap_or(0)
+                .min(p.amount_captured);
+            if refunded >= p.amount_captured {
+                "refunded"
+            } else {
+                "partially_refunded"
+            }
+            .into()
+        }
+        _ => {
+            return Ok((
+                "ignored",
+                json!({"note": "the payment already reflects this or a later state", "payment_id": p.id, "status": p.status}),
+            ))
+        }
+    };
+    let applied = state
+        .store
+        .apply_external_payment_state(&p, &status, captured, refunded, created)
+        .await?;
+    Ok((
+        if applied { "applied" } else { "ignored" },
+        json!({"payment_id": p.id, "from": p.status, "to": status, "applied": applied}),
+    ))
+}
+
+/// Applies what was stored but not applied (a crash between storing and applying, or an apply
+/// task that died), every few seconds while the server runs.
+pub async fn run_forever(state: AppState, every: std::time::Duration) {
+    let mut tick = tokio::time::interval(every);
+    loop {
+        tick.tick().await;
+        if let Err(e) = catch_up(&state, 2_000, 5 * 60_000).await {
+            tracing::warn!(error = %e, "webhook catch-up failed");
+        }
+    }
+}
+
+/// One catch-up pass: events received at least `min_age_ms` ago, and events stuck applying for
+/// `stuck_ms`. Returns how many it applied.
+pub async fn catch_up(state: &AppState, min_age_ms: i64, stuck_ms: i64) -> Result<usize, ApiError> {
+    let now = kassa_storage::now_millis();
+    let pending = state
+        .store
+        .unapplied_webhook_events(now - min_age_ms, now - stuck_ms, 500)
+        .await?;
+    let n = pending.len();
+    for e in pending {
+        if e.status == "applying" {
+            state.store.release_webhook_event(e.id).await?;
+        }
+        apply(state, e.id, false).await?;
+    }
+    Ok(n)
+}
