@@ -6,7 +6,7 @@ use utoipa::{Modify, OpenApi};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::routes::{accounts, audit, gateways, groups, payments, webhooks};
+use crate::routes::{accounts, audit, gateways, groups, notifications, payments, webhooks};
 use crate::AppState;
 
 #[derive(OpenApi)]
@@ -21,6 +21,7 @@ use crate::AppState;
         (name = "payment_methods", description = "Tokenized cards and bank accounts"),
         (name = "payments", description = "Authorize, capture, void, refund"),
         (name = "webhooks", description = "Stripe events received and what they changed"),
+        (name = "notifications", description = "Kassa's own events, to the client's endpoints"),
         (name = "audit", description = "Changes to gateways, groups and accounts"),
     )
 )]
@@ -71,5 +72,12 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(webhooks::list))
         .routes(routes!(webhooks::get))
         .routes(routes!(webhooks::retry))
+        .routes(routes!(notifications::create, notifications::list))
+        .routes(routes!(
+            notifications::get,
+            notifications::update,
+            notifications::delete
+        ))
+        .routes(routes!(notifications::deliveries))
         .routes(routes!(audit::list))
 }

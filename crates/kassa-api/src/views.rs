@@ -299,6 +299,41 @@ pub struct ChargebackView {
     pub updated_at: String,
 }
 
+/// A client's endpoint for Kassa's own events.
+#[derive(Serialize, ToSchema)]
+pub struct EndpointView {
+    /// Always `notification_endpoint`.
+    pub object: &'static str,
+    pub id: i64,
+    pub url: String,
+    /// Event types, or `*` for all.
+    pub enabled_events: Vec<String>,
+    pub description: Option<String>,
+    /// `active`, `disabled` or `deleted`.
+    pub status: String,
+    /// The signing secret (`whsec_…`, Standard Webhooks): only in the answer that made it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub secret: Option<String>,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+/// One queued notification and how its delivery went.
+#[derive(Serialize, ToSchema)]
+pub struct DeliveryView {
+    /// The `webhook-id` it is sent with.
+    pub id: String,
+    pub event_type: String,
+    /// `pending`, `sending`, `delivered`, `failed`.
+    pub status: String,
+    pub attempts: i64,
+    pub last_status: Option<i64>,
+    pub last_error: Option<String>,
+    pub next_attempt_at: Option<String>,
+    pub created_at: String,
+    pub delivered_at: Option<String>,
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

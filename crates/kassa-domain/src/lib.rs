@@ -15,6 +15,7 @@ pub mod json;
 pub mod keys;
 pub mod level23;
 pub mod money;
+pub mod notify;
 pub mod payment;
 pub mod rate;
 pub mod settings;

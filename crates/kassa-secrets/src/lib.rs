@@ -13,6 +13,7 @@ use base64::Engine;
 use sha2::{Digest, Sha256};
 use std::fmt;
 
+pub mod standard_webhooks;
 mod webhook;
 pub use webhook::{sign_stripe, verify_stripe_signature, SignatureError};
 

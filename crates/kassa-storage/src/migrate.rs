@@ -35,6 +35,11 @@ const MIGRATIONS: &[Migration] = &[
         name: "webhooks",
         sql: include_str!("../migrations/0004_webhooks.sql"),
     },
+    Migration {
+        version: 5,
+        name: "notifications",
+        sql: include_str!("../migrations/0005_notifications.sql"),
+    },
 ];
 
 const LOCK_ID: i64 = 0x6b_6173_7361; // "kassa"

@@ -299,6 +299,10 @@ async fn serve(
         );
     }
     tokio::spawn(kassa_api::housekeeping(state.clone()));
+    tokio::spawn(kassa_api::service::notifications::run_forever(
+        state.clone(),
+        std::time::Duration::from_secs(1),
+    ));
     tokio::spawn(kassa_api::service::webhooks::run_forever(
         state.clone(),
         std::time::Duration::from_secs(5),

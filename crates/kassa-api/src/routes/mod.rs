@@ -3,6 +3,7 @@ pub mod audit;
 pub mod gateways;
 pub mod groups;
 pub mod health;
+pub mod notifications;
 pub mod payments;
 pub mod three_ds;
 pub mod webhooks;

@@ -181,6 +181,10 @@ pub async fn update(
         )
         .await
         .map_err(not_found)?;
+    if updated.status != rec.status {
+        let data = serde_json::json!({"acct_no": acct_no, "from": rec.status, "to": updated.status, "reason": "api", "payment_id": null});
+        super::notifications::notify(state, auth.client_no, "account.status_changed", data).await;
+    }
     view(&updated)
 }
 

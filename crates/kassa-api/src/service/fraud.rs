@@ -64,10 +64,14 @@ pub async fn apply(
             payment_id: Some(payment_id.to_string()),
             actor: actor.to_string(),
         };
-        state
+        if let Some(from) = state
             .store
             .set_account_status(client_no, acct_no, status.as_str(), &change)
-            .await?;
+            .await?
+        {
+            let data = serde_json::json!({"acct_no": acct_no, "from": from, "to": status.as_str(), "reason": change.reason, "payment_id": payment_id});
+            super::notifications::notify(state, client_no, "account.status_changed", data).await;
+        }
     }
     Ok(target)
 }

@@ -189,7 +189,12 @@ pub async fn operate(
     if let Some(e) = failure {
         return Err(e);
     }
-    view(state, &finished, true).await
+    let v = view(state, &finished, true).await?;
+    if kind == "refund" && outcome.status == "succeeded" {
+        let data = serde_json::to_value(&v).unwrap_or(Value::Null);
+        super::notifications::notify(state, auth.client_no, "payment.refunded", data).await;
+    }
+    Ok(v)
 }
 
 pub async fn operate_by_id(

@@ -465,6 +465,7 @@ pub async fn create(
     }
     apply_fraud(state, auth, &finished).await?;
     let view = view(state, &finished, false).await?;
+    notify_outcome(state, auth.client_no, &view).await;
     if let Some(ApiError::Card {
         code,
         decline_code,
@@ -480,6 +481,17 @@ pub async fn create(
         });
     }
     Ok((view, true))
+}
+
+/// Tells the client's endpoints how a payment ended (nothing while it is still under way).
+pub(crate) async fn notify_outcome(state: &AppState, client_no: i64, view: &PaymentView) {
+    let event = match view.status.as_str() {
+        "authorized" | "captured" => "payment.succeeded",
+        "declined" => "payment.declined",
+        _ => return,
+    };
+    let data = serde_json::to_value(view).unwrap_or(Value::Null);
+    super::notifications::notify(state, client_no, event, data).await;
 }
 
 /// The account status change the payment's fraud result calls for, if any.

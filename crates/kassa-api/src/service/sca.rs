@@ -137,6 +137,8 @@ pub async fn authorize(state: &AppState, auth: &Auth, id: &str) -> Result<Paymen
         });
     }
     apply_fraud(state, auth, &finished).await?;
+    super::payments::notify_outcome(state, auth.client_no, &view(state, &finished, false).await?)
+        .await;
     if let Some(ApiError::Card {
         code,
         decline_code,

@@ -261,6 +261,8 @@ async fn card_updated(
             json!({"note": "no stored card with this PaymentMethod, or a newer update was applied already"}),
         ));
     }
+    let data = json!({"payment_method_nos": changed, "brand": update.brand, "last4": update.last4, "exp_month": update.exp_month, "exp_year": update.exp_year, "source_event": rec.event_id});
+    super::notifications::notify(state, rec.client_no, "card.updated", data).await;
     Ok(("applied", json!({"payment_methods_updated": changed})))
 }
 
@@ -290,6 +292,13 @@ async fn card_detached(
             json!({"note": "no active stored card with this PaymentMethod"}),
         ));
     }
+    super::notifications::notify(
+        state,
+        rec.client_no,
+        "card.detached",
+        json!({"payment_method_nos": detached, "source_event": rec.event_id}),
+    )
+    .await;
     Ok(("applied", json!({"payment_methods_detached": detached})))
 }
 
@@ -346,6 +355,17 @@ async fn dispute(
         event_created: created,
     };
     let applied = state.store.upsert_chargeback(&cb).await?;
+    if applied {
+        let event = match rec.event_type.as_str() {
+            "charge.dispute.created" => Some("chargeback.opened"),
+            "charge.dispute.closed" => Some("chargeback.closed"),
+            _ => None,
+        };
+        if let Some(event) = event {
+            let data = json!({"payment_id": payment.id, "dispute_id": cb.dispute_id, "amount": cb.amount, "currency": cb.currency, "reason": cb.reason, "status": cb.status, "fee": cb.fee, "outcome": cb.outcome});
+            super::notifications::notify(state, rec.client_no, event, data).await;
+        }
+    }
     Ok((
         if applied { "applied" } else { "ignored" },
         json!({"payment_id": payment.id, "dispute": cb.dispute_id, "status": cb.status, "newer_state_kept": !applied}),
