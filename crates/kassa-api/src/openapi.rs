@@ -50,6 +50,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(gateways::get, gateways::update))
         .routes(routes!(gateways::duplicate))
         .routes(routes!(gateways::archive))
+        .routes(routes!(gateways::usage))
         .routes(routes!(groups::create, groups::list))
         .routes(routes!(groups::get, groups::update))
         .routes(routes!(groups::duplicate))

@@ -1104,3 +1104,82 @@ async fn test_cards_through_kassa() {
         assert_eq!(pm.body["brand"], brand, "{number}: {:?}", pm.body);
     }
 }
+
+/// The monthly cap is hard, and the usage endpoint shows where the month stands.
+#[tokio::test]
+async fn monthly_cap_is_never_exceeded() {
+    let app = TestApp::spawn().await;
+    let emu = Emulator::spawn().await;
+    let (gw, group) = app
+        .emulator_gateway(
+            &emu,
+            json!({"limits": {"monthly_cap": 10_000, "include_refunds": true}}),
+        )
+        .await;
+    let acct = app.account("C-1", group).await;
+    let pm = app
+        .post(
+            &format!("/v1/accounts/{acct}/payment_methods"),
+            &json!({"card": card("4242424242424242")}),
+        )
+        .await
+        .body;
+    // Twelve payments of 1,000 at once against a 10,000 cap: exactly ten go through.
+    let mut tasks = Vec::new();
+    for _ in 0..12 {
+        let http = app.http.clone();
+        let url = app.url("/v1/payments");
+        let key = app.api_key.clone();
+        let body = json!({"acct_no": acct, "payment_method_no": pm["payment_method_no"], "amount": 1000, "currency": "usd"});
+        tasks.push(tokio::spawn(async move {
+            http.post(url)
+                .bearer_auth(key)
+                .json(&body)
+                .send()
+                .await
+                .unwrap()
+                .status()
+        }));
+    }
+    let mut ok = 0;
+    let mut capped = 0;
+    for t in tasks {
+        match t.await.unwrap() {
+            StatusCode::CREATED => ok += 1,
+            StatusCode::UNPROCESSABLE_ENTITY => capped += 1,
+            other => panic!("{other}"),
+        }
+    }
+    assert_eq!((ok, capped), (10, 2));
+    let usage = app.get(&format!("/v1/gateways/{gw}/usage")).await.body;
+    assert_eq!(
+        (
+            usage["gross"].as_i64(),
+            usage["headroom"].as_i64(),
+            usage["transactions"].as_i64()
+        ),
+        (Some(10_000), Some(0), Some(10)),
+        "{usage}"
+    );
+    let r = app.post("/v1/payments", &json!({"acct_no": acct, "payment_method_no": pm["payment_method_no"], "amount": 1, "currency": "usd"})).await;
+    assert_eq!(r.code(), Some("gateway_cap_reached"));
+    // A refund frees room under a net cap; a decline never used any.
+    let list = app.get("/v1/payments?limit=1").await.body;
+    let id = list["data"][0]["id"].as_str().unwrap().to_string();
+    app.post(
+        &format!("/v1/payments/{id}/refunds"),
+        &json!({"amount": 500}),
+    )
+    .await;
+    let usage = app.get(&format!("/v1/gateways/{gw}/usage")).await.body;
+    assert_eq!(
+        (usage["refunded"].as_i64(), usage["headroom"].as_i64()),
+        (Some(500), Some(500))
+    );
+    let declined = app.post("/v1/payments", &json!({"acct_no": acct, "card": card("4000000000000002"), "amount": 400, "currency": "usd"})).await;
+    assert_eq!(declined.status, StatusCode::PAYMENT_REQUIRED);
+    assert_eq!(
+        app.get(&format!("/v1/gateways/{gw}/usage")).await.body["headroom"],
+        500
+    );
+}

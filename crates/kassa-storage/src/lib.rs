@@ -21,6 +21,7 @@ pub mod migrate;
 mod notifications;
 mod payment_methods;
 mod payments;
+mod volume;
 mod webhooks;
 
 pub use accounts::{AccountFilter, AccountRecord, AccountWrite, StatusChange, StatusHistoryRecord};
@@ -34,6 +35,7 @@ pub use idempotency::{IdempotencyBegin, StoredResponse};
 pub use notifications::{EndpointRecord, NotificationRecord};
 pub use payment_methods::PaymentMethodRecord;
 pub use payments::{PaymentRecord, PaymentUpdate, TransactionRecord, TxnOutcome};
+pub use volume::Volume;
 pub use webhooks::{CardUpdate, ChargebackRecord, ChargebackWrite, WebhookEventRecord};
 
 /// Current time as Unix milliseconds.

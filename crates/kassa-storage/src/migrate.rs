@@ -40,6 +40,11 @@ const MIGRATIONS: &[Migration] = &[
         name: "notifications",
         sql: include_str!("../migrations/0005_notifications.sql"),
     },
+    Migration {
+        version: 6,
+        name: "gateway_volume",
+        sql: include_str!("../migrations/0006_gateway_volume.sql"),
+    },
 ];
 
 const LOCK_ID: i64 = 0x6b_6173_7361; // "kassa"

@@ -498,3 +498,63 @@ async fn payments_claims_and_transactions() {
         .unwrap();
     assert_eq!(page.data.len(), 1);
 }
+
+#[tokio::test]
+async fn monthly_cap_holds_under_concurrent_reservations() {
+    let (_db, store) = store().await;
+    let (c, _) = store.create_client("One", "h1", "l1").await.unwrap();
+    let g = store
+        .insert_gateway(c.client_no, &gw("{}"), audit(c.client_no, "create"))
+        .await
+        .unwrap();
+    let mut tasks = Vec::new();
+    for _ in 0..40 {
+        let s = store.clone();
+        tasks.push(tokio::spawn(async move {
+            s.reserve_volume(g.id, "2026-11", 300, Some(10_000), false)
+                .await
+                .unwrap()
+        }));
+    }
+    let mut granted = 0;
+    for t in tasks {
+        if t.await.unwrap() {
+            granted += 1;
+        }
+    }
+    assert_eq!(
+        granted, 33,
+        "10,000 / 300 = 33 reservations fit, never more"
+    );
+    let v = store.volume(g.id, "2026-11").await.unwrap();
+    assert_eq!(v.reserved, 9_900);
+    // Settling: 10 approved, the rest declined.
+    for i in 0..33 {
+        store
+            .settle_volume(g.id, "2026-11", 300, if i < 10 { 300 } else { 0 })
+            .await
+            .unwrap();
+    }
+    let v = store.volume(g.id, "2026-11").await.unwrap();
+    assert_eq!((v.gross, v.reserved, v.transactions), (3_000, 0, 10));
+    // Refunds free room only for a net cap.
+    store
+        .add_refund_volume(g.id, "2026-11", 3_000)
+        .await
+        .unwrap();
+    assert!(!store
+        .reserve_volume(g.id, "2026-11", 7_001, Some(10_000), false)
+        .await
+        .unwrap());
+    assert!(store
+        .reserve_volume(g.id, "2026-11", 7_001, Some(10_000), true)
+        .await
+        .unwrap());
+    assert!(
+        store
+            .reserve_volume(g.id, "2026-12", 1, None, false)
+            .await
+            .unwrap(),
+        "no cap"
+    );
+}

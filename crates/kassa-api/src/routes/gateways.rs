@@ -156,3 +156,73 @@ pub async fn archive(
         svc::archive(&state, &auth, path_id(&id, "gateway")?).await?,
     ))
 }
+
+/// A gateway's volume in one month against its cap.
+#[derive(Serialize, ToSchema)]
+pub struct UsageView {
+    /// Always `gateway_usage`.
+    object: &'static str,
+    gateway_id: i64,
+    /// `YYYY-MM` (UTC).
+    month: String,
+    currency: String,
+    /// Authorized and captured volume that stands (voids and released holds taken off).
+    gross: i64,
+    refunded: i64,
+    /// gross − refunded.
+    net: i64,
+    /// Volume of payments under way.
+    reserved: i64,
+    transactions: i64,
+    monthly_cap: Option<i64>,
+    include_refunds: bool,
+    /// What may still be charged this month (none without a cap).
+    headroom: Option<i64>,
+}
+
+#[utoipa::path(operation_id = "gateway_usage", get, path = "/v1/gateways/{id}/usage", tag = "gateways", params(("id" = i64, Path), ("month" = Option<String>, Query, description = "YYYY-MM, default this month")),
+    responses((status = 200, body = UsageView), (status = 404, body = ErrorBody)))]
+pub async fn usage(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path(id): Path<String>,
+    q: QueryMap,
+) -> Result<Json<UsageView>, ApiError> {
+    q.only(&["month"])?;
+    let gw = svc::get(&state, &auth, path_id(&id, "gateway")?).await?;
+    let month = match q.get("month") {
+        Some(m)
+            if m.len() == 7
+                && m.as_bytes()[4] == b'-'
+                && m.bytes()
+                    .enumerate()
+                    .all(|(i, b)| i == 4 || b.is_ascii_digit()) =>
+        {
+            m.to_string()
+        }
+        Some(_) => return Err(ApiError::invalid("month", "month: use YYYY-MM")),
+        None => crate::service::volume::this_month(),
+    };
+    let v = state.store.volume(gw.id, &month).await?;
+    let limits = &gw.settings.limits;
+    let counted = v.gross + v.reserved
+        - if limits.include_refunds {
+            v.refunded
+        } else {
+            0
+        };
+    Ok(Json(UsageView {
+        object: "gateway_usage",
+        gateway_id: gw.id,
+        month,
+        currency: limits.currency.as_str().to_string(),
+        gross: v.gross,
+        refunded: v.refunded,
+        net: v.gross - v.refunded,
+        reserved: v.reserved,
+        transactions: v.transactions,
+        monthly_cap: limits.monthly_cap.map(|c| c.get()),
+        include_refunds: limits.include_refunds,
+        headroom: limits.monthly_cap.map(|c| (c.get() - counted).max(0)),
+    }))
+}

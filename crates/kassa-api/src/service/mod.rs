@@ -12,6 +12,7 @@ pub mod payment_ops;
 pub mod payments;
 pub mod reconcile;
 pub mod sca;
+pub mod volume;
 pub mod webhooks;
 
 use kassa_domain::keys::{parse_webhook_secrets, StripeSecretKey, WebhookSecret};

@@ -189,6 +189,35 @@ pub async fn operate(
     if let Some(e) = failure {
         return Err(e);
     }
+    if outcome.status == "succeeded" {
+        // Volume that no longer stands, and refunds, for monthly caps and reports.
+        let month = super::volume::payment_month(&finished);
+        match kind {
+            "void" => {
+                state
+                    .store
+                    .reduce_volume(finished.gateway_id, &month, rec.amount_authorized)
+                    .await?
+            }
+            "capture" if finished.amount_captured < rec.amount_authorized => {
+                state
+                    .store
+                    .reduce_volume(
+                        finished.gateway_id,
+                        &month,
+                        rec.amount_authorized - finished.amount_captured,
+                    )
+                    .await?
+            }
+            "refund" => {
+                state
+                    .store
+                    .add_refund_volume(finished.gateway_id, &super::volume::this_month(), amount)
+                    .await?
+            }
+            _ => {}
+        }
+    }
     let v = view(state, &finished, true).await?;
     if kind == "refund" && outcome.status == "succeeded" {
         let data = serde_json::to_value(&v).unwrap_or(Value::Null);

@@ -423,11 +423,45 @@ pub async fn create(
         amount: req.amount,
         ..Default::default()
     };
-    state.store.insert_payment(&record, &txn).await?;
+    // The monthly cap is hard: the volume is reserved before Stripe is called.
+    let limits = &gw.settings.limits;
+    let month = super::volume::this_month();
+    if !state
+        .store
+        .reserve_volume(
+            gw.record.id,
+            &month,
+            req.amount,
+            limits.monthly_cap.map(|c| c.get()),
+            limits.include_refunds,
+        )
+        .await?
+    {
+        return Err(ApiError::unprocessable(
+            Some("gateway_id"),
+            "gateway_cap_reached",
+            format!(
+                "gateway {} has reached its monthly cap for {month}; the payment was not sent",
+                gw.record.id
+            ),
+        ));
+    }
+    let mut record = record;
+    let mut d: Value = serde_json::from_str(&record.details).unwrap_or(json!({}));
+    d["volume"] = json!({"month": month, "reserved": req.amount});
+    record.details = d.to_string();
+    if let Err(e) = state.store.insert_payment(&record, &txn).await {
+        state
+            .store
+            .settle_volume(gw.record.id, &month, req.amount, 0)
+            .await?;
+        return Err(e.into());
+    }
     let answer = gw
         .client
         .create_payment_intent(&params, &gw.options(Some(txn_id.clone())))
         .await;
+    let details: Value = serde_json::from_str(&record.details).unwrap_or(details);
     let (update, outcome, card_error) =
         authorize_outcome(&record, answer, details, src.initial_txn_id.clone());
     let finished = state
@@ -463,6 +497,7 @@ pub async fn create(
             finished.pm_no = Some(stored.pm_no);
         }
     }
+    super::volume::settle(state, &finished).await?;
     apply_fraud(state, auth, &finished).await?;
     let view = view(state, &finished, false).await?;
     notify_outcome(state, auth.client_no, &view).await;

@@ -198,10 +198,11 @@ pub(crate) async fn reconcile_one(
         }
         (_, None) => return Ok(false),
     };
-    state
+    let finished = state
         .store
         .finish_transaction(rec.client_no, &rec.id, &txn.id, &outcome, &update)
         .await?;
+    super::volume::settle(state, &finished).await?;
     tracing::info!(payment = %rec.id, txn = %txn.id, kind = %txn.kind, status = %update.status, "reconciled");
     Ok(true)
 }

@@ -136,6 +136,7 @@ pub async fn authorize(state: &AppState, auth: &Auth, id: &str) -> Result<Paymen
             message: "the shopper has not completed the 3-D Secure challenge yet; send them to redirect_issuer_url".into(),
         });
     }
+    super::volume::settle(state, &finished).await?;
     apply_fraud(state, auth, &finished).await?;
     super::payments::notify_outcome(state, auth.client_no, &view(state, &finished, false).await?)
         .await;

@@ -1,0 +1,130 @@
+//! Gateway volume per month, and the monthly cap kept under concurrent load: volume is reserved
+//! by one conditional UPDATE (atomic on both backends) before Stripe is called.
+
+use sqlx::Row;
+
+use crate::{StorageError, Store};
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Volume {
+    pub gross: i64,
+    pub refunded: i64,
+    pub reserved: i64,
+    pub transactions: i64,
+}
+
+impl Store {
+    async fn ensure_volume_row(&self, gateway_id: i64, month: &str) -> Result<(), StorageError> {
+        sqlx::query(
+            "INSERT INTO gateway_volume (gateway_id, month, gross, refunded, reserved, transactions) VALUES ($1, $2, 0, 0, 0, 0)
+             ON CONFLICT (gateway_id, month) DO NOTHING",
+        )
+        .bind(gateway_id)
+        .bind(month)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Reserves `amount` of the month's volume unless that would pass `cap` (none: no cap). With
+    /// `net`, refunds free room under the cap. False when the cap does not allow it.
+    pub async fn reserve_volume(
+        &self,
+        gateway_id: i64,
+        month: &str,
+        amount: i64,
+        cap: Option<i64>,
+        net: bool,
+    ) -> Result<bool, StorageError> {
+        self.ensure_volume_row(gateway_id, month).await?;
+        let r = sqlx::query(
+            "UPDATE gateway_volume SET reserved = reserved + $3
+             WHERE gateway_id = $1 AND month = $2
+               AND ($4 < 0 OR gross + reserved + $3 - (CASE WHEN $5 = 1 THEN refunded ELSE 0 END) <= $4)",
+        )
+        .bind(gateway_id)
+        .bind(month)
+        .bind(amount)
+        .bind(cap.unwrap_or(-1))
+        .bind(i64::from(net))
+        .execute(&self.pool)
+        .await?;
+        Ok(r.rows_affected() == 1)
+    }
+
+    /// Turns a reservation into volume: `released` leaves the reservation, `gross` (possibly 0,
+    /// for a decline) is added to the month, as one transaction when it is more than 0.
+    pub async fn settle_volume(
+        &self,
+        gateway_id: i64,
+        month: &str,
+        released: i64,
+        gross: i64,
+    ) -> Result<(), StorageError> {
+        self.ensure_volume_row(gateway_id, month).await?;
+        sqlx::query(
+            "UPDATE gateway_volume SET reserved = reserved - $3, gross = gross + $4, transactions = transactions + (CASE WHEN $4 > 0 THEN 1 ELSE 0 END)
+             WHERE gateway_id = $1 AND month = $2",
+        )
+        .bind(gateway_id)
+        .bind(month)
+        .bind(released)
+        .bind(gross)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Volume that no longer stands (a void, the released part of a partial capture).
+    pub async fn reduce_volume(
+        &self,
+        gateway_id: i64,
+        month: &str,
+        amount: i64,
+    ) -> Result<(), StorageError> {
+        self.ensure_volume_row(gateway_id, month).await?;
+        sqlx::query(
+            "UPDATE gateway_volume SET gross = gross - $3 WHERE gateway_id = $1 AND month = $2",
+        )
+        .bind(gateway_id)
+        .bind(month)
+        .bind(amount)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// A refund, counted in the month it is made.
+    pub async fn add_refund_volume(
+        &self,
+        gateway_id: i64,
+        month: &str,
+        amount: i64,
+    ) -> Result<(), StorageError> {
+        self.ensure_volume_row(gateway_id, month).await?;
+        sqlx::query("UPDATE gateway_volume SET refunded = refunded + $3 WHERE gateway_id = $1 AND month = $2")
+            .bind(gateway_id)
+            .bind(month)
+            .bind(amount)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    pub async fn volume(&self, gateway_id: i64, month: &str) -> Result<Volume, StorageError> {
+        let row = sqlx::query("SELECT gross, refunded, reserved, transactions FROM gateway_volume WHERE gateway_id = $1 AND month = $2")
+            .bind(gateway_id)
+            .bind(month)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(match row {
+            Some(r) => Volume {
+                gross: r.try_get("gross")?,
+                refunded: r.try_get("refunded")?,
+                reserved: r.try_get("reserved")?,
+                transactions: r.try_get("transactions")?,
+            },
+            None => Volume::default(),
+        })
+    }
+}
