@@ -5,6 +5,7 @@
 //! descriptor, key or rate.
 
 pub mod account;
+pub mod billing;
 pub mod billing_account;
 pub mod card;
 pub mod descriptor;

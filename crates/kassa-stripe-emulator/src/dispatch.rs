@@ -8,11 +8,13 @@ use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri};
 use axum::response::Response;
 use serde_json::{json, Value};
 
-use crate::error::ApiError;
+use crate::error::{ApiError, ApiResult};
+use crate::events::RequestInfo;
+use crate::faults::{self, Fault, Faults};
 use crate::form::Params;
 use crate::idempotency::{self, Replay};
 use crate::routes::{self, Req};
-use crate::{auth, ids, lock, AccountSettings, Emulator};
+use crate::{auth, ids, lock, webhooks, AccountSettings, Emulator};
 
 fn response(status: u16, body: String, replayed: bool, idem_key: Option<&str>) -> Response {
     let mut resp = Response::new(Body::from(body));
@@ -73,7 +75,18 @@ pub async fn handle(
         ["_emulator", "accounts", key] => {
             return control_account(&emu, &method, key, &headers, &params);
         }
+        ["_emulator", "faults"] => return control_faults(&emu, &method, &params),
+        ["_emulator", "3ds", pi] => return crate::three_ds::page(&emu, &method, pi, &params).await,
         _ => {}
+    }
+    let is_v1 = segs.first() == Some(&"v1");
+    let faults = if is_v1 {
+        emu.faults()
+    } else {
+        Faults::default()
+    };
+    if faults.latency_ms > 0 {
+        tokio::time::sleep(Duration::from_millis(faults.latency_ms)).await;
     }
     let Some((handler, path_ids)) = routes::find(&method, &segs) else {
         return error_response(&unrecognized(&method, &path));
@@ -82,6 +95,95 @@ pub async fn handle(
         Ok(k) => k,
         Err(e) => return error_response(&e),
     };
+    if is_v1 && emu.inner.faults.rate_limited(&key) {
+        return error_response(&faults::rate_limit());
+    }
+    let fault = if is_v1 && method == Method::POST {
+        emu.inner.faults.roll()
+    } else {
+        Fault::None
+    };
+    match fault {
+        Fault::Error500 => return error_response(&faults::error_500()),
+        Fault::Drop => return faults::dropped(),
+        Fault::None | Fault::TimeoutAfterSuccess => {}
+    }
+    let resp = execute(
+        &emu, handler, path_ids, &key, &method, &path, &headers, params,
+    )
+    .await;
+    if fault == Fault::TimeoutAfterSuccess {
+        if faults.hold_ms > 0 {
+            tokio::time::sleep(Duration::from_millis(faults.hold_ms)).await;
+        }
+        return faults::dropped();
+    }
+    resp
+}
+
+/// Runs a handler under the account lock, then turns its changes into events and starts their
+/// webhook deliveries.
+pub(crate) fn run(
+    emu: &Emulator,
+    key: &str,
+    handler: routes::Handler,
+    req: &Req,
+    info: &RequestInfo,
+) -> ApiResult<Value> {
+    let account = emu.account(key);
+    let (result, outbox) = {
+        let mut acct = lock(&account);
+        let result = handler(&mut acct, req);
+        acct.flush_events(info);
+        (result, std::mem::take(&mut acct.outbox))
+    };
+    webhooks::send(emu, key, outbox);
+    result
+}
+
+/// Runs a routed, authenticated request with idempotency handling.
+#[allow(clippy::too_many_arguments)]
+async fn execute(
+    emu: &Emulator,
+    handler: routes::Handler,
+    path_ids: Vec<String>,
+    key: &str,
+    method: &Method,
+    path: &str,
+    headers: &HeaderMap,
+    params: Params,
+) -> Response {
+    let request_id = ids::new_id("req");
+    let mut resp = execute_inner(
+        emu,
+        handler,
+        path_ids,
+        key,
+        method,
+        path,
+        headers,
+        params,
+        &request_id,
+    )
+    .await;
+    if let Ok(v) = HeaderValue::from_str(&request_id) {
+        resp.headers_mut().insert("request-id", v);
+    }
+    resp
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn execute_inner(
+    emu: &Emulator,
+    handler: routes::Handler,
+    path_ids: Vec<String>,
+    key: &str,
+    method: &Method,
+    path: &str,
+    headers: &HeaderMap,
+    params: Params,
+    request_id: &str,
+) -> Response {
     let host = headers
         .get("host")
         .and_then(|h| h.to_str().ok())
@@ -91,8 +193,7 @@ pub async fn handle(
         ids: path_ids,
         base_url: format!("http://{host}"),
     };
-    let account = emu.account(&key);
-    let idem_key = if method == Method::POST {
+    let idem_key = if *method == Method::POST {
         headers
             .get("idempotency-key")
             .and_then(|v| v.to_str().ok())
@@ -100,9 +201,13 @@ pub async fn handle(
     } else {
         None
     };
+    let from_api = path.starts_with("/v1/");
+    let info = RequestInfo {
+        id: from_api.then(|| request_id.to_string()),
+        idempotency_key: idem_key.clone().filter(|_| from_api),
+    };
     let Some(idem_key) = idem_key else {
-        let mut acct = lock(&account);
-        return match handler(&mut acct, &req) {
+        return match run(emu, key, handler, &req, &info) {
             Ok(v) => json_response(&v),
             Err(e) => error_response(&e),
         };
@@ -110,6 +215,7 @@ pub async fn handle(
     if let Err(e) = idempotency::validate_key(&idem_key) {
         return error_response(&e);
     }
+    let account = emu.account(key);
     let fp = req.params.fingerprint(&format!("{method} {path}"));
     let (begun, delay) = {
         let mut acct = lock(&account);
@@ -123,17 +229,56 @@ pub async fn handle(
         Ok(Some(Replay { status, body })) => return response(status, body, true, Some(&idem_key)),
         Ok(None) => {}
     }
+    // Releases the key if the client goes away while we sleep (the future is dropped).
+    let mut guard = InFlight {
+        account: &account,
+        key: &idem_key,
+        fp,
+        armed: true,
+    };
     if delay > 0 {
         tokio::time::sleep(Duration::from_millis(delay)).await;
     }
-    let mut acct = lock(&account);
-    let (status, body, save) = match handler(&mut acct, &req) {
+    let (status, body, save) = match run(emu, key, handler, &req, &info) {
         Ok(v) => (200, v.to_string(), true),
         Err(e) => (e.status.as_u16(), e.body().to_string(), !e.is_validation()),
     };
+    guard.armed = false;
     let saved = save.then(|| (status, body.clone()));
-    acct.idempotency.finish(&idem_key, fp, saved);
+    lock(&account).idempotency.finish(&idem_key, fp, saved);
     response(status, body, false, Some(&idem_key))
+}
+
+struct InFlight<'a> {
+    account: &'a std::sync::Mutex<crate::state::Account>,
+    key: &'a str,
+    fp: [u8; 32],
+    armed: bool,
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        if self.armed {
+            lock(self.account)
+                .idempotency
+                .finish(self.key, self.fp, None);
+        }
+    }
+}
+
+fn control_faults(emu: &Emulator, method: &Method, p: &Params) -> Response {
+    if *method == Method::POST {
+        match faults::apply(emu.faults(), p) {
+            Ok(f) => emu.set_faults(f),
+            Err(e) => return error_response(&e),
+        }
+    } else if *method != Method::GET {
+        return error_response(&unrecognized(method, "/_emulator/faults"));
+    }
+    match serde_json::to_value(emu.faults()) {
+        Ok(v) => json_response(&v),
+        Err(e) => error_response(&ApiError::internal(e.to_string())),
+    }
 }
 
 fn control_account(

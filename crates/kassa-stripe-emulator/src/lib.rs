@@ -9,6 +9,8 @@ mod auth;
 mod cards;
 mod dispatch;
 mod error;
+mod events;
+mod faults;
 mod form;
 mod idempotency;
 mod ids;
@@ -16,12 +18,15 @@ mod objects;
 mod render;
 mod routes;
 mod state;
+mod three_ds;
+mod webhooks;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 
 pub use error::{ApiError, ErrorDetails, ErrorType};
+pub use faults::Faults;
 pub use state::AccountSettings;
 
 use state::Account;
@@ -35,6 +40,9 @@ pub struct Emulator {
 #[derive(Default)]
 struct Inner {
     accounts: RwLock<HashMap<String, Arc<Mutex<Account>>>>,
+    faults: faults::FaultState,
+    webhook_retry: Mutex<webhooks::RetryPolicy>,
+    http: std::sync::OnceLock<reqwest::Client>,
 }
 
 pub(crate) fn lock(m: &Mutex<Account>) -> MutexGuard<'_, Account> {
@@ -73,6 +81,26 @@ impl Emulator {
             .clone()
     }
 
+    /// The namespace key of the account holding an object (a linear scan: for the hosted test
+    /// pages, which have no API key).
+    pub(crate) fn find_account_of(&self, payment_intent: &str) -> Option<String> {
+        let accounts: Vec<(String, Arc<Mutex<Account>>)> = self
+            .inner
+            .accounts
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .map(|(k, a)| (k.clone(), a.clone()))
+            .collect();
+        accounts.into_iter().find_map(|(k, a)| {
+            lock(&a)
+                .payment_intents
+                .get(payment_intent)
+                .is_some()
+                .then_some(k)
+        })
+    }
+
     /// The settings of an account. `key` is the API key, or `"{api_key}/{acct_id}"` for a
     /// connected account.
     pub fn settings(&self, key: &str) -> AccountSettings {
@@ -82,6 +110,42 @@ impl Emulator {
     /// Replaces the settings of an account (see [`Emulator::settings`] for `key`).
     pub fn set_settings(&self, key: &str, settings: AccountSettings) {
         lock(&self.account(key)).settings = settings;
+    }
+
+    /// The injected faults (see [`Faults`]).
+    pub fn faults(&self) -> Faults {
+        self.inner.faults.get()
+    }
+
+    /// Replaces the injected faults; restarts the fault counter (so a seed replays the same
+    /// sequence) and the rate-limit windows.
+    pub fn set_faults(&self, f: Faults) {
+        self.inner.faults.set(f);
+    }
+
+    /// Sets the webhook retry schedule: attempt `n` waits `base_ms * 2^(n-1)` after the
+    /// previous one, at most `max_attempts` attempts (default: 1000 ms, 3 attempts).
+    pub fn set_webhook_retry(&self, base_ms: u64, max_attempts: u32) {
+        *self
+            .inner
+            .webhook_retry
+            .lock()
+            .unwrap_or_else(|e| e.into_inner()) = webhooks::RetryPolicy {
+            base_ms,
+            max_attempts,
+        };
+    }
+
+    pub(crate) fn webhook_retry_policy(&self) -> webhooks::RetryPolicy {
+        *self
+            .inner
+            .webhook_retry
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub(crate) fn http_client(&self) -> reqwest::Client {
+        self.inner.http.get_or_init(reqwest::Client::new).clone()
     }
 
     /// Drops every object of every account (settings are kept).

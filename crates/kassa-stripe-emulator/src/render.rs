@@ -26,6 +26,9 @@ pub fn object_json(acct: &Account, id: &str) -> Option<Value> {
         "pi" => acct.payment_intents.get(id).map(|p| p.to_json()),
         "ch" => acct.charges.get(id).map(|c| charge_json(acct, c)),
         "re" => acct.refunds.get(id).map(|r| r.to_json()),
+        "dp" => acct.disputes.get(id).map(|d| d.to_json()),
+        "we" => acct.webhook_endpoints.get(id).map(|w| w.to_json()),
+        "evt" => acct.events.get(id).map(|e| e.to_json(acct)),
         _ => None,
     }
 }

@@ -1,11 +1,13 @@
 //! In-memory state of one account (an API key, or a connected account under it).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use serde::{Deserialize, Serialize};
 
 use crate::idempotency::IdemStore;
-use crate::objects::{Charge, Customer, PaymentIntent, PaymentMethod, Refund};
+use crate::objects::{
+    Charge, Customer, Dispute, PaymentIntent, PaymentMethod, Refund, WebhookEndpoint,
+};
 
 /// Per-account switches, set with `POST /_emulator/accounts/{key}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -36,11 +38,16 @@ impl Default for AccountSettings {
     }
 }
 
-/// Objects of one kind, by id, with creation order for lists.
+/// Objects of one kind, by id, with creation order for lists. Writes through [`Store::insert`]
+/// and [`Store::get_mut`] remember the object as it was before the request, so events can be
+/// derived from the changes (see `events.rs`).
 #[derive(Debug)]
 pub struct Store<T> {
     pub map: HashMap<String, T>,
     pub order: Vec<String>,
+    /// Objects written during the current request: id and the value before the first write.
+    touched: Vec<(String, Option<T>)>,
+    touched_ids: HashSet<String>,
 }
 
 impl<T> Default for Store<T> {
@@ -48,12 +55,23 @@ impl<T> Default for Store<T> {
         Store {
             map: HashMap::new(),
             order: Vec::new(),
+            touched: Vec::new(),
+            touched_ids: HashSet::new(),
         }
     }
 }
 
-impl<T> Store<T> {
+impl<T: Clone> Store<T> {
+    fn touch(&mut self, id: &str) {
+        if !self.touched_ids.contains(id) {
+            self.touched_ids.insert(id.to_string());
+            self.touched
+                .push((id.to_string(), self.map.get(id).cloned()));
+        }
+    }
+
     pub fn insert(&mut self, id: String, value: T) {
+        self.touch(&id);
         if self.map.insert(id.clone(), value).is_none() {
             self.order.push(id);
         }
@@ -64,7 +82,29 @@ impl<T> Store<T> {
     }
 
     pub fn get_mut(&mut self, id: &str) -> Option<&mut T> {
+        if self.map.contains_key(id) {
+            self.touch(id);
+        }
         self.map.get_mut(id)
+    }
+
+    /// The objects written since the last call, with their previous values.
+    pub fn take_touched(&mut self) -> Vec<(String, Option<T>)> {
+        self.touched_ids.clear();
+        std::mem::take(&mut self.touched)
+    }
+
+    /// Inserts without change tracking, dropping the oldest objects beyond `cap`.
+    pub fn insert_capped(&mut self, id: String, value: T, cap: usize) {
+        if self.map.insert(id.clone(), value).is_none() {
+            self.order.push(id);
+        }
+        if self.order.len() > cap {
+            let excess = self.order.len() - cap + cap / 10;
+            for old in self.order.drain(..excess) {
+                self.map.remove(&old);
+            }
+        }
     }
 
     /// Newest first.
@@ -85,6 +125,15 @@ pub struct Account {
     pub charges: Store<Charge>,
     pub refunds: Store<Refund>,
     pub idempotency: IdemStore,
+    pub disputes: Store<Dispute>,
+    pub webhook_endpoints: Store<WebhookEndpoint>,
+    /// Event objects, newest last.
+    pub events: Store<crate::events::Event>,
+    /// Events waiting to be handed to the webhook sender.
+    pub outbox: Vec<crate::webhooks::Delivery>,
+    /// PaymentMethods changed by the card networks in this request
+    /// (`payment_method.automatically_updated` instead of `.updated`).
+    pub auto_updated: HashSet<String>,
     /// Charge ids per PaymentIntent, oldest first.
     pub charges_by_pi: HashMap<String, Vec<String>>,
     /// PaymentMethod ids ever attached per customer, oldest first (check `customer` when reading).
@@ -101,10 +150,12 @@ impl Account {
     }
 
     pub fn add_charge(&mut self, ch: Charge) {
-        self.charges_by_pi
-            .entry(ch.payment_intent.clone())
-            .or_default()
-            .push(ch.id.clone());
+        if !ch.payment_intent.is_empty() {
+            self.charges_by_pi
+                .entry(ch.payment_intent.clone())
+                .or_default()
+                .push(ch.id.clone());
+        }
         self.charges.insert(ch.id.clone(), ch);
     }
 

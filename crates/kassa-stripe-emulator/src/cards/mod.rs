@@ -39,6 +39,11 @@ pub enum Behavior {
     RiskElevated,
     /// Refunds stay pending.
     PendingRefund,
+    /// Succeeds, then the cardholder disputes the charge right after capture.
+    Dispute {
+        reason: &'static str,
+        inquiry: bool,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -362,24 +362,33 @@ pub static TEST_CARDS: &[TestCard] = &[
             ..NO
         },
     ),
-    // 5.5 disputes, refunds, balance (charge succeeds; disputes are not emulated yet)
+    // 5.5 disputes (opened right after capture), refunds, balance
     card(
         "4000000000000259",
         &["pm_card_createDispute", "tok_createDispute"],
         "credit",
-        B::Success,
+        B::Dispute {
+            reason: "fraudulent",
+            inquiry: false,
+        },
     ),
     card(
         "4000000000002685",
         &["pm_card_createDisputeProductNotReceived"],
         "credit",
-        B::Success,
+        B::Dispute {
+            reason: "product_not_received",
+            inquiry: false,
+        },
     ),
     card(
         "4000000000001976",
         &["pm_card_createDisputeInquiry"],
         "credit",
-        B::Success,
+        B::Dispute {
+            reason: "fraudulent",
+            inquiry: true,
+        },
     ),
     card(
         "4000000000005423",
@@ -387,9 +396,33 @@ pub static TEST_CARDS: &[TestCard] = &[
         "credit",
         B::Success,
     ),
-    card("4000000404000079", &[], "credit", B::Success),
-    card("4000000404000038", &[], "credit", B::Success),
-    card("4000008400000779", &[], "credit", B::Success),
+    card(
+        "4000000404000079",
+        &[],
+        "credit",
+        B::Dispute {
+            reason: "fraudulent",
+            inquiry: false,
+        },
+    ),
+    card(
+        "4000000404000038",
+        &[],
+        "credit",
+        B::Dispute {
+            reason: "fraudulent",
+            inquiry: false,
+        },
+    ),
+    card(
+        "4000008400000779",
+        &[],
+        "credit",
+        B::Dispute {
+            reason: "noncompliant",
+            inquiry: false,
+        },
+    ),
     card(
         "4000000000007726",
         &["pm_card_pendingRefund", "tok_pendingRefund"],

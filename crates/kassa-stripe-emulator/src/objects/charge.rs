@@ -35,6 +35,7 @@ pub struct Charge {
     pub review: Option<String>,
     /// Refunds on this charge stay `pending` (test card 4000000000007726).
     pub pending_refunds: bool,
+    pub disputed: bool,
 }
 
 impl Charge {
@@ -65,7 +66,7 @@ impl Charge {
             "currency": self.currency,
             "customer": self.customer,
             "description": self.description,
-            "disputed": false,
+            "disputed": self.disputed,
             "failure_balance_transaction": null,
             "failure_code": self.failure_code,
             "failure_message": self.failure_message,
@@ -75,7 +76,7 @@ impl Charge {
             "on_behalf_of": null,
             "outcome": self.outcome,
             "paid": self.paid,
-            "payment_intent": self.payment_intent,
+            "payment_intent": Some(&self.payment_intent).filter(|p| !p.is_empty()),
             "payment_method": self.payment_method,
             "payment_method_details": { "card": self.card, "type": "card" },
             "receipt_email": self.receipt_email,
@@ -130,7 +131,7 @@ impl Refund {
             "customer_account": null,
             "destination_details": { "card": { "type": "reversal" }, "type": "card" },
             "metadata": metadata_json(&self.metadata),
-            "payment_intent": self.payment_intent,
+            "payment_intent": Some(&self.payment_intent).filter(|p| !p.is_empty()),
             "payment_method": self.payment_method,
             "reason": self.reason,
             "receipt_number": null,

@@ -2,13 +2,17 @@
 
 mod charge;
 mod customer;
+mod dispute;
 mod payment_intent;
 mod payment_method;
+mod webhook_endpoint;
 
 pub use charge::{Charge, Refund};
 pub use customer::Customer;
+pub use dispute::{Dispute, EVIDENCE_FIELDS};
 pub use payment_intent::{PaymentIntent, PiStatus};
 pub use payment_method::PaymentMethod;
+pub use webhook_endpoint::WebhookEndpoint;
 
 use std::collections::BTreeMap;
 

@@ -182,6 +182,19 @@ pub fn create_refund(acct: &mut Account, req: &Req) -> ApiResult<Value> {
         ))
         .param("charge"));
     }
+    if !ch.captured && ch.payment_intent.is_empty() {
+        // A legacy uncaptured charge: refunding releases the whole authorization.
+        let amount = ch.amount - ch.amount_refunded;
+        if amount <= 0 {
+            return Err(
+                ApiError::invalid(format!("Charge {ch_id} has already been refunded."))
+                    .code("charge_already_refunded"),
+            );
+        }
+        let id = store_refund(acct, &ch_id, amount, reason)
+            .ok_or_else(|| ApiError::internal("charge vanished"))?;
+        return render::respond(acct, &id, p);
+    }
     if !ch.captured {
         return Err(ApiError::invalid(format!(
             "Charge {ch_id} has not been captured. Cancel its PaymentIntent to release the authorization instead."

@@ -13,14 +13,14 @@ use crate::render;
 use crate::state::Account;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Risk {
+pub(super) enum Risk {
     Normal,
     Elevated,
     Highest,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum ThreeDs {
+pub(super) enum ThreeDs {
     Frictionless,
     Challenge,
 }
@@ -153,7 +153,7 @@ fn card_details(
     })
 }
 
-fn new_charge(
+pub(super) fn new_charge(
     acct: &Account,
     pi: &PaymentIntent,
     pm: &PaymentMethod,
@@ -196,6 +196,7 @@ fn new_charge(
         failure_message: decline.map(|d| d.message.to_string()),
         review: None,
         pending_refunds: pm.behavior() == Behavior::PendingRefund,
+        disputed: false,
     }
 }
 
@@ -241,9 +242,9 @@ fn decline(
     err.with("payment_intent", pi_json)
 }
 
-fn authorize(acct: &mut Account, pi_id: &str, tds: Option<ThreeDs>) -> ApiResult<()> {
-    let (mut pi, pm) = get(acct, pi_id)?;
-    let (d, risk): (Option<Decline>, Risk) = match pm.behavior() {
+/// The authorization outcome of a card (after any authentication).
+pub(super) fn assess(pm: &PaymentMethod) -> (Option<Decline>, Risk) {
+    match pm.behavior() {
         Behavior::Decline(d) if d == cards::INCORRECT_CVC && !pm.cvc_provided => {
             (None, Risk::Normal)
         }
@@ -255,7 +256,12 @@ fn authorize(acct: &mut Account, pi_id: &str, tds: Option<ThreeDs>) -> ApiResult
         Behavior::RadarBlock | Behavior::RiskHighest => (Some(cards::FRAUDULENT), Risk::Highest),
         Behavior::RiskElevated => (None, Risk::Elevated),
         _ => (None, Risk::Normal),
-    };
+    }
+}
+
+fn authorize(acct: &mut Account, pi_id: &str, tds: Option<ThreeDs>) -> ApiResult<()> {
+    let (mut pi, pm) = get(acct, pi_id)?;
+    let (d, risk) = assess(&pm);
     if let Some(d) = d {
         return Err(decline(acct, pi_id, &d, risk, true, tds));
     }

@@ -182,8 +182,15 @@ pub fn delete(acct: &mut Account, req: &Req) -> ApiResult<Value> {
     if let Some(c) = acct.customers.get_mut(id) {
         c.deleted = true;
     }
-    for pm in acct.payment_methods.map.values_mut() {
-        if pm.customer.as_deref() == Some(id) {
+    let attached: Vec<String> = acct
+        .payment_methods
+        .map
+        .values()
+        .filter(|pm| pm.customer.as_deref() == Some(id))
+        .map(|pm| pm.id.clone())
+        .collect();
+    for pm_id in attached {
+        if let Some(pm) = acct.payment_methods.get_mut(&pm_id) {
             pm.customer = None;
         }
     }

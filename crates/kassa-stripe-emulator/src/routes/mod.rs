@@ -3,10 +3,14 @@
 mod amount_details;
 mod charges;
 mod confirm;
+mod controls;
 mod customers;
+pub mod disputes;
+mod legacy_charges;
 mod payment_intents;
 mod payment_methods;
 mod pi_params;
+mod webhooks;
 
 use axum::http::Method;
 use serde_json::Value;
@@ -57,10 +61,29 @@ pub fn find(method: &Method, segs: &[&str]) -> Option<(Handler, Vec<String>)> {
             (confirm::authenticate, id(p))
         }
         ("GET", ["v1", "charges"]) => (charges::list, vec![]),
+        ("POST", ["v1", "charges"]) => (legacy_charges::create, vec![]),
+        ("POST", ["v1", "charges", c, "capture"]) => (legacy_charges::capture, id(c)),
         ("GET", ["v1", "charges", c]) => (charges::retrieve, id(c)),
+        ("POST", ["v1", "charges", c]) => (legacy_charges::update, id(c)),
         ("POST", ["v1", "refunds"]) => (charges::create_refund, vec![]),
         ("GET", ["v1", "refunds"]) => (charges::list_refunds, vec![]),
         ("GET", ["v1", "refunds", r]) => (charges::retrieve_refund, id(r)),
+        ("POST", ["v1", "webhook_endpoints"]) => (webhooks::create, vec![]),
+        ("GET", ["v1", "webhook_endpoints"]) => (webhooks::list, vec![]),
+        ("GET", ["v1", "webhook_endpoints", w]) => (webhooks::retrieve, id(w)),
+        ("POST", ["v1", "webhook_endpoints", w]) => (webhooks::update, id(w)),
+        ("DELETE", ["v1", "webhook_endpoints", w]) => (webhooks::delete, id(w)),
+        ("GET", ["v1", "events"]) => (webhooks::list_events, vec![]),
+        ("GET", ["v1", "events", e]) => (webhooks::retrieve_event, id(e)),
+        ("GET", ["v1", "disputes"]) => (disputes::list, vec![]),
+        ("GET", ["v1", "disputes", d]) => (disputes::retrieve, id(d)),
+        ("POST", ["v1", "disputes", d]) => (disputes::update, id(d)),
+        ("POST", ["v1", "disputes", d, "close"]) => (disputes::close, id(d)),
+        ("POST", ["_emulator", "charges", c, "dispute"]) => (disputes::control_open, id(c)),
+        ("POST", ["_emulator", "disputes", d, "close"]) => (disputes::control_close, id(d)),
+        ("POST", ["_emulator", "payment_methods", p, "card_update"]) => {
+            (controls::card_update, id(p))
+        }
         _ => return None,
     };
     Some(found)

@@ -24,13 +24,19 @@ impl Resp {
 }
 
 pub async fn start() -> Api {
-    let (addr, _emu, _handle) = kassa_stripe_emulator::spawn("127.0.0.1:0").await.unwrap();
-    Api {
+    start_emu().await.0
+}
+
+/// An emulator and its handle (for library-side switches).
+pub async fn start_emu() -> (Api, kassa_stripe_emulator::Emulator) {
+    let (addr, emu, _handle) = kassa_stripe_emulator::spawn("127.0.0.1:0").await.unwrap();
+    let api = Api {
         base: format!("http://{addr}"),
         key: "sk_test_one".into(),
         account: None,
         http: reqwest::Client::new(),
-    }
+    };
+    (api, emu)
 }
 
 impl Api {
