@@ -2,8 +2,8 @@
 
 use serde::de::DeserializeOwned;
 
-use crate::objects::{Customer, List, PaymentIntent, PaymentMethod, Refund};
-use crate::params::{add_level23, CardParams, CustomerParams, PaymentIntentParams};
+use crate::objects::{Charge, Customer, List, PaymentIntent, PaymentMethod, Refund};
+use crate::params::{add_level23, CardParams, ChargeParams, CustomerParams, PaymentIntentParams};
 use crate::{Form, RequestOptions, StripeClient, StripeError};
 
 fn parse<T: DeserializeOwned>(v: serde_json::Value) -> Result<T, StripeError> {
@@ -197,6 +197,58 @@ impl StripeClient {
     ) -> Result<Refund, StripeError> {
         let mut f = Form::new();
         f.add("payment_intent", id(pi)?).add_opt("amount", amount);
+        f.add_map(
+            "metadata",
+            metadata.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+        );
+        parse(self.post("/v1/refunds", &f, o).await?)
+    }
+
+    /// Legacy (Stripe V1): creates a charge.
+    pub async fn create_charge(
+        &self,
+        p: &ChargeParams,
+        o: &RequestOptions,
+    ) -> Result<Charge, StripeError> {
+        parse(self.post("/v1/charges", &p.to_form(), o).await?)
+    }
+
+    pub async fn retrieve_charge(
+        &self,
+        charge: &str,
+        o: &RequestOptions,
+    ) -> Result<Charge, StripeError> {
+        parse(
+            self.get(&format!("/v1/charges/{}", id(charge)?), &Form::new(), o)
+                .await?,
+        )
+    }
+
+    /// Legacy (Stripe V1): captures an uncaptured charge (all of it when `amount` is `None`).
+    pub async fn capture_charge(
+        &self,
+        charge: &str,
+        amount: Option<i64>,
+        o: &RequestOptions,
+    ) -> Result<Charge, StripeError> {
+        let mut f = Form::new();
+        f.add_opt("amount", amount);
+        parse(
+            self.post(&format!("/v1/charges/{}/capture", id(charge)?), &f, o)
+                .await?,
+        )
+    }
+
+    /// Legacy (Stripe V1): refunds a charge; for an uncaptured one this releases the hold.
+    pub async fn refund_charge(
+        &self,
+        charge: &str,
+        amount: Option<i64>,
+        metadata: &[(String, String)],
+        o: &RequestOptions,
+    ) -> Result<Refund, StripeError> {
+        let mut f = Form::new();
+        f.add("charge", id(charge)?).add_opt("amount", amount);
         f.add_map(
             "metadata",
             metadata.iter().map(|(k, v)| (k.as_str(), v.as_str())),

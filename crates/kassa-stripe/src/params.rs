@@ -224,6 +224,69 @@ impl PaymentIntentParams {
     }
 }
 
+/// `POST /v1/charges`, the legacy Charges API of Stripe V1 gateways: the card's data goes in the
+/// request (or a stored card as `source` with its `customer`).
+#[derive(Clone, Default)]
+pub struct ChargeParams {
+    pub amount: i64,
+    pub currency: String,
+    pub capture: bool,
+    pub card: Option<CardParams>,
+    pub source: Option<String>,
+    pub customer: Option<String>,
+    pub description: Option<String>,
+    pub statement_descriptor_suffix: Option<String>,
+    pub receipt_email: Option<String>,
+    pub metadata: Vec<(String, String)>,
+}
+
+impl std::fmt::Debug for ChargeParams {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ChargeParams")
+            .field("amount", &self.amount)
+            .field("currency", &self.currency)
+            .field("card", &self.card)
+            .finish()
+    }
+}
+
+impl ChargeParams {
+    pub fn to_form(&self) -> Form {
+        let mut f = Form::new();
+        f.add("amount", self.amount)
+            .add("currency", &self.currency)
+            .add("capture", self.capture);
+        if let Some(c) = &self.card {
+            f.add("card[number]", &c.number)
+                .add("card[exp_month]", c.exp_month)
+                .add("card[exp_year]", c.exp_year)
+                .add_opt("card[cvc]", c.cvc.as_deref())
+                .add_opt("card[name]", c.name.as_deref());
+            if let Some(a) = &c.address {
+                f.add_opt("card[address_line1]", a.line1.as_deref())
+                    .add_opt("card[address_line2]", a.line2.as_deref())
+                    .add_opt("card[address_city]", a.city.as_deref())
+                    .add_opt("card[address_state]", a.state.as_deref())
+                    .add_opt("card[address_zip]", a.postal_code.as_deref())
+                    .add_opt("card[address_country]", a.country.as_deref());
+            }
+        }
+        f.add_opt("source", self.source.as_deref())
+            .add_opt("customer", self.customer.as_deref())
+            .add_opt("description", self.description.as_deref())
+            .add_opt(
+                "statement_descriptor_suffix",
+                self.statement_descriptor_suffix.as_deref(),
+            )
+            .add_opt("receipt_email", self.receipt_email.as_deref());
+        f.add_map(
+            "metadata",
+            self.metadata.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+        );
+        f
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

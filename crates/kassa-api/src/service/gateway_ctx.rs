@@ -14,6 +14,8 @@ pub struct GatewayCtx {
     pub record: GatewayRecord,
     pub settings: GatewaySettings,
     pub client: StripeClient,
+    /// A Stripe V1 gateway: payments go through the legacy Charges API with the card's data.
+    pub legacy: bool,
     /// The group whose overrides apply, if the payment goes through one.
     pub group: Option<GroupRecord>,
 }
@@ -87,11 +89,13 @@ pub async fn load(
     let key = StripeSecretKey::parse(&state.master_key.open(PURPOSE_SECRET_KEY, sealed)?)
         .map_err(|e| ApiError::internal(e.message))?;
     let client = StripeClient::new(state.http.clone(), &settings.api_base_url, key);
+    let legacy = record.gateway_type == "stripe_v1";
     Ok(GatewayCtx {
         record,
         settings,
         client,
         group,
+        legacy,
     })
 }
 

@@ -6,6 +6,7 @@ pub mod fraud;
 pub mod gateway_ctx;
 pub mod gateways;
 pub mod groups;
+pub mod legacy;
 pub mod notifications;
 pub mod payment_methods;
 pub mod payment_ops;

@@ -114,26 +114,46 @@ pub async fn operate(
         .await
         .map_err(not_found)?;
     let opts = gw.options(Some(txn_id.clone()));
-    let answer: Result<Option<String>, StripeError> = match op {
-        Op::Capture { amount } => gw
-            .client
-            .capture_payment_intent(&pi, amount, None, &opts)
-            .await
-            .map(|p| Some(p.id)),
-        Op::Void => gw
-            .client
-            .cancel_payment_intent(&pi, Some("requested_by_customer"), &opts)
-            .await
-            .map(|p| Some(p.id)),
-        Op::Refund { .. } => {
-            let meta = vec![
-                ("kassa_payment".to_string(), rec.id.clone()),
-                ("kassa_txn".to_string(), txn_id.clone()),
-            ];
-            gw.client
+    let meta = vec![
+        ("kassa_payment".to_string(), rec.id.clone()),
+        ("kassa_txn".to_string(), txn_id.clone()),
+    ];
+    let answer: Result<Option<String>, StripeError> = if gw.legacy {
+        // Stripe V1: the payment is a charge; releasing an uncaptured one is a refund of it.
+        match op {
+            Op::Capture { amount } => gw
+                .client
+                .capture_charge(&pi, amount, &opts)
+                .await
+                .map(|c| Some(c.id)),
+            Op::Void => gw
+                .client
+                .refund_charge(&pi, None, &meta, &opts)
+                .await
+                .map(|r| Some(r.id)),
+            Op::Refund { .. } => gw
+                .client
+                .refund_charge(&pi, Some(amount), &meta, &opts)
+                .await
+                .map(|r| Some(r.id)),
+        }
+    } else {
+        match op {
+            Op::Capture { amount } => gw
+                .client
+                .capture_payment_intent(&pi, amount, None, &opts)
+                .await
+                .map(|p| Some(p.id)),
+            Op::Void => gw
+                .client
+                .cancel_payment_intent(&pi, Some("requested_by_customer"), &opts)
+                .await
+                .map(|p| Some(p.id)),
+            Op::Refund { .. } => gw
+                .client
                 .create_refund(&pi, Some(amount), &meta, &opts)
                 .await
-                .map(|r| Some(r.id))
+                .map(|r| Some(r.id)),
         }
     };
     let mut update = PaymentUpdate {

@@ -108,6 +108,8 @@ struct Source {
     initial_txn_id: Option<String>,
     /// The initial id was imported with the card (not made by a Stripe authorization).
     initial_txn_imported: bool,
+    /// A Stripe V1 gateway's new card: its data goes in the legacy charge itself.
+    legacy_card: Option<super::payment_methods::CheckedCard>,
 }
 
 async fn source(
@@ -170,6 +172,7 @@ async fn source(
             new_card: false,
             initial_txn_id: pm.initial_txn_id,
             initial_txn_imported: pm.initial_txn_imported,
+            legacy_card: None,
         });
     }
     if let Some(raw) = &req.token {
@@ -181,6 +184,7 @@ async fn source(
             new_card: false,
             initial_txn_id: None,
             initial_txn_imported: false,
+            legacy_card: None,
         });
     }
     let card = check_card(
@@ -188,6 +192,23 @@ async fn source(
             .take()
             .ok_or_else(|| ApiError::internal("card vanished"))?,
     )?;
+    if gw.legacy {
+        // Stripe V1: the card goes in the charge; a Stripe customer only with create_customer.
+        let customer = if gw.settings.create_customer {
+            Some(ensure_customer(state, gw, account).await?)
+        } else {
+            None
+        };
+        return Ok(Source {
+            customer,
+            payment_method: String::new(),
+            pm_no: None,
+            new_card: true,
+            initial_txn_id: None,
+            initial_txn_imported: false,
+            legacy_card: Some(card),
+        });
+    }
     let pm = create_card_at_stripe(gw, &card, account).await?;
     let customer = if req.store {
         Some(ensure_customer(state, gw, account).await?)
@@ -201,6 +222,7 @@ async fn source(
         new_card: true,
         initial_txn_id: None,
         initial_txn_imported: false,
+        legacy_card: None,
     })
 }
 
@@ -457,13 +479,26 @@ pub async fn create(
             .await?;
         return Err(e.into());
     }
-    let answer = gw
-        .client
-        .create_payment_intent(&params, &gw.options(Some(txn_id.clone())))
-        .await;
     let details: Value = serde_json::from_str(&record.details).unwrap_or(details);
-    let (update, outcome, card_error) =
-        authorize_outcome(&record, answer, details, src.initial_txn_id.clone());
+    let (update, outcome, card_error) = if gw.legacy {
+        let charge = super::legacy::charge_params(
+            &params,
+            &src.customer,
+            &src.payment_method,
+            src.legacy_card.as_ref(),
+        );
+        let answer = gw
+            .client
+            .create_charge(&charge, &gw.options(Some(txn_id.clone())))
+            .await;
+        super::legacy::charge_outcome(&record, answer, details)
+    } else {
+        let answer = gw
+            .client
+            .create_payment_intent(&params, &gw.options(Some(txn_id.clone())))
+            .await;
+        authorize_outcome(&record, answer, details, src.initial_txn_id.clone())
+    };
     let finished = state
         .store
         .finish_transaction(auth.client_no, &payment_id, &txn_id, &outcome, &update)
@@ -501,21 +536,21 @@ pub async fn create(
     apply_fraud(state, auth, &finished).await?;
     let view = view(state, &finished, false).await?;
     notify_outcome(state, auth.client_no, &view).await;
-    if let Some(ApiError::Card {
-        code,
-        decline_code,
-        message,
-        ..
-    }) = card_error
-    {
-        return Err(ApiError::Card {
+    match card_error {
+        Some(ApiError::Card {
+            code,
+            decline_code,
+            message,
+            ..
+        }) => Err(ApiError::Card {
             code,
             decline_code,
             message,
             payment_id: Some(view.id.clone()),
-        });
+        }),
+        Some(other) => Err(other),
+        None => Ok((view, true)),
     }
-    Ok((view, true))
 }
 
 /// Tells the client's endpoints how a payment ended (nothing while it is still under way).
