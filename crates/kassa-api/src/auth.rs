@@ -19,6 +19,10 @@ pub struct Auth {
 impl Auth {
     /// The actor named in audit entries.
     pub fn actor(&self) -> String {
+        if self.api_key_id == 0 {
+            // Work done from the command line, not through an API key.
+            return format!("cli:{}", self.key_label);
+        }
         format!("api_key:{}", self.key_label)
     }
 }

@@ -509,3 +509,138 @@ async fn refunds_made_outside_kassa_are_picked_up() {
         StatusCode::CONFLICT
     );
 }
+
+/// Registered at the emulator, Kassa receives what Stripe would send: card updates, detaches,
+/// disputes — signed by the emulator, verified by Kassa.
+#[tokio::test]
+async fn events_the_emulator_sends() {
+    let app = TestApp::spawn().await;
+    let emu = Emulator::spawn().await;
+    let (gw, group) = app.emulator_gateway(&emu, json!({})).await;
+    let acct = app.account("C-1", group).await;
+    let (endpoint, url) = kassa_api::service::webhooks::register(&app.state(), gw, None)
+        .await
+        .unwrap();
+    assert!(endpoint.starts_with("we_"));
+    assert_eq!(url, app.url(&format!("/webhooks/stripe/{}", app.client_no)));
+    let g = app.get(&format!("/v1/gateways/{gw}")).await.body;
+    assert_eq!(g["webhook_secrets"].as_array().unwrap().len(), 1, "{g}");
+    let audit = app
+        .get(&format!(
+            "/v1/audit_events?object_type=gateway&object_id={gw}"
+        ))
+        .await
+        .body;
+    assert!(
+        audit["data"][0]["actor"]
+            .as_str()
+            .unwrap()
+            .starts_with("cli"),
+        "{audit}"
+    );
+
+    let pm = app.post(&format!("/v1/accounts/{acct}/payment_methods"), &json!({"card": {"number": "4242424242424242", "exp_month": 12, "exp_year": 2030, "cvc": "123"}})).await.body;
+    let no = pm["payment_method_no"].as_i64().unwrap();
+    let http = kassa_testkit::reqwest::Client::new();
+    let r = http
+        .post(format!(
+            "{}/_emulator/payment_methods/{}/card_update",
+            emu.url,
+            pm_id(&pm)
+        ))
+        .bearer_auth(kassa_testkit::SECRET_KEY)
+        .form(&[("exp_month", "2"), ("exp_year", "2033")])
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        r.status().is_success(),
+        "{}",
+        r.text().await.unwrap_or_default()
+    );
+    let mut updated = Value::Null;
+    for _ in 0..100 {
+        updated = app
+            .get(&format!("/v1/accounts/{acct}/payment_methods/{no}"))
+            .await
+            .body;
+        if updated["exp_year"] == 2033 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(30)).await;
+    }
+    assert_eq!(
+        (updated["exp_month"].as_i64(), updated["exp_year"].as_i64()),
+        (Some(2), Some(2033)),
+        "{updated}"
+    );
+    let history = app
+        .get(&format!("/v1/accounts/{acct}/payment_methods/{no}/history"))
+        .await
+        .body;
+    assert_eq!(
+        history["data"][0]["changes"]["event_type"],
+        "payment_method.automatically_updated"
+    );
+
+    // A dispute opened at Stripe becomes a chargeback on the payment.
+    let p = app
+        .post(
+            "/v1/payments",
+            &json!({"acct_no": acct, "payment_method_no": no, "amount": 3000, "currency": "usd"}),
+        )
+        .await
+        .body;
+    let r = http
+        .post(format!(
+            "{}/_emulator/charges/{}/dispute",
+            emu.url,
+            p["auth_no"].as_str().unwrap()
+        ))
+        .bearer_auth(kassa_testkit::SECRET_KEY)
+        .form(&[("reason", "product_not_received")])
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success());
+    let mut got = Value::Null;
+    for _ in 0..100 {
+        got = app
+            .get(&format!("/v1/payments/{}", p["id"].as_str().unwrap()))
+            .await
+            .body;
+        if got["chargebacks"].as_array().is_some_and(|c| !c.is_empty()) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(30)).await;
+    }
+    assert_eq!(
+        got["chargebacks"][0]["reason"], "product_not_received",
+        "{got}"
+    );
+    assert_eq!(got["chargebacks"][0]["status"], "needs_response");
+
+    // Detached at Stripe: never charged again.
+    http.post(format!(
+        "{}/v1/payment_methods/{}/detach",
+        emu.url,
+        pm_id(&pm)
+    ))
+    .bearer_auth(kassa_testkit::SECRET_KEY)
+    .send()
+    .await
+    .unwrap();
+    let mut status = Value::Null;
+    for _ in 0..100 {
+        status = app
+            .get(&format!("/v1/accounts/{acct}/payment_methods/{no}"))
+            .await
+            .body["status"]
+            .clone();
+        if status == "detached" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(30)).await;
+    }
+    assert_eq!(status, "detached");
+}

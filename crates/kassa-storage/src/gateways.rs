@@ -125,6 +125,16 @@ impl Store {
         Ok(page.finish(rows))
     }
 
+    /// A gateway by id alone (for the command line, which acts for whichever client owns it).
+    pub async fn get_gateway_by_id(&self, id: i64) -> Result<GatewayRecord, StorageError> {
+        let row = sqlx::query(&format!("SELECT {COLUMNS} FROM gateways WHERE id = $1"))
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?
+            .ok_or(StorageError::NotFound)?;
+        from_row(&row)
+    }
+
     /// Every gateway of a client, archived ones too (webhooks may still arrive for them).
     pub async fn all_gateways(&self, client_no: i64) -> Result<Vec<GatewayRecord>, StorageError> {
         let rows = sqlx::query(&format!(

@@ -2,7 +2,9 @@
 
 use serde::de::DeserializeOwned;
 
-use crate::objects::{Charge, Customer, List, PaymentIntent, PaymentMethod, Refund};
+use crate::objects::{
+    Charge, Customer, List, PaymentIntent, PaymentMethod, Refund, WebhookEndpoint,
+};
 use crate::params::{add_level23, CardParams, ChargeParams, CustomerParams, PaymentIntentParams};
 use crate::{Form, RequestOptions, StripeClient, StripeError};
 
@@ -254,5 +256,21 @@ impl StripeClient {
             metadata.iter().map(|(k, v)| (k.as_str(), v.as_str())),
         );
         parse(self.post("/v1/refunds", &f, o).await?)
+    }
+
+    /// Creates a webhook endpoint at Stripe for `url`, sending `events`.
+    pub async fn create_webhook_endpoint(
+        &self,
+        url: &str,
+        events: &[&str],
+        description: &str,
+        o: &RequestOptions,
+    ) -> Result<WebhookEndpoint, StripeError> {
+        let mut f = Form::new();
+        f.add("url", url).add("description", description);
+        for e in events {
+            f.push_list("enabled_events", e);
+        }
+        parse(self.post("/v1/webhook_endpoints", &f, o).await?)
     }
 }

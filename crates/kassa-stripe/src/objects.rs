@@ -214,6 +214,17 @@ pub struct Refund {
     pub failure_reason: Option<String>,
 }
 
+/// A webhook endpoint; `secret` only comes back when it is created.
+#[derive(Debug, Clone, Deserialize)]
+pub struct WebhookEndpoint {
+    pub id: String,
+    pub url: String,
+    #[serde(default)]
+    pub secret: Option<String>,
+    #[serde(default)]
+    pub enabled_events: Vec<String>,
+}
+
 #[derive(Debug, Clone, Deserialize)]
 pub struct List<T> {
     pub data: Vec<T>,

@@ -54,6 +54,11 @@ enum Command {
         #[command(flatten)]
         key: KeyArgs,
     },
+    /// Stripe webhook endpoints.
+    Webhooks {
+        #[command(subcommand)]
+        command: WebhooksCommand,
+    },
     /// Apply database migrations and exit.
     Migrate {
         #[command(flatten)]
@@ -63,6 +68,26 @@ enum Command {
     Clients {
         #[command(subcommand)]
         command: ClientsCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum WebhooksCommand {
+    /// Create the gateway's Stripe webhook endpoint (pointing at KASSA_PUBLIC_URL) and keep its
+    /// signing secret with the gateway (or the collection group).
+    Register {
+        #[arg(long)]
+        gateway: i64,
+        /// Register the collection group's URL instead, and keep the secret with the group.
+        #[arg(long)]
+        group: Option<i64>,
+        /// The URL Stripe reaches Kassa at.
+        #[arg(long, env = "KASSA_PUBLIC_URL")]
+        public_url: String,
+        #[command(flatten)]
+        db: DatabaseArgs,
+        #[command(flatten)]
+        key: KeyArgs,
     },
 }
 
@@ -120,6 +145,16 @@ async fn main() -> ExitCode {
         } => serve(listen, public_url, db, key, demo.then_some(emulator_listen)).await,
         Command::StripeEmulator { listen } => stripe_emulator(&listen).await,
         Command::Reconcile { db, key } => reconcile(db, key).await,
+        Command::Webhooks {
+            command:
+                WebhooksCommand::Register {
+                    gateway,
+                    group,
+                    public_url,
+                    db,
+                    key,
+                },
+        } => register_webhook(gateway, group, public_url, db, key).await,
         Command::Migrate { db } => migrate(db).await,
         Command::Clients {
             command: ClientsCommand::Create { name, db },
@@ -212,6 +247,30 @@ async fn reconcile(db: DatabaseArgs, key: KeyArgs) -> Result<(), CliError> {
     println!(
         "{}",
         serde_json::json!({"resolved": report.resolved, "still_unknown": report.still_unknown})
+    );
+    Ok(())
+}
+
+async fn register_webhook(
+    gateway: i64,
+    group: Option<i64>,
+    public_url: String,
+    db: DatabaseArgs,
+    key: KeyArgs,
+) -> Result<(), CliError> {
+    let url = db.url();
+    let backend =
+        kassa_storage::Backend::from_url(&url).map_err(|e| CliError::Config(e.to_string()))?;
+    let master_key = key.load(backend, &db)?;
+    let store = open_store(&db).await?;
+    config::check_master_key(&store, &master_key).await?;
+    let state = kassa_api::AppState::new(store, master_key, kassa_api::Config::new(public_url));
+    let (id, url) = kassa_api::service::webhooks::register(&state, gateway, group)
+        .await
+        .map_err(|e| CliError::Config(format!("registering the webhook endpoint failed: {e}")))?;
+    println!(
+        "{}",
+        serde_json::json!({"webhook_endpoint": id, "url": url})
     );
     Ok(())
 }

@@ -193,7 +193,7 @@ pub fn audit_entry(
     AuditEntry {
         client_no: auth.client_no,
         actor: auth.actor(),
-        api_key_id: Some(auth.api_key_id),
+        api_key_id: (auth.api_key_id > 0).then_some(auth.api_key_id),
         request_id: auth.request_id.clone(),
         object_type,
         object_id,

@@ -4,7 +4,7 @@
 use axum::http::HeaderMap;
 use kassa_domain::gateway::GatewaySettings;
 use kassa_storage::{CardUpdate, ChargebackWrite, StorageError, WebhookEventRecord};
-use serde_json::{json, Value};
+use serde_json::{json, Map, Value};
 
 use super::{open_webhook_secrets, PURPOSE_GATEWAY_WEBHOOK, PURPOSE_GROUP_WEBHOOK};
 use crate::{ApiError, AppState};
@@ -499,4 +499,88 @@ pub async fn catch_up(state: &AppState, min_age_ms: i64, stuck_ms: i64) -> Resul
         apply(state, e.id, false).await?;
     }
     Ok(n)
+}
+
+/// The events Kassa acts on, which `register` asks Stripe to send.
+pub const ENABLED_EVENTS: &[&str] = &[
+    "payment_method.updated",
+    "payment_method.automatically_updated",
+    "payment_method.detached",
+    "charge.dispute.created",
+    "charge.dispute.updated",
+    "charge.dispute.closed",
+    "payment_intent.succeeded",
+    "payment_intent.payment_failed",
+    "payment_intent.canceled",
+    "charge.refunded",
+    "charge.captured",
+];
+
+/// `kassa webhooks register --gateway ID`: creates the Stripe webhook endpoint that sends this
+/// client's events to Kassa (`{public_url}/webhooks/stripe/{client_no}[/{group_no}]`) and keeps
+/// its signing secret with the gateway's (or the group's). Returns the endpoint id and URL.
+pub async fn register(
+    state: &AppState,
+    gateway_id: i64,
+    group_no: Option<i64>,
+) -> Result<(String, String), ApiError> {
+    let gw = state
+        .store
+        .get_gateway_by_id(gateway_id)
+        .await
+        .map_err(|e| match e {
+            StorageError::NotFound => ApiError::NotFound("gateway"),
+            other => other.into(),
+        })?;
+    let ctx = super::gateway_ctx::load(state, gw.client_no, gw.id, None).await?;
+    let base = state.config.public_url.trim_end_matches('/');
+    let url = match group_no {
+        Some(g) => format!("{base}/webhooks/stripe/{}/{g}", gw.client_no),
+        None => format!("{base}/webhooks/stripe/{}", gw.client_no),
+    };
+    let endpoint = ctx
+        .client
+        .create_webhook_endpoint(
+            &url,
+            ENABLED_EVENTS,
+            &format!("Kassa gateway {gateway_id}"),
+            &ctx.options(None),
+        )
+        .await
+        .map_err(super::gateway_ctx::map_stripe_error)?;
+    let secret = endpoint.secret.clone().ok_or_else(|| ApiError::Gateway {
+        code: "gateway_error",
+        message: "Stripe returned no signing secret".into(),
+    })?;
+    let actor = crate::auth::Auth {
+        client_no: gw.client_no,
+        api_key_id: 0,
+        key_label: "cli".into(),
+        request_id: None,
+    };
+    let mut body = Map::new();
+    match group_no {
+        Some(g) => {
+            let group = state.store.get_group(gw.client_no, g).await?;
+            let mut secrets = open_webhook_secrets(
+                &state.master_key,
+                PURPOSE_GROUP_WEBHOOK,
+                group.webhook_secrets_sealed.as_deref(),
+            )?;
+            secrets.push(secret);
+            body.insert("webhook_secrets".into(), json!(secrets));
+            super::groups::update(state, &actor, g, body).await?;
+        }
+        None => {
+            let mut secrets = open_webhook_secrets(
+                &state.master_key,
+                PURPOSE_GATEWAY_WEBHOOK,
+                gw.webhook_secrets_sealed.as_deref(),
+            )?;
+            secrets.push(secret);
+            body.insert("webhook_secrets".into(), json!(secrets));
+            super::gateways::update(state, &actor, gw.id, body).await?;
+        }
+    }
+    Ok((endpoint.id, url))
 }
