@@ -6,7 +6,9 @@ use utoipa::{Modify, OpenApi};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::routes::{accounts, audit, gateways, groups, notifications, payments, webhooks};
+use crate::routes::{
+    accounts, audit, billing, gateways, groups, notifications, payments, webhooks,
+};
 use crate::AppState;
 
 #[derive(OpenApi)]
@@ -22,6 +24,7 @@ use crate::AppState;
         (name = "payments", description = "Authorize, capture, void, refund"),
         (name = "webhooks", description = "Stripe events received and what they changed"),
         (name = "notifications", description = "Kassa's own events, to the client's endpoints"),
+        (name = "billing", description = "Campaigns, orders, purchases and rebills"),
         (name = "audit", description = "Changes to gateways, groups and accounts"),
     )
 )]
@@ -80,5 +83,14 @@ pub fn router() -> OpenApiRouter<AppState> {
             notifications::delete
         ))
         .routes(routes!(notifications::deliveries))
+        .routes(routes!(billing::create_campaign, billing::list_campaigns))
+        .routes(routes!(billing::get_campaign, billing::delete_campaign))
+        .routes(routes!(billing::restore_campaign))
+        .routes(routes!(billing::create_product))
+        .routes(routes!(billing::create_order))
+        .routes(routes!(billing::list_purchases))
+        .routes(routes!(billing::get_purchase, billing::update_purchase))
+        .routes(routes!(billing::cancel_purchase))
+        .routes(routes!(billing::bill_now))
         .routes(routes!(audit::list))
 }

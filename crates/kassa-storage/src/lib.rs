@@ -11,6 +11,7 @@
 
 mod accounts;
 mod audit;
+mod billing;
 mod clients;
 mod db;
 mod error;
@@ -26,6 +27,7 @@ mod webhooks;
 
 pub use accounts::{AccountFilter, AccountRecord, AccountWrite, StatusChange, StatusHistoryRecord};
 pub use audit::{AuditEntry, AuditRecord};
+pub use billing::{AttemptRecord, CampaignRecord, OrderRecord, ProductRecord, PurchaseRecord};
 pub use clients::{ApiKeyRecord, ClientRecord};
 pub use db::{redact_url, Backend, Store};
 pub use error::StorageError;

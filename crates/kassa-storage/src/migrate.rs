@@ -45,6 +45,11 @@ const MIGRATIONS: &[Migration] = &[
         name: "gateway_volume",
         sql: include_str!("../migrations/0006_gateway_volume.sql"),
     },
+    Migration {
+        version: 7,
+        name: "billing",
+        sql: include_str!("../migrations/0007_billing.sql"),
+    },
 ];
 
 const LOCK_ID: i64 = 0x6b_6173_7361; // "kassa"

@@ -54,6 +54,19 @@ enum Command {
         #[command(flatten)]
         key: KeyArgs,
     },
+    /// Run the background work without the HTTP API (rebills, reconciler, webhooks,
+    /// notifications); any number may run against one PostgreSQL database.
+    Worker {
+        #[command(flatten)]
+        db: DatabaseArgs,
+        #[command(flatten)]
+        key: KeyArgs,
+    },
+    /// Recurring billing.
+    Rebill {
+        #[command(subcommand)]
+        command: RebillCommand,
+    },
     /// Stripe webhook endpoints.
     Webhooks {
         #[command(subcommand)]
@@ -68,6 +81,19 @@ enum Command {
     Clients {
         #[command(subcommand)]
         command: ClientsCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum RebillCommand {
+    /// Bill everything due (by the given date, YYYY-MM-DD, else now) once, and print a summary.
+    Run {
+        #[arg(long)]
+        until: Option<String>,
+        #[command(flatten)]
+        db: DatabaseArgs,
+        #[command(flatten)]
+        key: KeyArgs,
     },
 }
 
@@ -145,6 +171,10 @@ async fn main() -> ExitCode {
         } => serve(listen, public_url, db, key, demo.then_some(emulator_listen)).await,
         Command::StripeEmulator { listen } => stripe_emulator(&listen).await,
         Command::Reconcile { db, key } => reconcile(db, key).await,
+        Command::Worker { db, key } => worker(db, key).await,
+        Command::Rebill {
+            command: RebillCommand::Run { until, db, key },
+        } => rebill_run(until, db, key).await,
         Command::Webhooks {
             command:
                 WebhooksCommand::Register {
@@ -227,6 +257,78 @@ async fn new_client(store: &kassa_storage::Store, name: &str) -> Result<NewClien
 async fn create_client(name: &str, db: DatabaseArgs) -> Result<(), CliError> {
     let store = open_store(&db).await?;
     println!("{}", new_client(&store, name).await?.line());
+    Ok(())
+}
+
+/// The state for work without the HTTP API.
+async fn background_state(
+    db: &DatabaseArgs,
+    key: &KeyArgs,
+    public_url: String,
+) -> Result<kassa_api::AppState, CliError> {
+    let url = db.url();
+    let backend =
+        kassa_storage::Backend::from_url(&url).map_err(|e| CliError::Config(e.to_string()))?;
+    let master_key = key.load(backend, db)?;
+    let store = open_store(db).await?;
+    config::check_master_key(&store, &master_key).await?;
+    Ok(kassa_api::AppState::new(
+        store,
+        master_key,
+        kassa_api::Config::new(public_url),
+    ))
+}
+
+/// Starts the background loops: rebills, reconciler, webhook catch-up, notifications.
+fn spawn_background(state: &kassa_api::AppState) {
+    use kassa_api::service::{billing, notifications, reconcile, webhooks};
+    use std::time::Duration;
+    tokio::spawn(kassa_api::housekeeping(state.clone()));
+    tokio::spawn(notifications::run_forever(
+        state.clone(),
+        Duration::from_secs(1),
+    ));
+    tokio::spawn(webhooks::run_forever(state.clone(), Duration::from_secs(5)));
+    tokio::spawn(reconcile::run_forever(
+        state.clone(),
+        Duration::from_secs(30),
+    ));
+    tokio::spawn(billing::run_forever(state.clone(), Duration::from_secs(10)));
+}
+
+async fn worker(db: DatabaseArgs, key: KeyArgs) -> Result<(), CliError> {
+    let state = background_state(&db, &key, String::new()).await?;
+    spawn_background(&state);
+    tracing::info!(worker = %kassa_api::service::billing::worker_name(), "kassa worker is running");
+    shutdown().await;
+    Ok(())
+}
+
+async fn rebill_run(until: Option<String>, db: DatabaseArgs, key: KeyArgs) -> Result<(), CliError> {
+    let state = background_state(&db, &key, String::new()).await?;
+    let at = match until {
+        None => kassa_storage::now_millis(),
+        Some(d) => {
+            let format = time::macros::format_description!("[year]-[month]-[day]");
+            let date = time::Date::parse(&d, &format)
+                .map_err(|_| CliError::Config(format!("--until must be YYYY-MM-DD, not {d}")))?;
+            (date
+                .with_hms(23, 59, 59)
+                .map_err(|e| CliError::Config(e.to_string()))?
+                .assume_utc()
+                .unix_timestamp_nanos()
+                / 1_000_000) as i64
+        }
+    };
+    let billed = kassa_api::service::billing::run_due(
+        &state,
+        &kassa_api::service::billing::worker_name(),
+        at,
+        50,
+    )
+    .await
+    .map_err(|e| CliError::Io(e.to_string()))?;
+    println!("{}", serde_json::json!({"billed": billed}));
     Ok(())
 }
 
@@ -357,19 +459,7 @@ async fn serve(
             key = client.api_key,
         );
     }
-    tokio::spawn(kassa_api::housekeeping(state.clone()));
-    tokio::spawn(kassa_api::service::notifications::run_forever(
-        state.clone(),
-        std::time::Duration::from_secs(1),
-    ));
-    tokio::spawn(kassa_api::service::webhooks::run_forever(
-        state.clone(),
-        std::time::Duration::from_secs(5),
-    ));
-    tokio::spawn(kassa_api::service::reconcile::run_forever(
-        state.clone(),
-        std::time::Duration::from_secs(30),
-    ));
+    spawn_background(&state);
     tracing::info!(listen = %local, public_url = %public_url, database = backend.name(), demo = emulator.is_some(), "kassa is serving");
     axum::serve(listener, kassa_api::app(state))
         .with_graceful_shutdown(shutdown())

@@ -254,6 +254,17 @@ pub async fn create(
     auth: &Auth,
     body: Map<String, Value>,
 ) -> Result<(PaymentView, bool), ApiError> {
+    create_with_id(state, auth, body, None).await
+}
+
+/// A payment whose id the caller chose before (a rebill records its attempt first, so a crash
+/// between the two is recovered by id, never charged again under another).
+pub async fn create_with_id(
+    state: &AppState,
+    auth: &Auth,
+    body: Map<String, Value>,
+    preset_id: Option<String>,
+) -> Result<(PaymentView, bool), ApiError> {
     let mut req: PaymentRequest = parse(Value::Object(body))?;
     if req.amount <= 0 || req.amount > 99_999_999 {
         return Err(ApiError::invalid(
@@ -350,7 +361,10 @@ pub async fn create(
             None => names,
         });
     }
-    let payment_id = kassa_secrets::new_id("pay_")?;
+    let payment_id = match preset_id {
+        Some(id) => id,
+        None => kassa_secrets::new_id("pay_")?,
+    };
     let txn_id = kassa_secrets::new_id("txn_")?;
     let mut metadata: Vec<(String, String)> = req
         .metadata

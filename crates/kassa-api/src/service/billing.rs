@@ -1,0 +1,729 @@
+//! Recurring billing: campaigns and offers, orders (the first, customer-initiated charge), and
+//! rebills (merchant-initiated, on the stored card, on the gateway of the original sale).
+
+use kassa_domain::billing::{rebill_outcome, RebillOutcome, Schedule};
+use kassa_domain::json::parse;
+use kassa_domain::money::Currency;
+use kassa_storage::{
+    AttemptRecord, CampaignRecord, OrderRecord, ProductRecord, PurchaseRecord, StorageError,
+};
+use serde::Deserialize;
+use serde_json::{json, Map, Value};
+
+use crate::auth::Auth;
+use crate::{ApiError, AppState};
+
+fn not_found(what: &'static str) -> impl Fn(StorageError) -> ApiError {
+    move |e| match e {
+        StorageError::NotFound => ApiError::NotFound(what),
+        other => other.into(),
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CampaignInput {
+    name: String,
+    currency: Currency,
+    #[serde(default)]
+    is_test: bool,
+}
+
+pub fn campaign_view(c: &CampaignRecord) -> Value {
+    json!({"object": "campaign", "id": c.id, "name": c.name, "currency": c.currency, "is_test": c.is_test,
+        "deleted": c.deleted_at.is_some(), "created_at": crate::views::timestamp(c.created_at), "updated_at": crate::views::timestamp(c.updated_at)})
+}
+
+pub async fn create_campaign(
+    state: &AppState,
+    auth: &Auth,
+    body: Map<String, Value>,
+) -> Result<Value, ApiError> {
+    let input: CampaignInput = parse(Value::Object(body))?;
+    kassa_domain::text::check_text(&input.name, 200).map_err(|e| e.under("name"))?;
+    let rec = state
+        .store
+        .insert_campaign(&CampaignRecord {
+            client_no: auth.client_no,
+            name: input.name,
+            currency: input.currency.as_str().into(),
+            is_test: input.is_test,
+            ..Default::default()
+        })
+        .await?;
+    Ok(campaign_view(&rec))
+}
+
+/// Soft delete: the campaign leaves lists and reports and keeps its settings for a restore.
+pub async fn set_campaign_deleted(
+    state: &AppState,
+    auth: &Auth,
+    id: i64,
+    deleted: bool,
+) -> Result<Value, ApiError> {
+    let mut c = state
+        .store
+        .get_campaign(auth.client_no, id)
+        .await
+        .map_err(not_found("campaign"))?;
+    c.deleted_at = if deleted {
+        Some(c.deleted_at.unwrap_or_else(kassa_storage::now_millis))
+    } else {
+        None
+    };
+    Ok(campaign_view(&state.store.update_campaign(&c).await?))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ProductInput {
+    name: String,
+    #[serde(default)]
+    sku: Option<String>,
+    #[serde(default)]
+    shippable: bool,
+    /// One-time price; for a recurring product, leave it out and give `schedule.prices`.
+    #[serde(default)]
+    price: Option<i64>,
+    #[serde(default)]
+    schedule: Option<Schedule>,
+    /// The gateway this product's sales and rebills go through.
+    gateway_id: i64,
+}
+
+pub fn product_view(p: &ProductRecord) -> Value {
+    json!({"object": "campaign_product", "id": p.id, "campaign_id": p.campaign_id, "name": p.name, "sku": p.sku, "shippable": p.shippable,
+        "price": p.price, "recurring": p.schedule.is_some(), "schedule": p.schedule.as_deref().and_then(|s| serde_json::from_str::<Value>(s).ok()),
+        "gateway_id": p.gateway_id})
+}
+
+pub async fn create_product(
+    state: &AppState,
+    auth: &Auth,
+    campaign_id: i64,
+    body: Map<String, Value>,
+) -> Result<Value, ApiError> {
+    let c = state
+        .store
+        .get_campaign(auth.client_no, campaign_id)
+        .await
+        .map_err(not_found("campaign"))?;
+    let input: ProductInput = parse(Value::Object(body))?;
+    kassa_domain::text::check_text(&input.name, 200).map_err(|e| e.under("name"))?;
+    if let Some(sku) = &input.sku {
+        if sku.is_empty() || sku.chars().count() > 12 {
+            return Err(ApiError::invalid(
+                "sku",
+                "sku: must be 1 to 12 characters (Level 3 product_code)",
+            ));
+        }
+    }
+    let price = match (&input.schedule, input.price) {
+        (Some(s), None) => {
+            s.validate().map_err(|e| e.under("schedule"))?;
+            s.price(1)
+        }
+        (None, Some(p)) if p > 0 => p,
+        (None, Some(_)) => return Err(ApiError::invalid("price", "price: must be more than 0")),
+        (None, None) => {
+            return Err(ApiError::InvalidRequest {
+                param: Some("price".into()),
+                code: "parameter_missing",
+                message: "price: is required for a one-time product (or give a schedule)".into(),
+            })
+        }
+        (Some(_), Some(_)) => {
+            return Err(ApiError::invalid(
+                "price",
+                "price: a recurring product's prices are in schedule.prices",
+            ))
+        }
+    };
+    super::gateway_ctx::load(state, auth.client_no, input.gateway_id, None).await?;
+    let rec = ProductRecord {
+        client_no: auth.client_no,
+        campaign_id: c.id,
+        name: input.name,
+        sku: input.sku,
+        shippable: input.shippable,
+        price,
+        schedule: input
+            .schedule
+            .as_ref()
+            .map(|s| serde_json::to_string(s).unwrap_or_default()),
+        gateway_id: input.gateway_id,
+        ..Default::default()
+    };
+    Ok(product_view(&state.store.insert_product(&rec).await?))
+}
+
+pub fn purchase_view(p: &PurchaseRecord, attempts: Option<Vec<AttemptRecord>>) -> Value {
+    let mut v = json!({"object": "purchase", "id": p.id, "acct_no": p.acct_no, "order_id": p.order_id, "product_id": p.product_id, "gateway_id": p.gateway_id,
+        "payment_method_no": p.pm_no, "status": p.status, "cycle": p.cycle, "recycle_attempt": p.attempt,
+        "next_bill_at": p.next_bill_at.map(crate::views::timestamp), "price_override": p.price_override, "currency": p.currency,
+        "cancel_at_end": p.cancel_at_end, "created_at": crate::views::timestamp(p.created_at)});
+    if let Some(a) = attempts {
+        v["attempts"] = a
+            .into_iter()
+            .map(|a| json!({"cycle": a.cycle, "attempt": a.attempt, "payment_id": a.payment_id, "amount": a.amount, "status": a.status, "decline_code": a.decline_code, "at": crate::views::timestamp(a.created_at)}))
+            .collect();
+    }
+    v
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Item {
+    product_id: i64,
+    #[serde(default = "one")]
+    quantity: i64,
+}
+
+fn one() -> i64 {
+    1
+}
+
+/// `POST /v1/orders`: charges the first cycle of every item (customer-initiated) and starts a
+/// purchase for each recurring item, on the stored card.
+pub async fn create_order(
+    state: &AppState,
+    auth: &Auth,
+    mut body: Map<String, Value>,
+) -> Result<Value, ApiError> {
+    let campaign_id =
+        super::take_i64(&mut body, "campaign_id")?.ok_or_else(|| ApiError::InvalidRequest {
+            param: Some("campaign_id".into()),
+            code: "parameter_missing",
+            message: "campaign_id: is required".into(),
+        })?;
+    let campaign = state
+        .store
+        .get_campaign(auth.client_no, campaign_id)
+        .await
+        .map_err(|_| {
+            ApiError::invalid(
+                "campaign_id",
+                format!("campaign_id: no campaign {campaign_id}"),
+            )
+        })?;
+    if campaign.deleted_at.is_some() {
+        return Err(ApiError::unprocessable(
+            Some("campaign_id"),
+            "campaign_deleted",
+            "the campaign is deleted; restore it to take orders",
+        ));
+    }
+    let items: Vec<Item> = parse(super::take(&mut body, "items").unwrap_or(Value::Null))
+        .map_err(|e| e.under("items"))?;
+    if items.is_empty() {
+        return Err(ApiError::invalid(
+            "items",
+            "items: an order needs at least one product",
+        ));
+    }
+    let acct_no =
+        super::take_i64(&mut body, "acct_no")?.ok_or_else(|| ApiError::InvalidRequest {
+            param: Some("acct_no".into()),
+            code: "parameter_missing",
+            message: "acct_no: is required".into(),
+        })?;
+    let mut products = Vec::new();
+    for (i, item) in items.iter().enumerate() {
+        let p = state
+            .store
+            .get_product(auth.client_no, item.product_id)
+            .await
+            .map_err(|_| {
+                ApiError::invalid(
+                    format!("items[{i}].product_id"),
+                    format!("items[{i}].product_id: no product {}", item.product_id),
+                )
+            })?;
+        if p.campaign_id != campaign.id {
+            return Err(ApiError::invalid(
+                format!("items[{i}].product_id"),
+                format!(
+                    "items[{i}].product_id: product {} is not in campaign {}",
+                    p.id, campaign.id
+                ),
+            ));
+        }
+        if !(1..=100).contains(&item.quantity) {
+            return Err(ApiError::invalid(
+                format!("items[{i}].quantity"),
+                format!("items[{i}].quantity: must be 1 to 100"),
+            ));
+        }
+        products.push((p, item.quantity));
+    }
+    let gateway_id = products[0].0.gateway_id;
+    if products.iter().any(|(p, _)| p.gateway_id != gateway_id) {
+        return Err(ApiError::unprocessable(
+            Some("items"),
+            "order_gateways_differ",
+            "the order's products are assigned to different gateways; place one order per gateway",
+        ));
+    }
+    let amount: i64 = products.iter().map(|(p, q)| p.price * q).sum();
+    let recurring = products.iter().any(|(p, _)| p.schedule.is_some());
+    // The payment: the rest of the body is the payment's own fields (card or stored method, …).
+    body.insert("acct_no".into(), json!(acct_no));
+    body.insert("amount".into(), json!(amount));
+    body.insert("currency".into(), json!(campaign.currency));
+    body.insert("gateway_id".into(), json!(gateway_id));
+    body.insert(
+        "products".into(),
+        json!(products
+            .iter()
+            .map(|(p, q)| json!({"name": p.name, "amount": p.price, "quantity": q, "sku": p.sku}))
+            .collect::<Vec<_>>()),
+    );
+    if recurring && body.contains_key("card") {
+        body.insert("store".into(), json!(true));
+    }
+    let order_id = kassa_secrets::new_id("ord_")?;
+    let now = kassa_storage::now_millis();
+    let (status, payment_id, pm_no, card_error) =
+        match super::payments::create(state, auth, body).await {
+            Ok((view, _)) => (
+                view.status.clone(),
+                Some(view.id.clone()),
+                view.payment_method_no,
+                None,
+            ),
+            Err(ApiError::Card {
+                code,
+                decline_code,
+                message,
+                payment_id,
+            }) => (
+                "declined".to_string(),
+                payment_id.clone(),
+                None,
+                Some(ApiError::Card {
+                    code,
+                    decline_code,
+                    message,
+                    payment_id,
+                }),
+            ),
+            Err(e) => return Err(e),
+        };
+    let ok = matches!(status.as_str(), "captured" | "authorized");
+    let mut purchases = Vec::new();
+    if ok {
+        for (p, _) in products.iter().filter(|(p, _)| p.schedule.is_some()) {
+            let schedule: Schedule = serde_json::from_str(p.schedule.as_deref().unwrap_or("{}"))
+                .map_err(ApiError::internal)?;
+            let next = schedule.next_bill_at(1, now);
+            purchases.push(PurchaseRecord {
+                id: kassa_secrets::new_id("pur_")?,
+                client_no: auth.client_no,
+                acct_no,
+                order_id: order_id.clone(),
+                product_id: p.id,
+                gateway_id: p.gateway_id,
+                pm_no,
+                status: if next.is_none() {
+                    "completed".into()
+                } else if schedule.trial_days.is_some() {
+                    "trial".into()
+                } else {
+                    "active".into()
+                },
+                cycle: 1,
+                next_bill_at: next,
+                currency: campaign.currency.clone(),
+                ..Default::default()
+            });
+        }
+    }
+    let order = OrderRecord {
+        id: order_id.clone(),
+        client_no: auth.client_no,
+        acct_no,
+        campaign_id: campaign.id,
+        status: if ok {
+            "complete".into()
+        } else {
+            status.clone()
+        },
+        payment_id: payment_id.clone(),
+        amount,
+        currency: campaign.currency.clone(),
+        items: json!(items
+            .iter()
+            .map(|i| json!({"product_id": i.product_id, "quantity": i.quantity}))
+            .collect::<Vec<_>>())
+        .to_string(),
+        ..Default::default()
+    };
+    state.store.insert_order(&order, &purchases).await?;
+    if let Some(e) = card_error {
+        return Err(e);
+    }
+    Ok(
+        json!({"object": "order", "id": order_id, "status": order.status, "acct_no": acct_no, "campaign_id": campaign.id, "amount": amount, "currency": campaign.currency,
+        "payment_id": payment_id, "purchases": purchases.iter().map(|p| purchase_view(p, None)).collect::<Vec<_>>()}),
+    )
+}
+
+/// The worker's identity for the purchases it leases.
+fn worker_auth(client_no: i64) -> Auth {
+    Auth {
+        client_no,
+        api_key_id: 0,
+        key_label: "rebill-worker".into(),
+        request_id: None,
+    }
+}
+
+/// Bills a leased purchase's next cycle (merchant-initiated, recurring) at `now` and moves it on.
+pub async fn bill(
+    state: &AppState,
+    client_no: i64,
+    purchase_id: &str,
+    now: i64,
+) -> Result<Value, ApiError> {
+    let mut p = state
+        .store
+        .get_purchase(client_no, purchase_id)
+        .await
+        .map_err(not_found("purchase"))?;
+    let product = state.store.get_product(client_no, p.product_id).await?;
+    let schedule: Schedule = serde_json::from_str(product.schedule.as_deref().unwrap_or("{}"))
+        .map_err(ApiError::internal)?;
+    let cycle = p.cycle + 1;
+    let attempt = p.attempt + 1;
+    let amount = p
+        .price_override
+        .unwrap_or_else(|| schedule.price(cycle as u32));
+    let Some(pm_no) = p.pm_no else {
+        p.status = "recycle_failed".into();
+        p.next_bill_at = None;
+        let a = AttemptRecord {
+            cycle,
+            attempt,
+            payment_id: String::new(),
+            amount,
+            status: "failed".into(),
+            decline_code: Some("no_payment_method".into()),
+            ..Default::default()
+        };
+        state.store.start_attempt(&p.id, &a).await?;
+        state.store.finish_attempt(&p, &a).await?;
+        return Ok(purchase_view(&p, None));
+    };
+    // The attempt is written first, with the payment's id: a crash after this point is found
+    // again by that id and never billed under a new one.
+    let payment_id = match state.store.get_attempt(&p.id, cycle, attempt).await? {
+        Some(a) => a.payment_id,
+        None => {
+            let id = kassa_secrets::new_id("pay_")?;
+            let a = AttemptRecord {
+                cycle,
+                attempt,
+                payment_id: id.clone(),
+                amount,
+                ..Default::default()
+            };
+            if !state.store.start_attempt(&p.id, &a).await? {
+                return Err(ApiError::Conflict {
+                    code: "purchase_busy",
+                    message: "this cycle is being billed already".into(),
+                });
+            }
+            id
+        }
+    };
+    let auth = worker_auth(client_no);
+    let existing = state.store.get_payment(client_no, &payment_id).await;
+    let (approved, hard, decline_code, status) = match existing {
+        Ok(rec) => {
+            // Made before a crash: its outcome decides (while unknown, the reconciler works on it).
+            let details: Value = serde_json::from_str(&rec.details).unwrap_or(Value::Null);
+            (
+                matches!(rec.status.as_str(), "captured" | "authorized"),
+                details["decline"]["class"] == "hard",
+                details["decline"]["code"].as_str().map(str::to_string),
+                rec.status,
+            )
+        }
+        Err(StorageError::NotFound) => {
+            let mut body = Map::new();
+            body.insert("acct_no".into(), json!(p.acct_no));
+            body.insert("payment_method_no".into(), json!(pm_no));
+            body.insert("amount".into(), json!(amount));
+            body.insert("currency".into(), json!(p.currency));
+            body.insert("gateway_id".into(), json!(p.gateway_id));
+            body.insert("recurring_processing_model_ind".into(), json!(2));
+            body.insert(
+                "products".into(),
+                json!([{"name": product.name, "amount": amount, "sku": product.sku}]),
+            );
+            body.insert(
+                "metadata".into(),
+                json!({"kassa_purchase": p.id, "kassa_cycle": cycle.to_string()}),
+            );
+            match super::payments::create_with_id(state, &auth, body, Some(payment_id.clone()))
+                .await
+            {
+                Ok((v, _)) => (
+                    matches!(v.status.as_str(), "captured" | "authorized"),
+                    false,
+                    None,
+                    v.status,
+                ),
+                Err(ApiError::Card {
+                    code, decline_code, ..
+                }) => {
+                    let rec = state.store.get_payment(client_no, &payment_id).await?;
+                    let details: Value = serde_json::from_str(&rec.details).unwrap_or(Value::Null);
+                    (
+                        false,
+                        details["decline"]["class"] == "hard",
+                        decline_code.or(Some(code)),
+                        "declined".into(),
+                    )
+                }
+                Err(e) => {
+                    state.store.release_purchase(&p.id).await?;
+                    return Err(e);
+                }
+            }
+        }
+        Err(e) => return Err(e.into()),
+    };
+    if !matches!(status.as_str(), "captured" | "authorized" | "declined") {
+        // Unknown for now: keep the attempt open; the next run finds it by its payment.
+        state.store.release_purchase(&p.id).await?;
+        return Ok(purchase_view(&p, None));
+    }
+    match rebill_outcome(
+        approved,
+        hard,
+        attempt as usize,
+        &schedule,
+        cycle as u32,
+        now,
+    ) {
+        RebillOutcome::Billed { next_bill_at } => {
+            p.cycle = cycle;
+            p.attempt = 0;
+            p.next_bill_at = if p.cancel_at_end { None } else { next_bill_at };
+            p.status = if p.cancel_at_end {
+                "cancelled".into()
+            } else if next_bill_at.is_none() {
+                "completed".into()
+            } else {
+                "active".into()
+            };
+        }
+        RebillOutcome::Retry { at } => {
+            p.attempt = attempt;
+            p.next_bill_at = Some(at);
+            p.status = "recycle_billing".into();
+        }
+        RebillOutcome::Failed => {
+            p.attempt = attempt;
+            p.next_bill_at = None;
+            p.status = "recycle_failed".into();
+        }
+    }
+    let a = AttemptRecord {
+        cycle,
+        attempt,
+        payment_id,
+        amount,
+        status: if approved {
+            "approved".into()
+        } else {
+            "declined".into()
+        },
+        decline_code,
+        ..Default::default()
+    };
+    state.store.finish_attempt(&p, &a).await?;
+    let event = if approved {
+        "rebill.succeeded"
+    } else {
+        "rebill.failed"
+    };
+    super::notifications::notify(state, client_no, event, json!({"purchase_id": p.id, "cycle": cycle, "amount": amount, "payment_id": a.payment_id, "status": p.status})).await;
+    Ok(purchase_view(&p, None))
+}
+
+/// One scheduler pass at `now`: leases due purchases (any number of workers may run this at
+/// once) and bills them. Returns how many were billed (approved or not).
+pub async fn run_due(
+    state: &AppState,
+    worker: &str,
+    now: i64,
+    limit: i64,
+) -> Result<usize, ApiError> {
+    let mut done = 0;
+    loop {
+        let ids = state
+            .store
+            .lease_due_purchases(worker, now, now + 5 * 60_000, limit)
+            .await?;
+        if ids.is_empty() {
+            return Ok(done);
+        }
+        for id in ids {
+            let client_no = state.store.purchase_client(&id).await?;
+            match bill(state, client_no, &id, now).await {
+                Ok(_) => done += 1,
+                Err(e) => tracing::warn!(purchase = %id, error = %e, "rebill failed"),
+            }
+        }
+    }
+}
+
+/// `POST /v1/purchases/{id}/bill_now` — the seed's Force Bill NOW.
+pub async fn bill_now(state: &AppState, auth: &Auth, id: &str) -> Result<Value, ApiError> {
+    let p = state
+        .store
+        .get_purchase(auth.client_no, id)
+        .await
+        .map_err(not_found("purchase"))?;
+    if !matches!(p.status.as_str(), "active" | "trial" | "recycle_billing") {
+        return Err(ApiError::Conflict {
+            code: "purchase_not_billable",
+            message: format!("a {} purchase is not billed", p.status),
+        });
+    }
+    let now = kassa_storage::now_millis();
+    if !state
+        .store
+        .lease_purchase(auth.client_no, id, "bill-now", now, now + 5 * 60_000)
+        .await?
+    {
+        return Err(ApiError::Conflict {
+            code: "purchase_busy",
+            message: "the purchase is being billed right now".into(),
+        });
+    }
+    bill(state, auth.client_no, id, now).await
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PurchaseChange {
+    #[serde(default)]
+    price: Option<i64>,
+    /// Unix milliseconds.
+    #[serde(default)]
+    next_bill_at: Option<i64>,
+    #[serde(default)]
+    gateway_id: Option<i64>,
+    /// `paused` or `active`.
+    #[serde(default)]
+    status: Option<String>,
+    /// Another stored card of the account, on the purchase's gateway.
+    #[serde(default)]
+    payment_method_no: Option<i64>,
+}
+
+pub async fn update_purchase(
+    state: &AppState,
+    auth: &Auth,
+    id: &str,
+    body: Map<String, Value>,
+) -> Result<Value, ApiError> {
+    let mut p = state
+        .store
+        .get_purchase(auth.client_no, id)
+        .await
+        .map_err(not_found("purchase"))?;
+    let c: PurchaseChange = parse(Value::Object(body))?;
+    if let Some(price) = c.price {
+        if price <= 0 {
+            return Err(ApiError::invalid("price", "price: must be more than 0"));
+        }
+        p.price_override = Some(price);
+    }
+    if let Some(at) = c.next_bill_at {
+        p.next_bill_at = Some(at);
+    }
+    if let Some(g) = c.gateway_id {
+        super::gateway_ctx::load(state, auth.client_no, g, None).await?;
+        p.gateway_id = g;
+    }
+    if let Some(no) = c.payment_method_no {
+        let pm = state
+            .store
+            .get_payment_method(auth.client_no, p.acct_no, no)
+            .await
+            .map_err(|_| {
+                ApiError::invalid(
+                    "payment_method_no",
+                    format!("payment_method_no: the account has no payment method {no}"),
+                )
+            })?;
+        if pm.status != "active" || pm.gateway_id != Some(p.gateway_id) {
+            return Err(ApiError::unprocessable(
+                Some("payment_method_no"),
+                "payment_method_unusable",
+                "the card must be active and stored at the purchase's gateway",
+            ));
+        }
+        p.pm_no = Some(no);
+    }
+    if let Some(s) = c.status {
+        match (s.as_str(), p.status.as_str()) {
+            ("paused", "active" | "trial" | "recycle_billing")
+            | ("active", "paused" | "recycle_failed") => p.status = s,
+            _ => {
+                return Err(ApiError::invalid(
+                    "status",
+                    format!("status: a {} purchase cannot become {s}", p.status),
+                ))
+            }
+        }
+    }
+    state.store.update_purchase_terms(&p).await?;
+    Ok(purchase_view(&p, None))
+}
+
+/// Cancels now, or after the next bill (`after_next_bill`).
+pub async fn cancel_purchase(
+    state: &AppState,
+    auth: &Auth,
+    id: &str,
+    after_next_bill: bool,
+) -> Result<Value, ApiError> {
+    let mut p = state
+        .store
+        .get_purchase(auth.client_no, id)
+        .await
+        .map_err(not_found("purchase"))?;
+    if matches!(p.status.as_str(), "cancelled" | "completed") {
+        return Ok(purchase_view(&p, None));
+    }
+    if after_next_bill {
+        p.cancel_at_end = true;
+    } else {
+        p.status = "cancelled".into();
+        p.next_bill_at = None;
+    }
+    state.store.update_purchase_terms(&p).await?;
+    Ok(purchase_view(&p, None))
+}
+
+/// A worker's name in leases: host process id, unique on one machine.
+pub fn worker_name() -> String {
+    format!("worker-{}", std::process::id())
+}
+
+/// Bills due purchases every `every` while the process runs.
+pub async fn run_forever(state: AppState, every: std::time::Duration) {
+    let name = worker_name();
+    let mut tick = tokio::time::interval(every);
+    loop {
+        tick.tick().await;
+        if let Err(e) = run_due(&state, &name, kassa_storage::now_millis(), 50).await {
+            tracing::warn!(error = %e, "rebill pass failed");
+        }
+    }
+}

@@ -1,0 +1,358 @@
+//! Recurring billing end to end against the emulator, with a simulated clock: the scheduler is
+//! run at chosen times.
+
+use kassa_api::service::billing::run_due;
+use kassa_testkit::{Emulator, StatusCode, TestApp, SECRET_KEY};
+use serde_json::{json, Value};
+
+const DAY: i64 = 86_400_000;
+
+fn card(n: &str) -> Value {
+    json!({"number": n, "exp_month": 12, "exp_year": 2034, "cvc": "123"})
+}
+
+struct Shop {
+    app: TestApp,
+    emu: Emulator,
+    acct: i64,
+    campaign: i64,
+    recurring: i64,
+    one_time: i64,
+}
+
+async fn shop(schedule: Value) -> Shop {
+    let app = TestApp::spawn().await;
+    let emu = Emulator::spawn().await;
+    let (gw, group) = app.emulator_gateway(&emu, json!({})).await;
+    let acct = app.account("C-1", group).await;
+    let c = app
+        .post(
+            "/v1/campaigns",
+            &json!({"name": "Gateway test (phone)", "currency": "usd", "is_test": true}),
+        )
+        .await;
+    assert_eq!(c.status, StatusCode::CREATED, "{:?}", c.body);
+    let campaign = c.body["id"].as_i64().unwrap();
+    let r = app
+        .post(
+            &format!("/v1/campaigns/{campaign}/products"),
+            &json!({"name": "Serum", "sku": "SER-1", "schedule": schedule, "gateway_id": gw}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
+    let o = app
+        .post(
+            &format!("/v1/campaigns/{campaign}/products"),
+            &json!({"name": "Test offer", "price": 100, "gateway_id": gw}),
+        )
+        .await;
+    Shop {
+        app,
+        emu,
+        acct,
+        campaign,
+        recurring: r.body["id"].as_i64().unwrap(),
+        one_time: o.body["id"].as_i64().unwrap(),
+    }
+}
+
+async fn order(s: &Shop) -> Value {
+    let r = s.app.post("/v1/orders", &json!({"campaign_id": s.campaign, "acct_no": s.acct, "items": [{"product_id": s.recurring}, {"product_id": s.one_time}], "card": card("4242424242424242")})).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
+    r.body
+}
+
+async fn purchase(s: &Shop, id: &str) -> Value {
+    s.app.get(&format!("/v1/purchases/{id}")).await.body
+}
+
+fn next_at(p: &Value) -> i64 {
+    let t = p["next_bill_at"].as_str().unwrap();
+    (time::OffsetDateTime::parse(t, &time::format_description::well_known::Rfc3339)
+        .unwrap()
+        .unix_timestamp_nanos()
+        / 1_000_000) as i64
+}
+
+#[tokio::test]
+async fn a_recurring_offer_through_its_cycles() {
+    let s = shop(json!({"prices": [499, 2999, 1999], "interval_unit": "days", "interval_count": 30, "final_cycle": 4})).await;
+    let o = order(&s).await;
+    assert_eq!(
+        o["amount"], 599,
+        "cycle 1 of the offer plus the one-time product"
+    );
+    let pur = o["purchases"][0]["id"].as_str().unwrap().to_string();
+    let p = purchase(&s, &pur).await;
+    assert_eq!(
+        (p["status"].as_str(), p["cycle"].as_i64()),
+        (Some("active"), Some(1))
+    );
+    let t0 = next_at(&p) - 30 * DAY;
+    // Not due yet.
+    assert_eq!(
+        run_due(&s.app.state(), "w1", t0 + 29 * DAY, 50)
+            .await
+            .unwrap(),
+        0
+    );
+    for (day, cycle, price) in [(31, 2, 2999), (62, 3, 1999), (93, 4, 1999)] {
+        assert_eq!(
+            run_due(&s.app.state(), "w1", t0 + day * DAY, 50)
+                .await
+                .unwrap(),
+            1,
+            "day {day}"
+        );
+        let p = purchase(&s, &pur).await;
+        assert_eq!(p["cycle"], cycle);
+        let a = p["attempts"].as_array().unwrap().last().unwrap().clone();
+        assert_eq!(
+            (a["amount"].as_i64(), a["status"].as_str()),
+            (Some(price), Some("approved"))
+        );
+        let pay = s
+            .app
+            .get(&format!(
+                "/v1/payments/{}",
+                a["payment_id"].as_str().unwrap()
+            ))
+            .await
+            .body;
+        assert_eq!(
+            (
+                pay["recurring_processing_model_ind"].as_i64(),
+                pay["status"].as_str()
+            ),
+            (Some(2), Some("captured")),
+            "rebills are MITs"
+        );
+        let pi = s
+            .emu
+            .get(
+                SECRET_KEY,
+                &format!(
+                    "/v1/payment_intents/{}",
+                    pay["processor_payment_id"].as_str().unwrap()
+                ),
+            )
+            .await;
+        assert_eq!(
+            pi["payment_method_options"]["card"]["stored_credential_usage"],
+            "recurring"
+        );
+        assert_eq!(pi["metadata"]["kassa_purchase"], pur.as_str());
+    }
+    let p = purchase(&s, &pur).await;
+    assert_eq!(
+        (p["status"].as_str(), p["next_bill_at"].clone()),
+        (Some("completed"), Value::Null),
+        "the final cycle ends it"
+    );
+    assert_eq!(
+        run_due(&s.app.state(), "w1", t0 + 400 * DAY, 50)
+            .await
+            .unwrap(),
+        0
+    );
+}
+
+#[tokio::test]
+async fn force_bill_now_and_cancel() {
+    let s =
+        shop(json!({"prices": [100, 2000], "interval_unit": "months", "interval_count": 1})).await;
+    let o = order(&s).await;
+    let pur = o["purchases"][0]["id"].as_str().unwrap().to_string();
+    let before = next_at(&purchase(&s, &pur).await);
+    let r = s
+        .app
+        .post(&format!("/v1/purchases/{pur}/bill_now"), &json!({}))
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    assert_eq!(r.body["cycle"], 2);
+    assert!(next_at(&r.body) > before, "the schedule moves on from now");
+    // Cancel after the next bill: billed once more, then cancelled.
+    s.app
+        .post(
+            &format!("/v1/purchases/{pur}/cancel"),
+            &json!({"after_next_bill": true}),
+        )
+        .await;
+    let r = s
+        .app
+        .post(&format!("/v1/purchases/{pur}/bill_now"), &json!({}))
+        .await;
+    assert_eq!(
+        (r.body["cycle"].as_i64(), r.body["status"].as_str()),
+        (Some(3), Some("cancelled"))
+    );
+    let r = s
+        .app
+        .post(&format!("/v1/purchases/{pur}/bill_now"), &json!({}))
+        .await;
+    assert_eq!(
+        r.status,
+        StatusCode::CONFLICT,
+        "a cancelled purchase is not billed"
+    );
+    // A second order cancelled now is never billed.
+    let o2 = order(&s).await;
+    let pur2 = o2["purchases"][0]["id"].as_str().unwrap().to_string();
+    s.app
+        .post(&format!("/v1/purchases/{pur2}/cancel"), &json!({}))
+        .await;
+    assert_eq!(
+        run_due(
+            &s.app.state(),
+            "w1",
+            kassa_storage::now_millis() + 400 * DAY,
+            50
+        )
+        .await
+        .unwrap(),
+        0
+    );
+}
+
+#[tokio::test]
+async fn soft_declines_are_recycled_then_fail() {
+    let s =
+        shop(json!({"prices": [100, 2000], "interval_unit": "days", "interval_count": 30})).await;
+    let o = order(&s).await;
+    let pur = o["purchases"][0]["id"].as_str().unwrap().to_string();
+    // The card on file starts declining (it attaches, then every charge fails).
+    let bad = s
+        .app
+        .post(
+            &format!("/v1/accounts/{}/payment_methods", s.acct),
+            &json!({"card": card("4000000000000341")}),
+        )
+        .await
+        .body;
+    let r = s
+        .app
+        .patch(
+            &format!("/v1/purchases/{pur}"),
+            &json!({"payment_method_no": bad["payment_method_no"]}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    let t0 = next_at(&purchase(&s, &pur).await);
+    run_due(&s.app.state(), "w1", t0, 50).await.unwrap();
+    let p = purchase(&s, &pur).await;
+    assert_eq!(
+        (p["status"].as_str(), p["recycle_attempt"].as_i64()),
+        (Some("recycle_billing"), Some(1))
+    );
+    assert_eq!(next_at(&p), t0 + 3 * DAY, "the first retry waits 3 days");
+    run_due(&s.app.state(), "w1", t0 + 3 * DAY, 50)
+        .await
+        .unwrap();
+    assert_eq!(next_at(&purchase(&s, &pur).await), t0 + 8 * DAY, "then 5");
+    run_due(&s.app.state(), "w1", t0 + 8 * DAY, 50)
+        .await
+        .unwrap();
+    run_due(&s.app.state(), "w1", t0 + 15 * DAY, 50)
+        .await
+        .unwrap();
+    let p = purchase(&s, &pur).await;
+    assert_eq!(p["status"], "recycle_failed");
+    let attempts = p["attempts"].as_array().unwrap();
+    assert_eq!(
+        attempts.len(),
+        4,
+        "the bill and three retries, all declined: {p}"
+    );
+    assert!(attempts
+        .iter()
+        .all(|a| a["cycle"] == 2 && a["status"] == "declined"));
+    assert_eq!(
+        run_due(&s.app.state(), "w1", t0 + 60 * DAY, 50)
+            .await
+            .unwrap(),
+        0,
+        "no more tries"
+    );
+}
+
+#[tokio::test]
+async fn concurrent_workers_never_bill_twice() {
+    let s =
+        shop(json!({"prices": [100, 1500], "interval_unit": "days", "interval_count": 30})).await;
+    let mut ids = Vec::new();
+    for _ in 0..12 {
+        ids.push(
+            order(&s).await["purchases"][0]["id"]
+                .as_str()
+                .unwrap()
+                .to_string(),
+        );
+    }
+    let due = next_at(&purchase(&s, &ids[11]).await) + DAY;
+    let state = s.app.state();
+    let workers: Vec<_> = (0..4)
+        .map(|w| {
+            let st = state.clone();
+            tokio::spawn(async move { run_due(&st, &format!("w{w}"), due, 3).await.unwrap() })
+        })
+        .collect();
+    let mut billed = 0;
+    for w in workers {
+        billed += w.await.unwrap();
+    }
+    assert_eq!(billed, 12, "each due purchase billed by exactly one worker");
+    for id in &ids {
+        let p = purchase(&s, id).await;
+        assert_eq!(
+            (p["cycle"].as_i64(), p["attempts"].as_array().unwrap().len()),
+            (Some(2), 1)
+        );
+    }
+    let intents = s.emu.get(SECRET_KEY, "/v1/payment_intents?limit=100").await;
+    let rebills = intents["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|pi| pi["amount"] == 1500)
+        .count();
+    assert_eq!(rebills, 12);
+}
+
+#[tokio::test]
+async fn campaigns_delete_and_restore() {
+    let s = shop(json!({"prices": [100], "interval_unit": "days", "interval_count": 30})).await;
+    let d = s
+        .app
+        .send(
+            kassa_testkit::reqwest::Method::DELETE,
+            &format!("/v1/campaigns/{}", s.campaign),
+            None,
+            &[],
+        )
+        .await;
+    assert_eq!(d.body["deleted"], true);
+    assert_eq!(s.app.get("/v1/campaigns").await.body["data"], json!([]));
+    assert_eq!(
+        s.app.get("/v1/campaigns?deleted=true").await.body["data"][0]["id"],
+        s.campaign
+    );
+    let r = s.app.post("/v1/orders", &json!({"campaign_id": s.campaign, "acct_no": s.acct, "items": [{"product_id": s.recurring}], "card": card("4242424242424242")})).await;
+    assert_eq!(r.code(), Some("campaign_deleted"));
+    s.app
+        .post(&format!("/v1/campaigns/{}/restore", s.campaign), &json!({}))
+        .await;
+    let c = s
+        .app
+        .get(&format!("/v1/campaigns/{}", s.campaign))
+        .await
+        .body;
+    assert_eq!(
+        (
+            c["deleted"].as_bool(),
+            c["products"].as_array().unwrap().len()
+        ),
+        (Some(false), 2),
+        "restored with its settings"
+    );
+    assert_eq!(order(&s).await["status"], "complete");
+}
