@@ -1183,3 +1183,71 @@ async fn monthly_cap_is_never_exceeded() {
         500
     );
 }
+
+/// The same card, amount and gateway within the window is refused before Stripe, unless forced.
+#[tokio::test]
+async fn duplicate_transactions_are_refused_unless_forced() {
+    let app = TestApp::spawn().await;
+    let emu = Emulator::spawn().await;
+    let (_gw, group) = app
+        .emulator_gateway(&emu, json!({"duplicate_window_minutes": 10}))
+        .await;
+    let acct = app.account("C-1", group).await;
+    let pm = app
+        .post(
+            &format!("/v1/accounts/{acct}/payment_methods"),
+            &json!({"card": card("4242424242424242")}),
+        )
+        .await
+        .body;
+    let pay = |extra: Value| {
+        let mut b = json!({"acct_no": acct, "payment_method_no": pm["payment_method_no"], "amount": 1999, "currency": "usd"});
+        if let (Some(m), Value::Object(e)) = (b.as_object_mut(), extra) {
+            m.extend(e);
+        }
+        b
+    };
+    let first = app.post("/v1/payments", &pay(json!({}))).await;
+    assert_eq!(first.status, StatusCode::CREATED);
+    let again = app.post("/v1/payments", &pay(json!({}))).await;
+    assert_eq!(
+        (again.status, again.code()),
+        (StatusCode::CONFLICT, Some("duplicate_transaction"))
+    );
+    assert!(again.body["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains(first.body["id"].as_str().unwrap()));
+    // The same card as a new card number (same fingerprint at Stripe) is a duplicate too.
+    let as_new = app.post("/v1/payments", &json!({"acct_no": acct, "card": card("4242424242424242"), "amount": 1999, "currency": "usd"})).await;
+    assert_eq!(
+        as_new.code(),
+        Some("duplicate_transaction"),
+        "{:?}",
+        as_new.body
+    );
+    // A different amount (the seed's 50-cent difference for cycle 2), or force, goes through.
+    assert_eq!(
+        app.post("/v1/payments", &pay(json!({"amount": 2049})))
+            .await
+            .status,
+        StatusCode::CREATED
+    );
+    assert_eq!(
+        app.post("/v1/payments", &pay(json!({"force": true})))
+            .await
+            .status,
+        StatusCode::CREATED
+    );
+    let intents = emu.get(SECRET_KEY, "/v1/payment_intents?limit=100").await;
+    assert_eq!(
+        intents["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|p| p["amount"] == 1999)
+            .count(),
+        2,
+        "the refused ones never reached Stripe"
+    );
+}

@@ -212,6 +212,10 @@ pub struct GatewaySettings {
     /// card's original network transaction id.
     #[serde(default)]
     pub send_mit_exemption: bool,
+    /// Minutes within which the same card, amount and gateway is refused as a duplicate (unless
+    /// the payment says `force`); 0 turns the check off.
+    #[serde(default = "default_duplicate_window")]
+    pub duplicate_window_minutes: u32,
     /// Stripe V1 only: create a Stripe customer record for each sale.
     #[serde(default)]
     pub create_customer: bool,
@@ -235,6 +239,10 @@ pub struct GatewaySettings {
     pub fraud: FraudSettings,
     #[serde(default)]
     pub three_ds: ThreeDsSettings,
+}
+
+fn default_duplicate_window() -> u32 {
+    5
 }
 
 fn default_api_base_url() -> String {

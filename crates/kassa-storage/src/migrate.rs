@@ -50,6 +50,11 @@ const MIGRATIONS: &[Migration] = &[
         name: "billing",
         sql: include_str!("../migrations/0007_billing.sql"),
     },
+    Migration {
+        version: 8,
+        name: "duplicates",
+        sql: include_str!("../migrations/0008_duplicates.sql"),
+    },
 ];
 
 const LOCK_ID: i64 = 0x6b_6173_7361; // "kassa"

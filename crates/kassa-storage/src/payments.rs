@@ -30,6 +30,8 @@ pub struct PaymentRecord {
     /// JSON: what was sent, the decline, 3-D Secure and fraud results.
     pub details: String,
     pub busy_txn: Option<String>,
+    /// The card's Stripe fingerprint, or its PaymentMethod id: for duplicate protection.
+    pub card_key: Option<String>,
     pub version: i64,
     pub created_at: i64,
     pub updated_at: i64,
@@ -75,7 +77,7 @@ pub struct PaymentUpdate {
     pub details: String,
 }
 
-const P_COLUMNS: &str = "id, client_no, acct_no, gateway_id, pm_no, status, currency, amount, amount_authorized, amount_captured, amount_refunded, recurring_model, processor_payment_id, auth_no, initial_auth_txn_id, descriptor, details, busy_txn, version, created_at, updated_at";
+const P_COLUMNS: &str = "id, client_no, acct_no, gateway_id, pm_no, status, currency, amount, amount_authorized, amount_captured, amount_refunded, recurring_model, processor_payment_id, auth_no, initial_auth_txn_id, descriptor, details, busy_txn, card_key, version, created_at, updated_at";
 const T_COLUMNS: &str =
     "id, payment_id, client_no, kind, amount, status, processor_id, error, created_at, updated_at";
 
@@ -99,6 +101,7 @@ fn payment(r: &AnyRow) -> Result<PaymentRecord, StorageError> {
         descriptor: r.try_get("descriptor")?,
         details: r.try_get("details")?,
         busy_txn: r.try_get("busy_txn")?,
+        card_key: r.try_get("card_key")?,
         version: r.try_get("version")?,
         created_at: r.try_get("created_at")?,
         updated_at: r.try_get("updated_at")?,
@@ -152,8 +155,8 @@ impl Store {
         let mut tx = self.pool.begin().await?;
         let row = sqlx::query(&format!(
             "INSERT INTO payments (id, client_no, acct_no, gateway_id, pm_no, status, currency, amount, amount_authorized, amount_captured, amount_refunded,
-                                   recurring_model, processor_payment_id, auth_no, initial_auth_txn_id, descriptor, details, busy_txn, version, created_at, updated_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 0, 0, 0, $9, NULL, NULL, NULL, $10, $11, $12, 1, $13, $13) RETURNING {P_COLUMNS}"
+                                   recurring_model, processor_payment_id, auth_no, initial_auth_txn_id, descriptor, details, busy_txn, card_key, version, created_at, updated_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 0, 0, 0, $9, NULL, NULL, NULL, $10, $11, $12, $14, 1, $13, $13) RETURNING {P_COLUMNS}"
         ))
         .bind(&p.id)
         .bind(p.client_no)
@@ -168,6 +171,7 @@ impl Store {
         .bind(&p.details)
         .bind(&first_txn.id)
         .bind(now)
+        .bind(p.card_key.as_deref())
         .fetch_one(&mut *tx)
         .await?;
         let rec = payment(&row)?;
@@ -217,6 +221,34 @@ impl Store {
             .execute(&self.pool)
             .await?;
         Ok(())
+    }
+
+    /// An earlier payment of `amount` with the same card on the same gateway since `since`
+    /// (Unix ms) that went through or may still: a duplicate.
+    pub async fn recent_duplicate(
+        &self,
+        client_no: i64,
+        gateway_id: i64,
+        card_key: &str,
+        amount: i64,
+        since: i64,
+    ) -> Result<Option<String>, StorageError> {
+        let row = sqlx::query(
+            "SELECT id FROM payments WHERE client_no = $1 AND gateway_id = $2 AND card_key = $3 AND amount = $4 AND created_at >= $5
+               AND status IN ('pending', 'requires_action', 'authorized', 'captured', 'partially_captured', 'partially_refunded')
+             ORDER BY created_at DESC LIMIT 1",
+        )
+        .bind(client_no)
+        .bind(gateway_id)
+        .bind(card_key)
+        .bind(amount)
+        .bind(since)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(match row {
+            Some(r) => Some(r.try_get("id")?),
+            None => None,
+        })
     }
 
     /// A payment by id alone, for the 3-D Secure return, where the shopper's browser (not a

@@ -220,7 +220,9 @@ impl Drop for Emulator {
 impl TestApp {
     /// A Stripe V2 gateway on the emulator, and a collection group for it; returns their ids.
     pub async fn emulator_gateway(&self, emulator: &Emulator, extra: Value) -> (i64, i64) {
-        let mut body = serde_json::json!({"type": "stripe_v2", "title": "Emulated Stripe", "secret_key": SECRET_KEY, "api_base_url": emulator.url});
+        // Tests charge the same test cards again and again: duplicate protection is off unless
+        // a test turns it on.
+        let mut body = serde_json::json!({"type": "stripe_v2", "title": "Emulated Stripe", "secret_key": SECRET_KEY, "api_base_url": emulator.url, "duplicate_window_minutes": 0});
         if let (Some(b), Value::Object(e)) = (body.as_object_mut(), extra) {
             b.extend(e);
         }

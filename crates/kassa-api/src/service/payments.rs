@@ -81,6 +81,10 @@ struct PaymentRequest {
     /// Overrides the group's and the gateway's setting for this payment.
     #[serde(default)]
     send_fraud_scoring_request: Option<bool>,
+    /// Charge even when the same card, amount and gateway were charged within the gateway's
+    /// duplicate window.
+    #[serde(default)]
+    force: bool,
 }
 
 fn yes() -> bool {
@@ -110,6 +114,8 @@ struct Source {
     initial_txn_imported: bool,
     /// A Stripe V1 gateway's new card: its data goes in the legacy charge itself.
     legacy_card: Option<super::payment_methods::CheckedCard>,
+    /// What identifies the card for duplicate protection: its fingerprint, else its id.
+    card_key: Option<String>,
 }
 
 async fn source(
@@ -167,24 +173,29 @@ async fn source(
         let token = StripeToken::parse(pm.token.as_deref().unwrap_or(""))?;
         return Ok(Source {
             customer: Some(token.customer_id),
-            payment_method: token.payment_method_id,
+            payment_method: token.payment_method_id.clone(),
             pm_no: Some(no),
             new_card: false,
             initial_txn_id: pm.initial_txn_id,
             initial_txn_imported: pm.initial_txn_imported,
             legacy_card: None,
+            card_key: pm
+                .fingerprint
+                .clone()
+                .or_else(|| Some(token.payment_method_id.clone())),
         });
     }
     if let Some(raw) = &req.token {
         let token = StripeToken::parse(raw)?;
         return Ok(Source {
             customer: Some(token.customer_id),
-            payment_method: token.payment_method_id,
+            payment_method: token.payment_method_id.clone(),
             pm_no: None,
             new_card: false,
             initial_txn_id: None,
             initial_txn_imported: false,
             legacy_card: None,
+            card_key: Some(token.payment_method_id.clone()),
         });
     }
     let card = check_card(
@@ -207,6 +218,7 @@ async fn source(
             initial_txn_id: None,
             initial_txn_imported: false,
             legacy_card: Some(card),
+            card_key: None,
         });
     }
     let pm = create_card_at_stripe(gw, &card, account).await?;
@@ -215,6 +227,11 @@ async fn source(
     } else {
         None
     };
+    let card_key = pm
+        .card
+        .as_ref()
+        .and_then(|c| c.fingerprint.clone())
+        .or_else(|| Some(pm.id.clone()));
     Ok(Source {
         customer,
         payment_method: pm.id,
@@ -223,6 +240,7 @@ async fn source(
         initial_txn_id: None,
         initial_txn_imported: false,
         legacy_card: None,
+        card_key,
     })
 }
 
@@ -341,6 +359,25 @@ pub async fn create_with_id(
         l.validate(req.amount).map_err(|e| e.under("level23"))?;
     }
     let src = source(state, &gw, &account, &mut req).await?;
+    // The seed warns of duplicate-transaction declines: the same card, amount and gateway
+    // within the window is refused here, before Stripe, unless forced.
+    let window = i64::from(gw.settings.duplicate_window_minutes) * 60_000;
+    if let (Some(key), false, true) = (&src.card_key, req.force, window > 0) {
+        let since = kassa_storage::now_millis() - window;
+        if let Some(earlier) = state
+            .store
+            .recent_duplicate(auth.client_no, gw.record.id, key, req.amount, since)
+            .await?
+        {
+            return Err(ApiError::Conflict {
+                code: "duplicate_transaction",
+                message: format!(
+                    "payment {earlier} charged the same card the same amount on this gateway within {} minutes; send \"force\": true to charge again",
+                    gw.settings.duplicate_window_minutes
+                ),
+            });
+        }
+    }
     let flags = model.flags(req.store);
     if model.is_merchant_initiated() && src.customer.is_none() {
         return Err(ApiError::invalid("recurring_processing_model_ind", "recurring_processing_model_ind: merchant-initiated payments need a stored card on a Stripe customer"));
@@ -439,6 +476,7 @@ pub async fn create_with_id(
     });
     let record = PaymentRecord {
         id: payment_id.clone(),
+        card_key: src.card_key.clone(),
         client_no: auth.client_no,
         acct_no: account.acct_no,
         gateway_id: gw.record.id,
