@@ -356,3 +356,134 @@ async fn campaigns_delete_and_restore() {
     );
     assert_eq!(order(&s).await["status"], "complete");
 }
+
+/// The account updater and detaches reach the purchases: a card update makes rebills that failed
+/// for the old card due again; a detached card holds its purchases until a new card is set.
+#[tokio::test]
+async fn card_updates_and_detaches_reach_purchases() {
+    let s =
+        shop(json!({"prices": [100, 2000], "interval_unit": "days", "interval_count": 30})).await;
+    let o = order(&s).await;
+    let pur = o["purchases"][0]["id"].as_str().unwrap().to_string();
+    let gw = s.app.get(&format!("/v1/purchases/{pur}")).await.body["gateway_id"]
+        .as_i64()
+        .unwrap();
+    s.app
+        .patch(
+            &format!("/v1/gateways/{gw}"),
+            &json!({"webhook_secrets": ["whsec_billingtestsecret0001"]}),
+        )
+        .await;
+    let pm_no = s.app.get(&format!("/v1/purchases/{pur}")).await.body["payment_method_no"]
+        .as_i64()
+        .unwrap();
+    let pm = s
+        .app
+        .get(&format!("/v1/accounts/{}/payment_methods/{pm_no}", s.acct))
+        .await
+        .body;
+    let stripe_pm = pm["token"]
+        .as_str()
+        .unwrap()
+        .split(':')
+        .next()
+        .unwrap()
+        .to_string();
+    // What an expired card leaves: the rebill failed for good.
+    let store = &s.app.store;
+    kassa_storage::testing::execute(store, &format!("UPDATE purchases SET status = 'recycle_failed', next_bill_at = NULL WHERE id = '{pur}'")).await.unwrap();
+    kassa_storage::testing::execute(store, &format!("INSERT INTO purchase_attempts (purchase_id, cycle, attempt, payment_id, amount, status, decline_code, created_at) VALUES ('{pur}', 2, 1, 'pay_x', 2000, 'declined', 'expired_card', 0)")).await.unwrap();
+    let post = |id: &str, kind: &str, object: Value| {
+        let body = serde_json::to_vec(&json!({"id": id, "object": "event", "type": kind, "created": kassa_storage::now_millis() / 1000, "data": {"object": object}})).unwrap();
+        let sig = kassa_secrets::sign_stripe(
+            &body,
+            kassa_storage::now_millis() / 1000,
+            &["whsec_billingtestsecret0001"],
+        );
+        s.app
+            .http
+            .post(s.app.url(&format!("/webhooks/stripe/{}", s.app.client_no)))
+            .header("Stripe-Signature", sig)
+            .body(body)
+            .send()
+    };
+    assert!(post(
+        "evt_upd",
+        "payment_method.automatically_updated",
+        json!({"id": stripe_pm, "card": {"exp_month": 1, "exp_year": 2036}})
+    )
+    .await
+    .unwrap()
+    .status()
+    .is_success());
+    let mut p = Value::Null;
+    for _ in 0..100 {
+        p = s.app.get(&format!("/v1/purchases/{pur}")).await.body;
+        if p["status"] == "active" {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert_eq!(
+        p["status"], "active",
+        "eligible again after the card update: {p}"
+    );
+    assert!(p["next_bill_at"].is_string());
+    // Detached: held until a new card.
+    assert!(post(
+        "evt_det",
+        "payment_method.detached",
+        json!({"id": stripe_pm, "customer": null})
+    )
+    .await
+    .unwrap()
+    .status()
+    .is_success());
+    for _ in 0..100 {
+        p = s.app.get(&format!("/v1/purchases/{pur}")).await.body;
+        if p["needs_new_card"] == true {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert_eq!(p["needs_new_card"], true, "{p}");
+    assert_eq!(
+        run_due(
+            &s.app.state(),
+            "w1",
+            kassa_storage::now_millis() + 60 * DAY,
+            50
+        )
+        .await
+        .unwrap(),
+        0,
+        "not billed without a card"
+    );
+    let new = s
+        .app
+        .post(
+            &format!("/v1/accounts/{}/payment_methods", s.acct),
+            &json!({"card": card("5555555555554444")}),
+        )
+        .await
+        .body;
+    let r = s
+        .app
+        .patch(
+            &format!("/v1/purchases/{pur}"),
+            &json!({"payment_method_no": new["payment_method_no"]}),
+        )
+        .await;
+    assert_eq!(r.body["needs_new_card"], false);
+    assert_eq!(
+        run_due(
+            &s.app.state(),
+            "w1",
+            kassa_storage::now_millis() + 60 * DAY,
+            50
+        )
+        .await
+        .unwrap(),
+        1
+    );
+}

@@ -68,6 +68,8 @@ pub struct PurchaseRecord {
     pub price_override: Option<i64>,
     pub currency: String,
     pub cancel_at_end: bool,
+    /// The card was detached: billing waits for a new one.
+    pub needs_new_card: bool,
     pub created_at: i64,
     pub updated_at: i64,
 }
@@ -85,7 +87,7 @@ pub struct AttemptRecord {
 
 const C: &str = "id, client_no, name, currency, is_test, deleted_at, created_at, updated_at";
 const P: &str = "id, client_no, campaign_id, name, sku, shippable, price, schedule, gateway_id, created_at, updated_at";
-const U: &str = "id, client_no, acct_no, order_id, product_id, gateway_id, pm_no, status, cycle, attempt, next_bill_at, price_override, currency, cancel_at_end, created_at, updated_at";
+const U: &str = "id, client_no, acct_no, order_id, product_id, gateway_id, pm_no, status, cycle, attempt, next_bill_at, price_override, currency, cancel_at_end, needs_new_card, created_at, updated_at";
 
 fn campaign(r: &AnyRow) -> Result<CampaignRecord, StorageError> {
     Ok(CampaignRecord {
@@ -132,6 +134,7 @@ fn purchase(r: &AnyRow) -> Result<PurchaseRecord, StorageError> {
         price_override: r.try_get("price_override")?,
         currency: r.try_get("currency")?,
         cancel_at_end: r.try_get::<i64, _>("cancel_at_end")? != 0,
+        needs_new_card: r.try_get::<i64, _>("needs_new_card")? != 0,
         created_at: r.try_get("created_at")?,
         updated_at: r.try_get("updated_at")?,
     })
@@ -391,7 +394,7 @@ impl Store {
     ) -> Result<Vec<String>, StorageError> {
         let rows = sqlx::query(
             "UPDATE purchases SET lease_owner = $1, lease_until = $2
-             WHERE id IN (SELECT id FROM purchases WHERE status IN ('active', 'trial', 'recycle_billing') AND next_bill_at <= $3
+             WHERE id IN (SELECT id FROM purchases WHERE status IN ('active', 'trial', 'recycle_billing') AND needs_new_card = 0 AND next_bill_at <= $3
                             AND (lease_until IS NULL OR lease_until < $3) ORDER BY next_bill_at LIMIT $4)
                AND (lease_until IS NULL OR lease_until < $3)
              RETURNING id",
@@ -540,7 +543,8 @@ impl Store {
     /// Changes a purchase's terms (operator edits, cancel, pause).
     pub async fn update_purchase_terms(&self, p: &PurchaseRecord) -> Result<(), StorageError> {
         sqlx::query(
-            "UPDATE purchases SET status = $1, next_bill_at = $2, price_override = $3, gateway_id = $4, pm_no = $5, cancel_at_end = $6, updated_at = $7
+            "UPDATE purchases SET status = $1, next_bill_at = $2, price_override = $3, gateway_id = $4, pm_no = $5, cancel_at_end = $6, updated_at = $7,
+                    needs_new_card = $10
              WHERE client_no = $8 AND id = $9",
         )
         .bind(&p.status)
@@ -552,8 +556,37 @@ impl Store {
         .bind(now_millis())
         .bind(p.client_no)
         .bind(&p.id)
+        .bind(i64::from(p.needs_new_card))
         .execute(&self.pool)
         .await?;
         Ok(())
+    }
+
+    /// Purchases billed with a stored card (to act on the card's updates and detaches).
+    pub async fn purchases_with_card(
+        &self,
+        client_no: i64,
+        pm_no: i64,
+    ) -> Result<Vec<PurchaseRecord>, StorageError> {
+        let rows = sqlx::query(&format!(
+            "SELECT {U} FROM purchases WHERE client_no = $1 AND pm_no = $2"
+        ))
+        .bind(client_no)
+        .bind(pm_no)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(purchase).collect()
+    }
+
+    /// The decline code of a purchase's last attempt, if it was declined.
+    pub async fn last_decline(&self, purchase_id: &str) -> Result<Option<String>, StorageError> {
+        let row = sqlx::query("SELECT decline_code FROM purchase_attempts WHERE purchase_id = $1 AND status = 'declined' ORDER BY id DESC LIMIT 1")
+            .bind(purchase_id)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(match row {
+            Some(r) => r.try_get("decline_code")?,
+            None => None,
+        })
     }
 }

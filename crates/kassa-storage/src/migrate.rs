@@ -55,6 +55,11 @@ const MIGRATIONS: &[Migration] = &[
         name: "duplicates",
         sql: include_str!("../migrations/0008_duplicates.sql"),
     },
+    Migration {
+        version: 9,
+        name: "purchase_card_flags",
+        sql: include_str!("../migrations/0009_purchase_card_flags.sql"),
+    },
 ];
 
 const LOCK_ID: i64 = 0x6b_6173_7361; // "kassa"

@@ -161,7 +161,7 @@ pub fn purchase_view(p: &PurchaseRecord, attempts: Option<Vec<AttemptRecord>>) -
     let mut v = json!({"object": "purchase", "id": p.id, "acct_no": p.acct_no, "order_id": p.order_id, "product_id": p.product_id, "gateway_id": p.gateway_id,
         "payment_method_no": p.pm_no, "status": p.status, "cycle": p.cycle, "recycle_attempt": p.attempt,
         "next_bill_at": p.next_bill_at.map(crate::views::timestamp), "price_override": p.price_override, "currency": p.currency,
-        "cancel_at_end": p.cancel_at_end, "created_at": crate::views::timestamp(p.created_at)});
+        "cancel_at_end": p.cancel_at_end, "needs_new_card": p.needs_new_card, "created_at": crate::views::timestamp(p.created_at)});
     if let Some(a) = attempts {
         v["attempts"] = a
             .into_iter()
@@ -398,6 +398,13 @@ pub async fn bill(
     let amount = p
         .price_override
         .unwrap_or_else(|| schedule.price(cycle as u32));
+    if p.needs_new_card {
+        state.store.release_purchase(&p.id).await?;
+        return Err(ApiError::Conflict {
+            code: "purchase_needs_new_card",
+            message: "the purchase's card was detached; set a new payment_method_no first".into(),
+        });
+    }
     let Some(pm_no) = p.pm_no else {
         p.status = "recycle_failed".into();
         p.next_bill_at = None;
@@ -669,6 +676,7 @@ pub async fn update_purchase(
             ));
         }
         p.pm_no = Some(no);
+        p.needs_new_card = false;
     }
     if let Some(s) = c.status {
         match (s.as_str(), p.status.as_str()) {

@@ -261,7 +261,8 @@ async fn card_updated(
             json!({"note": "no stored card with this PaymentMethod, or a newer update was applied already"}),
         ));
     }
-    let data = json!({"payment_method_nos": changed, "brand": update.brand, "last4": update.last4, "exp_month": update.exp_month, "exp_year": update.exp_year, "source_event": rec.event_id});
+    let revived = revive_purchases(state, rec.client_no, &changed).await?;
+    let data = json!({"payment_method_nos": changed, "purchases_eligible_again": revived, "brand": update.brand, "last4": update.last4, "exp_month": update.exp_month, "exp_year": update.exp_year, "source_event": rec.event_id});
     super::notifications::notify(state, rec.client_no, "card.updated", data).await;
     Ok(("applied", json!({"payment_methods_updated": changed})))
 }
@@ -292,14 +293,30 @@ async fn card_detached(
             json!({"note": "no active stored card with this PaymentMethod"}),
         ));
     }
-    super::notifications::notify(
-        state,
-        rec.client_no,
-        "card.detached",
-        json!({"payment_method_nos": detached, "source_event": rec.event_id}),
-    )
-    .await;
-    Ok(("applied", json!({"payment_methods_detached": detached})))
+    let mut flagged = Vec::new();
+    for pm_no in &detached {
+        for mut p in state
+            .store
+            .purchases_with_card(rec.client_no, *pm_no)
+            .await?
+        {
+            if matches!(
+                p.status.as_str(),
+                "active" | "trial" | "recycle_billing" | "paused"
+            ) && !p.needs_new_card
+            {
+                p.needs_new_card = true;
+                state.store.update_purchase_terms(&p).await?;
+                flagged.push(p.id);
+            }
+        }
+    }
+    let data = json!({"payment_method_nos": detached, "purchases_needing_a_new_card": flagged, "source_event": rec.event_id});
+    super::notifications::notify(state, rec.client_no, "card.detached", data).await;
+    Ok((
+        "applied",
+        json!({"payment_methods_detached": detached, "purchases_needing_a_new_card": flagged}),
+    ))
 }
 
 async fn dispute(
@@ -469,6 +486,43 @@ async fn payment_state(
         if applied { "applied" } else { "ignored" },
         json!({"payment_id": p.id, "from": p.status, "to": status, "applied": applied}),
     ))
+}
+
+/// Declines that a new expiry or number cures: the card data was the problem.
+const CARD_DATA_DECLINES: &[&str] = &[
+    "expired_card",
+    "incorrect_number",
+    "invalid_number",
+    "invalid_expiry_month",
+    "invalid_expiry_year",
+    "new_account_information_available",
+];
+
+/// After a card update, rebills that failed for its old data become due again at once.
+async fn revive_purchases(
+    state: &AppState,
+    client_no: i64,
+    pm_nos: &[i64],
+) -> Result<Vec<String>, ApiError> {
+    let mut revived = Vec::new();
+    for pm_no in pm_nos {
+        for mut p in state.store.purchases_with_card(client_no, *pm_no).await? {
+            if !matches!(p.status.as_str(), "recycle_failed" | "recycle_billing") {
+                continue;
+            }
+            let last = state.store.last_decline(&p.id).await?;
+            if last
+                .as_deref()
+                .is_some_and(|c| CARD_DATA_DECLINES.contains(&c))
+            {
+                p.status = "active".into();
+                p.next_bill_at = Some(kassa_storage::now_millis());
+                state.store.update_purchase_terms(&p).await?;
+                revived.push(p.id);
+            }
+        }
+    }
+    Ok(revived)
 }
 
 /// Applies what was stored but not applied (a crash between storing and applying, or an apply
