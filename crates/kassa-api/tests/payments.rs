@@ -243,35 +243,7 @@ async fn tokens_are_checked() {
         .await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST, "{:?}", r.body);
     // A token made outside Kassa (customer and card created straight at Stripe) is accepted.
-    let http = kassa_testkit::reqwest::Client::new();
-    let cus: Value = http
-        .post(format!("{}/v1/customers", emu.url))
-        .bearer_auth(SECRET_KEY)
-        .form(&[("email", "x@example.com")])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let pm: Value = http
-        .post(format!(
-            "{}/v1/payment_methods/pm_card_visa/attach",
-            emu.url
-        ))
-        .bearer_auth(SECRET_KEY)
-        .form(&[("customer", cus["id"].as_str().unwrap())])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let token = format!(
-        "{}:{}",
-        pm["id"].as_str().unwrap(),
-        cus["id"].as_str().unwrap()
-    );
+    let token = emu.outside_token(SECRET_KEY).await;
     let r = app
         .post(
             &format!("/v1/accounts/{acct}/payment_methods"),
@@ -880,34 +852,7 @@ mod on_the_wire {
             },
         );
         let acct = app.account("C-1", group).await;
-        let http = kassa_testkit::reqwest::Client::new();
-        let cus: Value = http
-            .post(format!("{}/v1/customers", emu.url))
-            .bearer_auth(SECRET_KEY)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        let pm: Value = http
-            .post(format!(
-                "{}/v1/payment_methods/pm_card_visa/attach",
-                emu.url
-            ))
-            .bearer_auth(SECRET_KEY)
-            .form(&[("customer", cus["id"].as_str().unwrap())])
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        let token = format!(
-            "{}:{}",
-            pm["id"].as_str().unwrap(),
-            cus["id"].as_str().unwrap()
-        );
+        let token = emu.outside_token(SECRET_KEY).await;
         let stored = app
             .post(
                 &format!("/v1/accounts/{acct}/payment_methods"),

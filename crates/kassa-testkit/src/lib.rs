@@ -211,6 +211,38 @@ impl Emulator {
     }
 }
 
+impl Emulator {
+    /// A card made outside Kassa, straight at Stripe: a customer with `pm_card_visa` attached,
+    /// as the token `payment_method_id:customer_id`.
+    pub async fn outside_token(&self, key: &str) -> String {
+        let http = reqwest::Client::new();
+        let cus: Value = http
+            .post(format!("{}/v1/customers", self.url))
+            .bearer_auth(key)
+            .send()
+            .await
+            .expect("customer")
+            .json()
+            .await
+            .expect("customer json");
+        let cus_id = cus["id"].as_str().expect("customer id").to_string();
+        let pm: Value = http
+            .post(format!(
+                "{}/v1/payment_methods/pm_card_visa/attach",
+                self.url
+            ))
+            .bearer_auth(key)
+            .form(&[("customer", cus_id.as_str())])
+            .send()
+            .await
+            .expect("attach")
+            .json()
+            .await
+            .expect("attach json");
+        format!("{}:{}", pm["id"].as_str().expect("pm id"), cus_id)
+    }
+}
+
 impl Drop for Emulator {
     fn drop(&mut self) {
         self.task.abort();
