@@ -47,7 +47,8 @@ impl MakeRequestId for RandomRequestId {
 
 /// The whole application: API routes, health, metrics and the OpenAPI document.
 pub fn app(state: AppState) -> Router {
-    let (api, doc) = openapi::router().split_for_parts();
+    let (api, mut doc) = openapi::router().split_for_parts();
+    utoipa::Modify::modify(&openapi::CommonErrors, &mut doc);
     let doc = std::sync::Arc::new(doc);
     let api = api.layer(axum::middleware::from_fn_with_state(
         state.clone(),

@@ -47,6 +47,54 @@ impl Modify for BearerAuth {
     }
 }
 
+/// Every operation can answer these (bad input, a missing key, another client's object, a
+/// conflict, a refusal, our fault): documented once here, after the routes are collected.
+pub struct CommonErrors;
+
+impl Modify for CommonErrors {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
+        let error = |what: &str| {
+            ResponseBuilder::new()
+                .description(what)
+                .content(
+                    "application/json",
+                    ContentBuilder::new()
+                        .schema(Some(Ref::from_schema_name("ErrorBody")))
+                        .build(),
+                )
+                .build()
+        };
+        let common = [
+            ("400", "Bad input; `error.param` names the field"),
+            ("401", "No API key, or not a live one"),
+            ("404", "No such object for this client"),
+            ("409", "Conflicts with the current state"),
+            ("422", "Well-formed, but not allowed"),
+            ("500", "Our fault; details in the log"),
+        ];
+        for item in openapi.paths.paths.values_mut() {
+            for op in [
+                &mut item.get,
+                &mut item.post,
+                &mut item.patch,
+                &mut item.put,
+                &mut item.delete,
+            ]
+            .into_iter()
+            .flatten()
+            {
+                for (code, what) in common {
+                    op.responses
+                        .responses
+                        .entry(code.to_string())
+                        .or_insert_with(|| error(what).into());
+                }
+            }
+        }
+    }
+}
+
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(gateways::create, gateways::list))

@@ -469,4 +469,15 @@ async fn health_metrics_openapi_request_id() {
         );
     }
     assert!(doc["components"]["schemas"]["GatewayView"].is_object());
+    // Every operation documents the error answers it can give.
+    for (path, item) in paths {
+        for (method, op) in item.as_object().unwrap() {
+            for code in ["400", "401", "404", "500"] {
+                assert!(
+                    op["responses"].get(code).is_some(),
+                    "{method} {path} does not document {code}"
+                );
+            }
+        }
+    }
 }

@@ -41,9 +41,13 @@ impl Default for AccountSettings {
 /// Objects of one kind, by id, with creation order for lists. Writes through [`Store::insert`]
 /// and [`Store::get_mut`] remember the object as it was before the request, so events can be
 /// derived from the changes (see `events.rs`).
+///
+/// Objects are boxed: the hash table then holds a pointer per slot rather than the whole object
+/// (hundreds of bytes), so its spare capacity — up to half the table after it doubles — stays
+/// small, and memory per object stays flat as the store grows.
 #[derive(Debug)]
 pub struct Store<T> {
-    pub map: HashMap<String, T>,
+    pub map: HashMap<String, Box<T>>,
     pub order: Vec<String>,
     /// Objects written during the current request: id and the value before the first write.
     touched: Vec<(String, Option<T>)>,
@@ -66,26 +70,26 @@ impl<T: Clone> Store<T> {
         if !self.touched_ids.contains(id) {
             self.touched_ids.insert(id.to_string());
             self.touched
-                .push((id.to_string(), self.map.get(id).cloned()));
+                .push((id.to_string(), self.map.get(id).map(|b| T::clone(b))));
         }
     }
 
     pub fn insert(&mut self, id: String, value: T) {
         self.touch(&id);
-        if self.map.insert(id.clone(), value).is_none() {
+        if self.map.insert(id.clone(), Box::new(value)).is_none() {
             self.order.push(id);
         }
     }
 
     pub fn get(&self, id: &str) -> Option<&T> {
-        self.map.get(id)
+        self.map.get(id).map(|b| &**b)
     }
 
     pub fn get_mut(&mut self, id: &str) -> Option<&mut T> {
         if self.map.contains_key(id) {
             self.touch(id);
         }
-        self.map.get_mut(id)
+        self.map.get_mut(id).map(|b| &mut **b)
     }
 
     /// The objects written since the last call, with their previous values.
@@ -96,7 +100,7 @@ impl<T: Clone> Store<T> {
 
     /// Inserts without change tracking, dropping the oldest objects beyond `cap`.
     pub fn insert_capped(&mut self, id: String, value: T, cap: usize) {
-        if self.map.insert(id.clone(), value).is_none() {
+        if self.map.insert(id.clone(), Box::new(value)).is_none() {
             self.order.push(id);
         }
         if self.order.len() > cap {
@@ -109,7 +113,10 @@ impl<T: Clone> Store<T> {
 
     /// Newest first.
     pub fn newest_first(&self) -> impl Iterator<Item = &T> {
-        self.order.iter().rev().filter_map(|id| self.map.get(id))
+        self.order
+            .iter()
+            .rev()
+            .filter_map(|id| self.map.get(id).map(|b| &**b))
     }
 }
 

@@ -453,6 +453,7 @@ async fn serve(
             "kassa: demo ready — Stripe emulator at http://{addr}, gateway {gw}, collection group {grp}\n\
              kassa: try  curl -s {public_url}/v1/gateways/{gw} -H 'Authorization: Bearer {key}'\n\
              kassa:      curl -s {public_url}/v1/collection_groups -H 'Authorization: Bearer {key}'\n\
+             kassa: demo checkout page (Radar sessions): {public_url}/demo/checkout\n\
              kassa: API reference: {public_url}/openapi.json · health: {public_url}/healthz · metrics: {public_url}/metrics",
             gw = demo.gateway_id,
             grp = demo.group_no,

@@ -2,7 +2,7 @@
 
 use serde_json::{json, Value};
 
-use super::{metadata_json, Metadata};
+use super::{metadata_json, Frozen, Metadata};
 
 #[derive(Debug, Clone)]
 pub struct Charge {
@@ -16,15 +16,15 @@ pub struct Charge {
     pub customer: Option<String>,
     pub description: Option<String>,
     pub metadata: Metadata,
-    pub outcome: Value,
+    pub outcome: Frozen,
     pub paid: bool,
     /// `succeeded`, `pending` or `failed`.
     pub status: &'static str,
     pub payment_intent: String,
     pub payment_method: String,
     /// `payment_method_details.card`.
-    pub card: Value,
-    pub billing_details: Value,
+    pub card: Frozen,
+    pub billing_details: Frozen,
     pub receipt_email: Option<String>,
     pub refunds: Vec<String>,
     pub shipping: Option<Value>,
@@ -59,7 +59,7 @@ impl Charge {
             "application_fee": null,
             "application_fee_amount": null,
             "balance_transaction": null,
-            "billing_details": self.billing_details,
+            "billing_details": self.billing_details.value(),
             "calculated_statement_descriptor": self.calculated_statement_descriptor,
             "captured": self.captured,
             "created": self.created,
@@ -74,11 +74,11 @@ impl Charge {
             "livemode": false,
             "metadata": metadata_json(&self.metadata),
             "on_behalf_of": null,
-            "outcome": self.outcome,
+            "outcome": self.outcome.value(),
             "paid": self.paid,
             "payment_intent": Some(&self.payment_intent).filter(|p| !p.is_empty()),
             "payment_method": self.payment_method,
-            "payment_method_details": { "card": self.card, "type": "card" },
+            "payment_method_details": { "card": self.card.value(), "type": "card" },
             "receipt_email": self.receipt_email,
             "receipt_number": null,
             "receipt_url": null,

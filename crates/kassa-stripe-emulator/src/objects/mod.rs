@@ -23,6 +23,36 @@ use crate::form::{Node, Params, Spec};
 
 pub type Metadata = BTreeMap<String, String>;
 
+/// A JSON value that is set once and read rarely (a charge's card details and outcome, billing
+/// details), kept as its compact text behind an `Arc`. A `serde_json::Value` object costs a B-tree
+/// node (about 600 bytes) per nesting level plus an allocation per key; the text costs a few bytes
+/// per field, and clones (event snapshots) share it. [`Frozen::value`] parses it back.
+#[derive(Debug, Clone)]
+pub struct Frozen(std::sync::Arc<str>);
+
+impl Frozen {
+    pub fn new(v: &Value) -> Self {
+        Frozen(v.to_string().into())
+    }
+
+    /// The value (parsed from the stored text).
+    pub fn value(&self) -> Value {
+        serde_json::from_str(&self.0).unwrap_or(Value::Null)
+    }
+}
+
+impl From<Value> for Frozen {
+    fn from(v: Value) -> Self {
+        Frozen::new(&v)
+    }
+}
+
+impl serde::Serialize for Frozen {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.value().serialize(s)
+    }
+}
+
 pub static ADDRESS: &[(&str, Spec)] = &[
     ("city", Spec::Scalar),
     ("country", Spec::Scalar),

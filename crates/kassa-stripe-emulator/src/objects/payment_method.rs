@@ -2,7 +2,7 @@
 
 use serde_json::{json, Value};
 
-use super::{metadata_json, Metadata};
+use super::{metadata_json, Frozen, Metadata};
 use crate::cards::{Behavior, TestCard};
 
 #[derive(Debug, Clone)]
@@ -21,7 +21,7 @@ pub struct PaymentMethod {
     pub cvc_provided: bool,
     /// Created from a `pm_card_*` / `tok_*` test token.
     pub from_token: bool,
-    pub billing_details: Value,
+    pub billing_details: Frozen,
     pub metadata: Metadata,
     pub allow_redisplay: String,
     pub test: Option<&'static TestCard>,
@@ -50,19 +50,20 @@ impl PaymentMethod {
     /// `checks` as Stripe reports them for this card.
     pub fn checks(&self) -> Value {
         let ov = self.test.map(|t| t.checks).unwrap_or_default();
+        let billing = self.billing_details.value();
         let cvc = if self.cvc_provided {
             Some(ov.cvc.unwrap_or("pass"))
         } else {
             None
         };
-        let line1 = if billing_has(&self.billing_details, "line1") {
+        let line1 = if billing_has(&billing, "line1") {
             Some(ov.line1.unwrap_or("pass"))
         } else if self.from_token {
             ov.line1
         } else {
             None
         };
-        let zip = if billing_has(&self.billing_details, "postal_code") {
+        let zip = if billing_has(&billing, "postal_code") {
             Some(ov.zip.unwrap_or("pass"))
         } else if self.from_token {
             ov.zip
@@ -85,7 +86,7 @@ impl PaymentMethod {
             "id": self.id,
             "object": "payment_method",
             "allow_redisplay": self.allow_redisplay,
-            "billing_details": self.billing_details,
+            "billing_details": self.billing_details.value(),
             "card": {
                 "brand": self.brand,
                 "checks": self.checks(),

@@ -104,6 +104,7 @@ pub fn open(
         case_type: if inquiry { "inquiry" } else { "chargeback" },
         brand: ch
             .card
+            .value()
             .get("brand")
             .and_then(Value::as_str)
             .unwrap_or("visa")

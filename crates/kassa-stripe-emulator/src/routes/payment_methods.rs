@@ -133,7 +133,7 @@ fn new_pm(
         fingerprint: cards::fingerprint(&acct.key, pan),
         cvc_provided,
         from_token,
-        billing_details: billing_details(&Params::default(), &["billing_details"], None),
+        billing_details: billing_details(&Params::default(), &["billing_details"], None).into(),
         metadata: Default::default(),
         allow_redisplay: "unspecified".into(),
         test,
@@ -277,7 +277,7 @@ pub fn build(acct: &Account, p: &Params) -> ApiResult<PaymentMethod> {
         }
         new_pm(acct, &pan, exp, cvc.is_some(), false)
     };
-    pm.billing_details = billing_details(p, &["billing_details"], None);
+    pm.billing_details = billing_details(p, &["billing_details"], None).into();
     apply_metadata(&mut pm.metadata, p)?;
     if let Some(r) = p.one_of(&["allow_redisplay"], &["always", "limited", "unspecified"])? {
         pm.allow_redisplay = r;
@@ -327,7 +327,8 @@ pub fn update(acct: &mut Account, req: &Req) -> ApiResult<Value> {
         pm.exp_month = m;
         pm.exp_year = y;
     }
-    pm.billing_details = billing_details(p, &["billing_details"], Some(&pm.billing_details));
+    pm.billing_details =
+        billing_details(p, &["billing_details"], Some(&pm.billing_details.value())).into();
     apply_metadata(&mut pm.metadata, p)?;
     if let Some(r) = p.one_of(&["allow_redisplay"], &["always", "limited", "unspecified"])? {
         pm.allow_redisplay = r;
