@@ -136,6 +136,10 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(billing::restore_campaign))
         .routes(routes!(billing::create_product))
         .routes(routes!(billing::create_order))
+        .routes(routes!(
+            billing::create_routing_profile,
+            billing::list_routing_profiles
+        ))
         .routes(routes!(billing::list_purchases))
         .routes(routes!(billing::get_purchase, billing::update_purchase))
         .routes(routes!(billing::cancel_purchase))

@@ -487,3 +487,115 @@ async fn card_updates_and_detaches_reach_purchases() {
         1
     );
 }
+
+/// Initial sales spread over gateways by a routing profile; caps and soft declines move a sale on.
+#[tokio::test]
+async fn routing_profiles_split_skip_and_cascade() {
+    let app = TestApp::spawn().await;
+    let emu = Emulator::spawn().await;
+    let (a, group) = app
+        .emulator_gateway(&emu, json!({"title": "A", "limits": {"monthly_cap": 1000}}))
+        .await;
+    let (b, _) = app.emulator_gateway(&emu, json!({"title": "B"})).await;
+    let acct = app.account("C-1", group).await;
+    let camp = app
+        .post(
+            "/v1/campaigns",
+            &json!({"name": "Routed", "currency": "usd"}),
+        )
+        .await
+        .body["id"]
+        .as_i64()
+        .unwrap();
+    let profile = |algorithm: &str, cascade: bool| json!({"name": algorithm, "algorithm": algorithm, "gateways": [{"gateway_id": a, "weight": 50}, {"gateway_id": b, "weight": 50}], "cascade_on_soft_decline": cascade});
+    let rr = app
+        .post("/v1/routing_profiles", &profile("round_robin", false))
+        .await;
+    assert_eq!(rr.status, StatusCode::CREATED, "{:?}", rr.body);
+    let prio = app
+        .post("/v1/routing_profiles", &profile("priority", true))
+        .await
+        .body;
+    let bad = app.post("/v1/routing_profiles", &json!({"name": "x", "algorithm": "weighted", "gateways": [{"gateway_id": a, "weight": 60}]})).await;
+    assert_eq!(bad.param(), Some("gateways"));
+    let product = |profile: &Value, price: i64| json!({"name": "Thing", "price": price, "routing_profile_id": profile["id"]});
+    let p_rr = app
+        .post(
+            &format!("/v1/campaigns/{camp}/products"),
+            &product(&rr.body, 300),
+        )
+        .await
+        .body["id"]
+        .as_i64()
+        .unwrap();
+    let p_prio = app
+        .post(
+            &format!("/v1/campaigns/{camp}/products"),
+            &product(&prio, 600),
+        )
+        .await
+        .body["id"]
+        .as_i64()
+        .unwrap();
+    let order = |product: i64, number: &str| json!({"campaign_id": camp, "acct_no": acct, "items": [{"product_id": product}], "card": card(number), "force": true});
+
+    // Round robin alternates.
+    let mut used = Vec::new();
+    for _ in 0..4 {
+        let o = app
+            .post("/v1/orders", &order(p_rr, "4242424242424242"))
+            .await;
+        assert_eq!(o.status, StatusCode::CREATED, "{:?}", o.body);
+        used.push(o.body["gateway_id"].as_i64().unwrap());
+    }
+    assert_eq!(used, vec![a, b, a, b]);
+    // Priority stays on A until its cap (1,000 a month; 600 already used by round robin), then B.
+    let o = app
+        .post("/v1/orders", &order(p_prio, "4242424242424242"))
+        .await
+        .body;
+    assert_eq!(
+        (o["gateway_id"].as_i64(), o["gateways_tried"].clone()),
+        (Some(b), json!([a, b])),
+        "A's cap was reached: {o}"
+    );
+    // A soft decline cascades to the next gateway when the profile says so.
+    let p_small = app
+        .post(
+            &format!("/v1/campaigns/{camp}/products"),
+            &product(&prio, 100),
+        )
+        .await
+        .body["id"]
+        .as_i64()
+        .unwrap();
+    let o = app
+        .post("/v1/orders", &order(p_small, "4000000000009995"))
+        .await;
+    assert_eq!(o.status, StatusCode::PAYMENT_REQUIRED);
+    let declined = app.get("/v1/payments?status=declined").await.body;
+    let mut on: Vec<i64> = declined["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| p["amount"] == 100)
+        .map(|p| p["gateway_id"].as_i64().unwrap())
+        .collect();
+    on.sort();
+    assert_eq!(on, vec![a, b], "declined on A, then tried on B: {declined}");
+    // Without cascade, a decline stops at the first gateway.
+    let o = app
+        .post("/v1/orders", &order(p_rr, "4000000000009995"))
+        .await;
+    assert_eq!(o.status, StatusCode::PAYMENT_REQUIRED);
+    let declined = app.get("/v1/payments?status=declined").await.body;
+    assert_eq!(
+        declined["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|p| p["amount"] == 300)
+            .count(),
+        1
+    );
+}

@@ -1,6 +1,18 @@
 -- Recurring billing: campaigns and their products (offers), orders, purchases (subscriptions)
 -- and every billing attempt of a purchase.
 
+CREATE TABLE routing_profiles (
+    id {{ID}},
+    client_no BIGINT NOT NULL REFERENCES clients (client_no),
+    name TEXT NOT NULL,
+    algorithm TEXT NOT NULL,
+    gateways TEXT NOT NULL,
+    cascade_on_soft_decline BIGINT NOT NULL,
+    counter BIGINT NOT NULL,
+    created_at BIGINT NOT NULL,
+    updated_at BIGINT NOT NULL
+);
+
 CREATE TABLE campaigns (
     id {{ID}},
     client_no BIGINT NOT NULL REFERENCES clients (client_no),
@@ -21,7 +33,8 @@ CREATE TABLE campaign_products (
     shippable BIGINT NOT NULL,
     price BIGINT NOT NULL,
     schedule TEXT,
-    gateway_id BIGINT NOT NULL REFERENCES gateways (id),
+    gateway_id BIGINT REFERENCES gateways (id),
+    routing_profile_id BIGINT REFERENCES routing_profiles (id),
     created_at BIGINT NOT NULL,
     updated_at BIGINT NOT NULL
 );

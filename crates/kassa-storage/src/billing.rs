@@ -30,7 +30,23 @@ pub struct ProductRecord {
     pub price: i64,
     /// The recurring schedule (JSON), none for a one-time product.
     pub schedule: Option<String>,
-    pub gateway_id: i64,
+    /// The gateway the product's sales go through, or:
+    pub gateway_id: Option<i64>,
+    /// the routing profile that chooses it for each sale.
+    pub routing_profile_id: Option<i64>,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct RoutingProfileRecord {
+    pub id: i64,
+    pub client_no: i64,
+    pub name: String,
+    pub algorithm: String,
+    /// JSON list of `{gateway_id, weight}`.
+    pub gateways: String,
+    pub cascade_on_soft_decline: bool,
     pub created_at: i64,
     pub updated_at: i64,
 }
@@ -86,7 +102,9 @@ pub struct AttemptRecord {
 }
 
 const C: &str = "id, client_no, name, currency, is_test, deleted_at, created_at, updated_at";
-const P: &str = "id, client_no, campaign_id, name, sku, shippable, price, schedule, gateway_id, created_at, updated_at";
+const P: &str = "id, client_no, campaign_id, name, sku, shippable, price, schedule, gateway_id, routing_profile_id, created_at, updated_at";
+const R: &str =
+    "id, client_no, name, algorithm, gateways, cascade_on_soft_decline, created_at, updated_at";
 const U: &str = "id, client_no, acct_no, order_id, product_id, gateway_id, pm_no, status, cycle, attempt, next_bill_at, price_override, currency, cancel_at_end, needs_new_card, created_at, updated_at";
 
 fn campaign(r: &AnyRow) -> Result<CampaignRecord, StorageError> {
@@ -113,6 +131,20 @@ fn product(r: &AnyRow) -> Result<ProductRecord, StorageError> {
         price: r.try_get("price")?,
         schedule: r.try_get("schedule")?,
         gateway_id: r.try_get("gateway_id")?,
+        routing_profile_id: r.try_get("routing_profile_id")?,
+        created_at: r.try_get("created_at")?,
+        updated_at: r.try_get("updated_at")?,
+    })
+}
+
+fn routing_profile(r: &AnyRow) -> Result<RoutingProfileRecord, StorageError> {
+    Ok(RoutingProfileRecord {
+        id: r.try_get("id")?,
+        client_no: r.try_get("client_no")?,
+        name: r.try_get("name")?,
+        algorithm: r.try_get("algorithm")?,
+        gateways: r.try_get("gateways")?,
+        cascade_on_soft_decline: r.try_get::<i64, _>("cascade_on_soft_decline")? != 0,
         created_at: r.try_get("created_at")?,
         updated_at: r.try_get("updated_at")?,
     })
@@ -210,8 +242,8 @@ impl Store {
     pub async fn insert_product(&self, p: &ProductRecord) -> Result<ProductRecord, StorageError> {
         let now = now_millis();
         let row = sqlx::query(&format!(
-            "INSERT INTO campaign_products (client_no, campaign_id, name, sku, shippable, price, schedule, gateway_id, created_at, updated_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9) RETURNING {P}"
+            "INSERT INTO campaign_products (client_no, campaign_id, name, sku, shippable, price, schedule, gateway_id, routing_profile_id, created_at, updated_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $10, $9, $9) RETURNING {P}"
         ))
         .bind(p.client_no)
         .bind(p.campaign_id)
@@ -222,6 +254,7 @@ impl Store {
         .bind(p.schedule.as_deref())
         .bind(p.gateway_id)
         .bind(now)
+        .bind(p.routing_profile_id)
         .fetch_one(&self.pool)
         .await?;
         product(&row)
@@ -258,7 +291,8 @@ impl Store {
 
     pub async fn update_product(&self, p: &ProductRecord) -> Result<ProductRecord, StorageError> {
         let row = sqlx::query(&format!(
-            "UPDATE campaign_products SET name = $1, sku = $2, shippable = $3, price = $4, schedule = $5, gateway_id = $6, updated_at = $7
+            "UPDATE campaign_products SET name = $1, sku = $2, shippable = $3, price = $4, schedule = $5, gateway_id = $6, updated_at = $7,
+                    routing_profile_id = $10
              WHERE client_no = $8 AND id = $9 RETURNING {P}"
         ))
         .bind(&p.name)
@@ -270,10 +304,72 @@ impl Store {
         .bind(now_millis())
         .bind(p.client_no)
         .bind(p.id)
+        .bind(p.routing_profile_id)
         .fetch_optional(&self.pool)
         .await?
         .ok_or(StorageError::NotFound)?;
         product(&row)
+    }
+
+    pub async fn insert_routing_profile(
+        &self,
+        r: &RoutingProfileRecord,
+    ) -> Result<RoutingProfileRecord, StorageError> {
+        let now = now_millis();
+        let row = sqlx::query(&format!(
+            "INSERT INTO routing_profiles (client_no, name, algorithm, gateways, cascade_on_soft_decline, counter, created_at, updated_at)
+             VALUES ($1, $2, $3, $4, $5, 0, $6, $6) RETURNING {R}"
+        ))
+        .bind(r.client_no)
+        .bind(&r.name)
+        .bind(&r.algorithm)
+        .bind(&r.gateways)
+        .bind(i64::from(r.cascade_on_soft_decline))
+        .bind(now)
+        .fetch_one(&self.pool)
+        .await?;
+        routing_profile(&row)
+    }
+
+    pub async fn get_routing_profile(
+        &self,
+        client_no: i64,
+        id: i64,
+    ) -> Result<RoutingProfileRecord, StorageError> {
+        let row = sqlx::query(&format!(
+            "SELECT {R} FROM routing_profiles WHERE client_no = $1 AND id = $2"
+        ))
+        .bind(client_no)
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?
+        .ok_or(StorageError::NotFound)?;
+        routing_profile(&row)
+    }
+
+    pub async fn list_routing_profiles(
+        &self,
+        client_no: i64,
+    ) -> Result<Vec<RoutingProfileRecord>, StorageError> {
+        let rows = sqlx::query(&format!(
+            "SELECT {R} FROM routing_profiles WHERE client_no = $1 ORDER BY id"
+        ))
+        .bind(client_no)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(routing_profile).collect()
+    }
+
+    /// The profile's sale counter, taken atomically: the `n` of this sale.
+    pub async fn next_routing_count(&self, id: i64) -> Result<i64, StorageError> {
+        let row = sqlx::query(
+            "UPDATE routing_profiles SET counter = counter + 1 WHERE id = $1 RETURNING counter",
+        )
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?
+        .ok_or(StorageError::NotFound)?;
+        Ok(row.try_get::<i64, _>("counter")? - 1)
     }
 
     /// Writes an order and its purchases together.

@@ -27,7 +27,9 @@ mod webhooks;
 
 pub use accounts::{AccountFilter, AccountRecord, AccountWrite, StatusChange, StatusHistoryRecord};
 pub use audit::{AuditEntry, AuditRecord};
-pub use billing::{AttemptRecord, CampaignRecord, OrderRecord, ProductRecord, PurchaseRecord};
+pub use billing::{
+    AttemptRecord, CampaignRecord, OrderRecord, ProductRecord, PurchaseRecord, RoutingProfileRecord,
+};
 pub use clients::{ApiKeyRecord, ClientRecord};
 pub use db::{redact_url, Backend, Store};
 pub use error::StorageError;

@@ -191,3 +191,31 @@ pub async fn cancel_purchase(
 pub async fn bill_now(State(state): State<AppState>, auth: Auth, Path(id): Path<String>) -> Reply {
     Ok(Json(svc::bill_now(&state, &auth, &id).await?))
 }
+
+#[utoipa::path(operation_id = "create_routing_profile", post, path = "/v1/routing_profiles", tag = "billing",
+    request_body(content = Object, description = "`name`, `algorithm` (`round_robin`, `priority`, `weighted`), `gateways` [{`gateway_id`, `weight`}], `cascade_on_soft_decline`"),
+    responses((status = 201, description = "The routing profile"), (status = 400, body = ErrorBody)))]
+pub async fn create_routing_profile(
+    State(state): State<AppState>,
+    auth: Auth,
+    JsonObject(body): JsonObject,
+) -> Created {
+    Ok((
+        StatusCode::CREATED,
+        Json(svc::create_routing_profile(&state, &auth, body).await?),
+    ))
+}
+
+#[utoipa::path(operation_id = "list_routing_profiles", get, path = "/v1/routing_profiles", tag = "billing",
+    responses((status = 200, description = "Routing profiles")))]
+pub async fn list_routing_profiles(State(state): State<AppState>, auth: Auth) -> Reply {
+    Ok(list(
+        state
+            .store
+            .list_routing_profiles(auth.client_no)
+            .await?
+            .iter()
+            .map(svc::routing_view)
+            .collect(),
+    ))
+}

@@ -87,14 +87,18 @@ struct ProductInput {
     price: Option<i64>,
     #[serde(default)]
     schedule: Option<Schedule>,
-    /// The gateway this product's sales and rebills go through.
-    gateway_id: i64,
+    /// The gateway this product's sales and rebills go through; or
+    #[serde(default)]
+    gateway_id: Option<i64>,
+    /// the routing profile that picks it for each sale (rebills stay on the gateway that sold).
+    #[serde(default)]
+    routing_profile_id: Option<i64>,
 }
 
 pub fn product_view(p: &ProductRecord) -> Value {
     json!({"object": "campaign_product", "id": p.id, "campaign_id": p.campaign_id, "name": p.name, "sku": p.sku, "shippable": p.shippable,
         "price": p.price, "recurring": p.schedule.is_some(), "schedule": p.schedule.as_deref().and_then(|s| serde_json::from_str::<Value>(s).ok()),
-        "gateway_id": p.gateway_id})
+        "gateway_id": p.gateway_id, "routing_profile_id": p.routing_profile_id})
 }
 
 pub async fn create_product(
@@ -139,7 +143,31 @@ pub async fn create_product(
             ))
         }
     };
-    super::gateway_ctx::load(state, auth.client_no, input.gateway_id, None).await?;
+    match (input.gateway_id, input.routing_profile_id) {
+        (Some(g), None) => {
+            super::gateway_ctx::load(state, auth.client_no, g, None).await?;
+        }
+        (None, Some(r)) => {
+            state
+                .store
+                .get_routing_profile(auth.client_no, r)
+                .await
+                .map_err(|_| {
+                    ApiError::invalid(
+                        "routing_profile_id",
+                        format!("routing_profile_id: no routing profile {r}"),
+                    )
+                })?;
+        }
+        _ => {
+            return Err(ApiError::InvalidRequest {
+                param: Some("gateway_id".into()),
+                code: "parameter_missing",
+                message: "gateway_id: give a gateway_id or a routing_profile_id (one of them)"
+                    .into(),
+            })
+        }
+    }
     let rec = ProductRecord {
         client_no: auth.client_no,
         campaign_id: c.id,
@@ -152,6 +180,7 @@ pub async fn create_product(
             .as_ref()
             .map(|s| serde_json::to_string(s).unwrap_or_default()),
         gateway_id: input.gateway_id,
+        routing_profile_id: input.routing_profile_id,
         ..Default::default()
     };
     Ok(product_view(&state.store.insert_product(&rec).await?))
@@ -256,21 +285,39 @@ pub async fn create_order(
         }
         products.push((p, item.quantity));
     }
-    let gateway_id = products[0].0.gateway_id;
-    if products.iter().any(|(p, _)| p.gateway_id != gateway_id) {
-        return Err(ApiError::unprocessable(
-            Some("items"),
-            "order_gateways_differ",
-            "the order's products are assigned to different gateways; place one order per gateway",
-        ));
+    let first = (products[0].0.gateway_id, products[0].0.routing_profile_id);
+    if products
+        .iter()
+        .any(|(p, _)| (p.gateway_id, p.routing_profile_id) != first)
+    {
+        return Err(ApiError::unprocessable(Some("items"), "order_gateways_differ", "the order's products are assigned to different gateways or routing profiles; place one order per gateway"));
     }
+    let (candidates, cascade) = match first {
+        (Some(g), _) => (vec![g], false),
+        (None, Some(r)) => {
+            let profile = state.store.get_routing_profile(auth.client_no, r).await?;
+            let algorithm: kassa_domain::routing::Algorithm =
+                serde_json::from_value(json!(profile.algorithm)).map_err(ApiError::internal)?;
+            let members: Vec<kassa_domain::routing::Member> =
+                serde_json::from_str(&profile.gateways).map_err(ApiError::internal)?;
+            let n = state.store.next_routing_count(profile.id).await?;
+            (
+                kassa_domain::routing::order(algorithm, &members, n as u64),
+                profile.cascade_on_soft_decline,
+            )
+        }
+        (None, None) => {
+            return Err(ApiError::internal(
+                "a product without gateway or routing profile",
+            ))
+        }
+    };
     let amount: i64 = products.iter().map(|(p, q)| p.price * q).sum();
     let recurring = products.iter().any(|(p, _)| p.schedule.is_some());
     // The payment: the rest of the body is the payment's own fields (card or stored method, …).
     body.insert("acct_no".into(), json!(acct_no));
     body.insert("amount".into(), json!(amount));
     body.insert("currency".into(), json!(campaign.currency));
-    body.insert("gateway_id".into(), json!(gateway_id));
     body.insert(
         "products".into(),
         json!(products
@@ -283,32 +330,67 @@ pub async fn create_order(
     }
     let order_id = kassa_secrets::new_id("ord_")?;
     let now = kassa_storage::now_millis();
-    let (status, payment_id, pm_no, card_error) =
-        match super::payments::create(state, auth, body).await {
-            Ok((view, _)) => (
-                view.status.clone(),
-                Some(view.id.clone()),
-                view.payment_method_no,
-                None,
-            ),
+    // Try the gateways in the routing order: skip one that cannot take the sale (its cap,
+    // disabled), and move on after a soft decline when the profile cascades.
+    let mut outcome = None;
+    let mut tried = Vec::new();
+    for gateway_id in &candidates {
+        let mut attempt = body.clone();
+        attempt.insert("gateway_id".into(), json!(gateway_id));
+        tried.push(*gateway_id);
+        match super::payments::create(state, auth, attempt).await {
+            Ok((view, _)) => {
+                outcome = Some((
+                    view.status.clone(),
+                    Some(view.id.clone()),
+                    view.payment_method_no,
+                    None,
+                    *gateway_id,
+                ));
+                break;
+            }
+            Err(ApiError::Unprocessable {
+                code: "gateway_cap_reached" | "gateway_unavailable",
+                ..
+            }) if candidates.len() > 1 => continue,
             Err(ApiError::Card {
                 code,
                 decline_code,
                 message,
                 payment_id,
-            }) => (
-                "declined".to_string(),
-                payment_id.clone(),
-                None,
-                Some(ApiError::Card {
+            }) => {
+                let soft = kassa_domain::payment::classify_decline(
+                    Some(&code),
+                    decline_code.as_deref(),
+                    None,
+                ) == kassa_domain::payment::DeclineClass::Soft;
+                let err = ApiError::Card {
                     code,
                     decline_code,
                     message,
+                    payment_id: payment_id.clone(),
+                };
+                outcome = Some((
+                    "declined".to_string(),
                     payment_id,
-                }),
-            ),
+                    None,
+                    Some(err),
+                    *gateway_id,
+                ));
+                if !(cascade && soft) {
+                    break;
+                }
+            }
             Err(e) => return Err(e),
-        };
+        }
+    }
+    let Some((status, payment_id, pm_no, card_error, gateway_id)) = outcome else {
+        return Err(ApiError::unprocessable(
+            Some("items"),
+            "no_gateway_available",
+            format!("no gateway could take the sale (tried {tried:?}: caps reached or disabled)"),
+        ));
+    };
     let ok = matches!(status.as_str(), "captured" | "authorized");
     let mut purchases = Vec::new();
     if ok {
@@ -322,7 +404,7 @@ pub async fn create_order(
                 acct_no,
                 order_id: order_id.clone(),
                 product_id: p.id,
-                gateway_id: p.gateway_id,
+                gateway_id,
                 pm_no,
                 status: if next.is_none() {
                     "completed".into()
@@ -364,7 +446,7 @@ pub async fn create_order(
     }
     Ok(
         json!({"object": "order", "id": order_id, "status": order.status, "acct_no": acct_no, "campaign_id": campaign.id, "amount": amount, "currency": campaign.currency,
-        "payment_id": payment_id, "purchases": purchases.iter().map(|p| purchase_view(p, None)).collect::<Vec<_>>()}),
+        "payment_id": payment_id, "gateway_id": gateway_id, "gateways_tried": tried, "purchases": purchases.iter().map(|p| purchase_view(p, None)).collect::<Vec<_>>()}),
     )
 }
 
@@ -734,4 +816,57 @@ pub async fn run_forever(state: AppState, every: std::time::Duration) {
             tracing::warn!(error = %e, "rebill pass failed");
         }
     }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RoutingInput {
+    name: String,
+    algorithm: kassa_domain::routing::Algorithm,
+    gateways: Vec<kassa_domain::routing::Member>,
+    #[serde(default)]
+    cascade_on_soft_decline: bool,
+}
+
+pub fn routing_view(r: &kassa_storage::RoutingProfileRecord) -> Value {
+    json!({"object": "routing_profile", "id": r.id, "name": r.name, "algorithm": r.algorithm,
+        "gateways": serde_json::from_str::<Value>(&r.gateways).unwrap_or(Value::Null), "cascade_on_soft_decline": r.cascade_on_soft_decline,
+        "created_at": crate::views::timestamp(r.created_at)})
+}
+
+/// `POST /v1/routing_profiles`: how initial sales spread over gateways.
+pub async fn create_routing_profile(
+    state: &AppState,
+    auth: &Auth,
+    body: Map<String, Value>,
+) -> Result<Value, ApiError> {
+    let input: RoutingInput = parse(Value::Object(body))?;
+    kassa_domain::text::check_text(&input.name, 200).map_err(|e| e.under("name"))?;
+    kassa_domain::routing::validate(input.algorithm, &input.gateways)?;
+    for (i, m) in input.gateways.iter().enumerate() {
+        state
+            .store
+            .get_gateway(auth.client_no, m.gateway_id)
+            .await
+            .map_err(|_| {
+                ApiError::invalid(
+                    format!("gateways[{i}].gateway_id"),
+                    format!("gateways[{i}].gateway_id: no gateway {}", m.gateway_id),
+                )
+            })?;
+    }
+    let rec = kassa_storage::RoutingProfileRecord {
+        client_no: auth.client_no,
+        name: input.name,
+        algorithm: serde_json::to_value(input.algorithm)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_string))
+            .unwrap_or_default(),
+        gateways: serde_json::to_string(&input.gateways).map_err(ApiError::internal)?,
+        cascade_on_soft_decline: input.cascade_on_soft_decline,
+        ..Default::default()
+    };
+    Ok(routing_view(
+        &state.store.insert_routing_profile(&rec).await?,
+    ))
 }
