@@ -29,10 +29,16 @@ async fn all_intents(emu: &Emulator) -> Vec<Value> {
     }
 }
 
-async fn run(seed: u64, n: usize) {
+async fn all_charges(emu: &Emulator) -> Vec<Value> {
+    let page = emu.get(SECRET_KEY, "/v1/charges?limit=100").await;
+    page["data"].as_array().cloned().unwrap_or_default()
+}
+
+async fn run(seed: u64, n: usize, gateway: Value) {
     let app = TestApp::spawn().await;
     let emu = Emulator::spawn().await;
-    let (_gw, group) = app.emulator_gateway(&emu, json!({})).await;
+    let legacy = gateway["type"] == "stripe_v1";
+    let (_gw, group) = app.emulator_gateway(&emu, gateway).await;
     let acct = app.account("C-1", group).await;
     let pm = app.post(&format!("/v1/accounts/{acct}/payment_methods"), &json!({"card": {"number": "4242424242424242", "exp_month": 12, "exp_year": 2034, "cvc": "123"}})).await.body;
     emu.emulator.set_faults(Faults {
@@ -117,7 +123,11 @@ async fn run(seed: u64, n: usize) {
         payments.iter().all(|p| p["status"] != "pending"),
         "nothing left unknown after reconciling"
     );
-    let intents = all_intents(&emu).await;
+    let intents = if legacy {
+        all_charges(&emu).await
+    } else {
+        all_intents(&emu).await
+    };
     let charged: Vec<&Value> = intents
         .iter()
         .filter(|pi| pi["status"] == "succeeded")
@@ -160,15 +170,21 @@ async fn run(seed: u64, n: usize) {
 
 #[tokio::test]
 async fn faults_seed_1() {
-    run(1, 40).await;
+    run(1, 40, json!({})).await;
 }
 
 #[tokio::test]
 async fn faults_seed_2() {
-    run(2, 40).await;
+    run(2, 40, json!({})).await;
 }
 
 #[tokio::test]
 async fn faults_seed_3() {
-    run(3, 40).await;
+    run(3, 40, json!({})).await;
+}
+
+/// The same on a Stripe V1 (legacy) gateway: charges, found again by their metadata.
+#[tokio::test]
+async fn faults_legacy_gateway() {
+    run(4, 40, json!({"type": "stripe_v1", "legacy_import": true})).await;
 }

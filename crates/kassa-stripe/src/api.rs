@@ -273,4 +273,20 @@ impl StripeClient {
         }
         parse(self.post("/v1/webhook_endpoints", &f, o).await?)
     }
+
+    /// Legacy charges whose metadata `key` is `value` (the reconciler's search for V1 payments).
+    pub async fn search_charges(
+        &self,
+        key: &str,
+        value: &str,
+        o: &RequestOptions,
+    ) -> Result<List<Charge>, StripeError> {
+        let mut f = Form::new();
+        let clean = |s: &str| s.replace(['\'', '\\'], "");
+        f.add(
+            "query",
+            format!("metadata['{}']:'{}'", clean(key), clean(value)),
+        );
+        parse(self.get("/v1/charges/search", &f, o).await?)
+    }
 }

@@ -100,6 +100,9 @@ pub(crate) async fn reconcile_one(
         return Ok(false);
     }
     let gw = gateway_ctx::load(state, rec.client_no, rec.gateway_id, None).await?;
+    if gw.legacy {
+        return reconcile_legacy(state, &gw, &rec, txn, now, policy).await;
+    }
     let found = match find_intent(&gw, &rec, txn).await {
         Ok(f) => f,
         // Stripe cannot be asked right now: try again on the next pass.
@@ -204,6 +207,114 @@ pub(crate) async fn reconcile_one(
         .await?;
     super::volume::settle(state, &finished).await?;
     tracing::info!(payment = %rec.id, txn = %txn.id, kind = %txn.kind, status = %update.status, "reconciled");
+    Ok(true)
+}
+
+/// A Stripe V1 (legacy) payment: the same questions asked of its charge.
+async fn reconcile_legacy(
+    state: &AppState,
+    gw: &GatewayCtx,
+    rec: &PaymentRecord,
+    txn: &TransactionRecord,
+    now: i64,
+    policy: Policy,
+) -> Result<bool, ApiError> {
+    let charge = match &rec.processor_payment_id {
+        Some(ch) => gw
+            .client
+            .retrieve_charge(ch, &gw.options(None))
+            .await
+            .map(Some),
+        None => gw
+            .client
+            .search_charges("kassa_txn", &txn.id, &gw.options(None))
+            .await
+            .map(|l| l.data.into_iter().next()),
+    };
+    let charge = match charge {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::warn!(txn = %txn.id, error = %e, "reconciler: Stripe did not answer");
+            return Ok(false);
+        }
+    };
+    let details: Value = serde_json::from_str(&rec.details).unwrap_or(json!({}));
+    let (update, outcome) = match (txn.kind.as_str(), charge) {
+        ("authorize", Some(ch)) => {
+            let (u, o, _) = super::legacy::charge_outcome(rec, Ok(ch), details);
+            (u, o)
+        }
+        ("authorize", None) if now - txn.created_at >= policy.not_found_after_ms => {
+            let mut details = details;
+            details["decline"] = json!({"code": "not_processed", "decline_code": null, "advice": null, "class": "soft",
+                "message": "The request never reached Stripe (no charge carries this attempt); nothing was charged."});
+            (
+                PaymentUpdate {
+                    status: "declined".into(),
+                    details: details.to_string(),
+                    ..PaymentUpdate::default()
+                },
+                TxnOutcome {
+                    status: "failed".into(),
+                    processor_id: None,
+                    error: Some(json!({"reconciled": "not found at Stripe"}).to_string()),
+                },
+            )
+        }
+        (_, None) => return Ok(false),
+        (kind, Some(ch)) => {
+            let mut u = PaymentUpdate {
+                status: settled_status(rec).into(),
+                amount_authorized: rec.amount_authorized,
+                amount_captured: rec.amount_captured,
+                amount_refunded: rec.amount_refunded,
+                details: details.to_string(),
+                ..PaymentUpdate::default()
+            };
+            let done = match kind {
+                "capture" if ch.captured => {
+                    u.amount_captured = ch.amount_captured;
+                    u.status = if ch.amount_captured >= rec.amount_authorized {
+                        "captured"
+                    } else {
+                        "partially_captured"
+                    }
+                    .into();
+                    true
+                }
+                "void" if !ch.captured && ch.amount_refunded >= rec.amount_authorized => {
+                    u.status = "voided".into();
+                    true
+                }
+                "refund" if ch.amount_refunded >= rec.amount_refunded + txn.amount => {
+                    u.amount_refunded = ch.amount_refunded.min(rec.amount_captured);
+                    u.status = if u.amount_refunded >= rec.amount_captured {
+                        "refunded"
+                    } else {
+                        "partially_refunded"
+                    }
+                    .into();
+                    true
+                }
+                _ => false,
+            };
+            let status = if done { "succeeded" } else { "failed" };
+            (
+                u,
+                TxnOutcome {
+                    status: status.into(),
+                    processor_id: Some(ch.id.clone()),
+                    error: (!done)
+                        .then(|| json!({"reconciled": "not applied at Stripe"}).to_string()),
+                },
+            )
+        }
+    };
+    let finished = state
+        .store
+        .finish_transaction(rec.client_no, &rec.id, &txn.id, &outcome, &update)
+        .await?;
+    super::volume::settle(state, &finished).await?;
     Ok(true)
 }
 

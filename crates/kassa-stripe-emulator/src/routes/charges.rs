@@ -36,6 +36,55 @@ static REFUND_LIST: &[(&str, Spec)] = &[
     ("starting_after", Spec::Scalar),
 ];
 
+static SEARCH: &[(&str, Spec)] = &[
+    ("expand", Spec::ScalarList),
+    ("limit", Spec::Scalar),
+    ("page", Spec::Scalar),
+    ("query", Spec::Scalar),
+];
+
+/// `GET /v1/charges/search` (`query=metadata['k']:'v'`, `status`, `customer`, `currency`).
+pub fn search(acct: &mut Account, req: &Req) -> ApiResult<Value> {
+    use super::payment_intents::{parse_query_for, Clause};
+    let p = &req.params;
+    p.check_fields(SEARCH)?;
+    let clauses = parse_query_for(p.str_req(&["query"])?, "charges")?;
+    let limit = p.int(&["limit"])?.unwrap_or(10).clamp(1, 100) as usize;
+    let offset: usize = p
+        .str_nonempty(&["page"])?
+        .and_then(|s| s.strip_prefix("page_"))
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let found: Vec<String> = acct
+        .charges
+        .newest_first()
+        .filter(|c| {
+            clauses.iter().all(|cl| match cl {
+                Clause::Metadata(k, v) => c.metadata.get(k) == Some(v),
+                Clause::Field(f, v) => match f.as_str() {
+                    "status" => c.status == v,
+                    "customer" => c.customer.as_deref() == Some(v.as_str()),
+                    "currency" => c.currency == *v,
+                    _ => false,
+                },
+            })
+        })
+        .map(|c| c.id.clone())
+        .collect();
+    let has_more = found.len() > offset + limit;
+    let mut data = Vec::new();
+    for id in found.iter().skip(offset).take(limit) {
+        data.push(render::respond(acct, id, &crate::form::Params::default())?);
+    }
+    Ok(serde_json::json!({
+        "object": "search_result",
+        "data": data,
+        "has_more": has_more,
+        "next_page": if has_more { Some(format!("page_{}", offset + limit)) } else { None },
+        "url": "/v1/charges/search",
+    }))
+}
+
 pub fn retrieve(acct: &mut Account, req: &Req) -> ApiResult<Value> {
     req.params.check_fields(EXPAND_ONLY)?;
     let id = path_id(req);

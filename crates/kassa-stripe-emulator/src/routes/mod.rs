@@ -61,6 +61,7 @@ pub fn find(method: &Method, segs: &[&str]) -> Option<(Handler, Vec<String>)> {
             (confirm::authenticate, id(p))
         }
         ("GET", ["v1", "charges"]) => (charges::list, vec![]),
+        ("GET", ["v1", "charges", "search"]) => (charges::search, vec![]),
         ("POST", ["v1", "charges"]) => (legacy_charges::create, vec![]),
         ("POST", ["v1", "charges", c, "capture"]) => (legacy_charges::capture, id(c)),
         ("GET", ["v1", "charges", c]) => (charges::retrieve, id(c)),

@@ -434,7 +434,7 @@ pub fn list(acct: &mut Account, req: &Req) -> ApiResult<Value> {
 }
 
 /// One `field:'value'` clause of a search query.
-enum Clause {
+pub(crate) enum Clause {
     Metadata(String, String),
     Field(String, String),
 }
@@ -450,6 +450,12 @@ fn unquote(v: &str) -> Option<String> {
 }
 
 fn parse_query(q: &str) -> ApiResult<Vec<Clause>> {
+    parse_query_for(q, "payment_intents")
+}
+
+/// Parses a search query (`metadata['k']:'v' AND status:'…'`) for `resource`, which takes the
+/// fields `status`, `customer` and `currency` besides metadata.
+pub(crate) fn parse_query_for(q: &str, resource: &str) -> ApiResult<Vec<Clause>> {
     let bad = || ApiError::invalid(format!("Invalid query: {q}")).param("query");
     let mut out = Vec::new();
     for part in q.split(" AND ") {
@@ -463,7 +469,10 @@ fn parse_query(q: &str) -> ApiResult<Vec<Clause>> {
             let (field, value) = part.split_once(':').ok_or_else(bad)?;
             let field = field.trim();
             if !["status", "customer", "currency"].contains(&field) {
-                return Err(ApiError::invalid(format!("Field `{field}` is an unsupported search field for resource `payment_intents`.")).param("query"));
+                return Err(ApiError::invalid(format!(
+                    "Field `{field}` is an unsupported search field for resource `{resource}`."
+                ))
+                .param("query"));
             }
             out.push(Clause::Field(
                 field.to_string(),
