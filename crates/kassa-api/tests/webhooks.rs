@@ -455,9 +455,22 @@ async fn disputes_become_chargebacks() {
 
 #[tokio::test]
 async fn refunds_made_outside_kassa_are_picked_up() {
-    let (app, _emu, _gw, acct, pm) = setup().await;
+    let (app, emu, _gw, acct, pm) = setup().await;
     let p = app.post("/v1/payments", &json!({"acct_no": acct, "payment_method_no": pm["payment_method_no"], "amount": 5000, "currency": "usd"})).await.body;
-    let charge = json!({"id": p["auth_no"], "object": "charge", "payment_intent": p["processor_payment_id"], "amount": 5000, "amount_captured": 5000, "amount_refunded": 2000, "refunded": false});
+    // A refund in Stripe's dashboard.
+    let r = kassa_testkit::reqwest::Client::new()
+        .post(format!("{}/v1/refunds", emu.url))
+        .bearer_auth(kassa_testkit::SECRET_KEY)
+        .form(&[
+            ("charge", p["auth_no"].as_str().unwrap()),
+            ("amount", "2000"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success());
+    // The event says 3000 (a forged or garbled amount): Kassa takes Stripe's own, 2000.
+    let charge = json!({"id": p["auth_no"], "object": "charge", "payment_intent": p["processor_payment_id"], "amount": 5000, "amount_captured": 5000, "amount_refunded": 3000, "refunded": false});
     deliver(
         &app,
         &format!("/webhooks/stripe/{}", app.client_no),
@@ -643,4 +656,110 @@ async fn events_the_emulator_sends() {
         tokio::time::sleep(Duration::from_millis(30)).await;
     }
     assert_eq!(status, "detached");
+}
+
+/// Stripe's `refundFail` card: the refund is answered `succeeded`, then fails. Kassa hears
+/// `refund.failed`, gives the payment its amount back and marks the refund's transaction failed
+/// — once, however often the event arrives.
+#[tokio::test]
+async fn a_refund_that_fails_after_success_is_reversed() {
+    let app = TestApp::spawn().await;
+    let emu = Emulator::spawn().await;
+    let (gw, group) = app.emulator_gateway(&emu, json!({})).await;
+    let acct = app.account("C-1", group).await;
+    kassa_api::service::webhooks::register(&app.state(), gw, None)
+        .await
+        .unwrap();
+    let pm = app.post(&format!("/v1/accounts/{acct}/payment_methods"), &json!({"card": {"number": "4000000000005126", "exp_month": 12, "exp_year": 2030, "cvc": "123"}})).await.body;
+    let p = app
+        .post(
+            "/v1/payments",
+            &json!({"acct_no": acct, "payment_method_no": pm["payment_method_no"], "amount": 5000, "currency": "usd"}),
+        )
+        .await
+        .body;
+    assert_eq!(p["status"], "captured", "{p}");
+    let id = p["id"].as_str().unwrap();
+    let r = app
+        .post(
+            &format!("/v1/payments/{id}/refunds"),
+            &json!({"amount": 2000}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(
+        r.body["status"], "partially_refunded",
+        "the answer is a success"
+    );
+    let mut after = Value::Null;
+    for _ in 0..150 {
+        after = app.get(&format!("/v1/payments/{id}")).await.body;
+        if after["amount_refunded"] == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(after["amount_refunded"], 0, "{after}");
+    assert_eq!(after["status"], "captured", "{after}");
+    let failed: Vec<&Value> = after["transactions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|t| t["kind"] == "refund")
+        .collect();
+    assert_eq!(failed.len(), 1, "{after}");
+    assert_eq!(failed[0]["status"], "failed", "{after}");
+    let events = app.get("/v1/webhook_events?limit=100").await.body;
+    let ev = events["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["event_type"] == "refund.failed")
+        .cloned()
+        .expect("refund.failed received");
+    let ev = settled(&app, ev["event_id"].as_str().unwrap()).await;
+    assert_eq!(ev["status"], "applied", "{ev}");
+
+    // Stripe's refund says the same; the same failure under another event id changes nothing.
+    let refund_id = failed[0]["processor_id"].as_str().unwrap();
+    let refund = emu
+        .get(
+            kassa_testkit::SECRET_KEY,
+            &format!("/v1/refunds/{refund_id}"),
+        )
+        .await;
+    assert_eq!(refund["status"], "failed");
+    assert_eq!(refund["failure_reason"], "expired_or_canceled_card");
+    let rec = kassa_storage::WebhookEventRecord {
+        client_no: app.client_no,
+        gateway_id: Some(gw),
+        event_id: "evt_refund_failed_again".into(),
+        event_type: "refund.failed".into(),
+        event_created: now(),
+        payload: event("evt_refund_failed_again", "refund.failed", now(), refund).to_string(),
+        verification: "verified".into(),
+        status: "received".into(),
+        ..Default::default()
+    };
+    app.store.insert_webhook_event(&rec).await.unwrap();
+    kassa_api::service::webhooks::catch_up(&app.state(), 0, 0)
+        .await
+        .unwrap();
+    assert_eq!(
+        settled(&app, "evt_refund_failed_again").await["status"],
+        "ignored"
+    );
+    let again = app.get(&format!("/v1/payments/{id}")).await.body;
+    assert_eq!(
+        (again["amount_refunded"].as_i64(), again["status"].as_str()),
+        (Some(0), Some("captured"))
+    );
+    // A second refund on the same payment still works.
+    let r = app
+        .post(
+            &format!("/v1/payments/{id}/refunds"),
+            &json!({"amount": 5000}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
 }

@@ -6,6 +6,7 @@ pub const EVENT_TYPES: &[&str] = &[
     "payment.succeeded",
     "payment.declined",
     "payment.refunded",
+    "payment.refund_failed",
     "card.updated",
     "card.detached",
     "chargeback.opened",

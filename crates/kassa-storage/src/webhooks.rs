@@ -360,6 +360,84 @@ impl Store {
         }
     }
 
+    /// A refund Stripe reports as failed after it was answered `succeeded`: its transaction turns
+    /// `failed` and the payment gets the amount back, in one database transaction. Returns the
+    /// refund's amount, or `None` when there is no succeeded refund `refund_id` on the payment
+    /// (already applied, or not Kassa's). `Err(Stale)` while a gateway call is under way.
+    pub async fn fail_refund(
+        &self,
+        rec: &PaymentRecord,
+        refund_id: &str,
+        reason: &str,
+    ) -> Result<Option<i64>, StorageError> {
+        let mut tx = self.pool.begin().await?;
+        let row = sqlx::query(
+            "SELECT id, amount FROM payment_transactions
+             WHERE client_no = $1 AND payment_id = $2 AND kind = 'refund' AND processor_id = $3 AND status = 'succeeded'",
+        )
+        .bind(rec.client_no)
+        .bind(&rec.id)
+        .bind(refund_id)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(row) = row else {
+            return Ok(None);
+        };
+        let (txn_id, amount): (String, i64) = (row.try_get("id")?, row.try_get("amount")?);
+        let p = sqlx::query(
+            "SELECT amount_authorized, amount_captured, amount_refunded, busy_txn, version FROM payments WHERE client_no = $1 AND id = $2",
+        )
+        .bind(rec.client_no)
+        .bind(&rec.id)
+        .fetch_one(&mut *tx)
+        .await?;
+        if p.try_get::<Option<String>, _>("busy_txn")?.is_some() {
+            return Err(StorageError::Stale);
+        }
+        let version: i64 = p.try_get("version")?;
+        let (authorized, captured, refunded): (i64, i64, i64) = (
+            p.try_get("amount_authorized")?,
+            p.try_get("amount_captured")?,
+            p.try_get("amount_refunded")?,
+        );
+        let refunded = (refunded - amount).max(0);
+        let status = if refunded > 0 {
+            "partially_refunded"
+        } else if captured >= authorized {
+            "captured"
+        } else {
+            "partially_captured"
+        };
+        let now = now_millis();
+        let error =
+            serde_json::json!({"refund_failed": refund_id, "failure_reason": reason}).to_string();
+        // Both updates are guarded: a concurrent delivery of the same failure, or a gateway call
+        // that claimed the payment meanwhile, makes one of them miss and nothing is written.
+        let txn = sqlx::query("UPDATE payment_transactions SET status = 'failed', error = $1, updated_at = $2 WHERE id = $3 AND status = 'succeeded'")
+            .bind(&error)
+            .bind(now)
+            .bind(&txn_id)
+            .execute(&mut *tx)
+            .await?;
+        if txn.rows_affected() != 1 {
+            return Ok(None);
+        }
+        let pay = sqlx::query("UPDATE payments SET status = $1, amount_refunded = $2, version = version + 1, updated_at = $3 WHERE client_no = $4 AND id = $5 AND version = $6 AND busy_txn IS NULL")
+            .bind(status)
+            .bind(refunded)
+            .bind(now)
+            .bind(rec.client_no)
+            .bind(&rec.id)
+            .bind(version)
+            .execute(&mut *tx)
+            .await?;
+        if pay.rows_affected() != 1 {
+            return Err(StorageError::Stale);
+        }
+        tx.commit().await?;
+        Ok(Some(amount))
+    }
+
     /// Records a state Stripe reports for a payment changed outside Kassa, unless the payment is
     /// being worked on or a newer event was applied.
     pub async fn apply_external_payment_state(

@@ -135,6 +135,11 @@ pub(crate) fn run(
         let mut acct = lock(&account);
         let result = handler(&mut acct, req);
         acct.flush_events(info);
+        if !acct.refunds_to_fail.is_empty() {
+            // Stripe's asynchronous refund failure, as a change of its own after the answer.
+            routes::charges::fail_queued_refunds(&mut acct);
+            acct.flush_events(&RequestInfo::default());
+        }
         (result, std::mem::take(&mut acct.outbox))
     };
     webhooks::send(emu, key, outbox);

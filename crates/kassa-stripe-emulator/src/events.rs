@@ -7,7 +7,7 @@ use serde_json::{json, Map, Value};
 
 use crate::cards::Behavior;
 use crate::ids::{new_id, now};
-use crate::objects::{Charge, Customer, Dispute, PaymentIntent, PaymentMethod, PiStatus};
+use crate::objects::{Charge, Customer, Dispute, PaymentIntent, PaymentMethod, PiStatus, Refund};
 use crate::render;
 use crate::routes::disputes;
 use crate::state::Account;
@@ -62,6 +62,7 @@ pub enum Snapshot {
     PaymentIntent(Box<PaymentIntent>),
     Charge(Box<Charge>),
     Dispute(Box<Dispute>),
+    Refund(Box<Refund>),
 }
 
 impl Snapshot {
@@ -76,6 +77,7 @@ impl Snapshot {
             Snapshot::PaymentIntent(p) => p.to_json(),
             Snapshot::Charge(c) => render::charge_json(acct, c),
             Snapshot::Dispute(d) => d.to_json(),
+            Snapshot::Refund(r) => r.to_json(),
         }
     }
 }
@@ -279,6 +281,27 @@ impl Account {
         }
     }
 
+    fn refund_events(&mut self, out: &mut Vec<Pending>) {
+        for (id, old) in self.refunds.take_touched() {
+            let Some(new) = self.refunds.get(&id) else {
+                continue;
+            };
+            let snap = || Snapshot::Refund(Box::new(new.clone()));
+            let Some(old) = old else {
+                out.push(("refund.created", snap(), None));
+                continue;
+            };
+            let Some(prev) = previous_attributes(&old.to_json(), &new.to_json()) else {
+                continue;
+            };
+            out.push(("refund.updated", snap(), Some(prev.clone())));
+            out.push(("charge.refund.updated", snap(), Some(prev)));
+            if new.status == "failed" && old.status != "failed" {
+                out.push(("refund.failed", snap(), None));
+            }
+        }
+    }
+
     /// Turns the changes of the current request into events (and queued deliveries).
     pub fn flush_events(&mut self, req: &RequestInfo) {
         let mut out = Vec::new();
@@ -287,7 +310,7 @@ impl Account {
         self.payment_intent_events(&mut out);
         self.charge_events(&mut out);
         self.dispute_events(&mut out);
-        self.refunds.take_touched();
+        self.refund_events(&mut out);
         self.webhook_endpoints.take_touched();
         for (kind, object, prev) in out {
             self.record_event(kind, object, prev, req);

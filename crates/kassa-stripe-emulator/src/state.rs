@@ -141,6 +141,8 @@ pub struct Account {
     /// PaymentMethods changed by the card networks in this request
     /// (`payment_method.automatically_updated` instead of `.updated`).
     pub auto_updated: HashSet<String>,
+    /// Refunds (of `refundFail` cards) that fail once the current request is answered.
+    pub refunds_to_fail: Vec<String>,
     /// Charge ids per PaymentIntent, oldest first.
     pub charges_by_pi: HashMap<String, Vec<String>>,
     /// PaymentMethod ids ever attached per customer, oldest first (check `customer` when reading).

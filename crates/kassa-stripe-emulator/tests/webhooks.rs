@@ -412,3 +412,50 @@ async fn events_for_customers_and_payment_methods() {
         ]
     );
 }
+
+/// `pm_card_refundFail`: the refund is answered `succeeded`; right after, it fails on its own
+/// (no request behind it) with `refund.updated`, `charge.refund.updated`, `refund.failed`, and
+/// the charge gets its amount back.
+#[tokio::test]
+async fn a_refund_of_the_refund_fail_card_fails_after_the_answer() {
+    let api = start().await;
+    let r = api.pay("pm_card_refundFail", &[]).await;
+    assert_eq!(r.body["status"], "succeeded", "{}", r.body);
+    let pi = r.body["id"].as_str().unwrap().to_string();
+    let ch = r.body["latest_charge"].as_str().unwrap().to_string();
+    let r = api
+        .post("/v1/refunds", &[("payment_intent", &pi), ("amount", "300")])
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body["status"], "succeeded");
+    let re = r.body["id"].as_str().unwrap().to_string();
+    let r = api.get(&format!("/v1/refunds/{re}")).await;
+    assert_eq!(r.body["status"], "failed");
+    assert_eq!(r.body["failure_reason"], "expired_or_canceled_card");
+    let r = api.get(&format!("/v1/charges/{ch}")).await;
+    assert_eq!(r.body["amount_refunded"], 0, "{}", r.body);
+    assert_eq!(r.body["refunded"], false);
+    assert_eq!(
+        event_types(&api, "&type=refund.*").await,
+        ["refund.created", "refund.failed", "refund.updated"]
+    );
+    let r = api.get("/v1/events?type=refund.failed").await;
+    let ev = &r.body["data"][0];
+    assert_eq!(ev["data"]["object"]["id"], re.as_str());
+    assert_eq!(ev["data"]["object"]["status"], "failed");
+    assert_eq!(ev["request"]["id"], Value::Null, "Stripe's own change");
+    let r = api.get("/v1/events?type=charge.refund.updated").await;
+    assert_eq!(
+        r.body["data"][0]["data"]["previous_attributes"]["status"],
+        "succeeded"
+    );
+    // An ordinary card's refund stays succeeded.
+    let r = api.pay("pm_card_visa", &[]).await;
+    let pi = r.body["id"].as_str().unwrap().to_string();
+    let r = api.post("/v1/refunds", &[("payment_intent", &pi)]).await;
+    let r = api
+        .get(&format!("/v1/refunds/{}", r.body["id"].as_str().unwrap()))
+        .await;
+    assert_eq!(r.body["status"], "succeeded");
+    assert!(r.body.get("failure_reason").is_none());
+}

@@ -171,6 +171,9 @@ pub async fn apply(state: &AppState, id: i64, retry_failed: bool) -> Result<(), 
                 .finish_webhook_event(id, status, Some(&result.to_string()), None)
                 .await?
         }
+        // The payment is being worked on (a gateway call under way): the event waits for the
+        // next catch-up pass instead of failing.
+        Err(ApiError::Conflict { .. }) => state.store.release_webhook_event(id).await?,
         Err(e) => {
             tracing::warn!(event = %rec.event_id, error = %e, "webhook event failed");
             state
@@ -211,6 +214,7 @@ async fn apply_event(
         | "payment_intent.canceled"
         | "charge.refunded"
         | "charge.captured" => payment_state(state, rec, object, created).await,
+        "refund.failed" => refund_failed(state, rec, object).await,
         _ => Ok(("ignored", json!({"note": "event type not acted on"}))),
     }
 }
@@ -418,6 +422,19 @@ async fn payment_state(
             json!({"note": "a Kassa call on this payment is under way; it settles the state", "payment_id": p.id}),
         ));
     }
+    // A refund's amount is read from Stripe now, not from the event: an older `charge.refunded`
+    // delivered after a `refund.failed` would otherwise bring back money that was never refunded.
+    let charge_refunded = match (rec.event_type.as_str(), charge) {
+        ("charge.refunded", Some(ch)) => {
+            let gw = super::gateway_ctx::load(state, rec.client_no, p.gateway_id, None).await?;
+            gw.client
+                .retrieve_charge(ch, &gw.options(None))
+                .await
+                .map_err(super::gateway_ctx::map_stripe_error)?
+                .amount_refunded
+        }
+        _ => object["amount_refunded"].as_i64().unwrap_or(0),
+    };
     let (mut captured, mut refunded) = (p.amount_captured, p.amount_refunded);
     let status: String = match rec.event_type.as_str() {
         "payment_intent.succeeded"
@@ -456,14 +473,8 @@ async fn payment_state(
             }
             .into()
         }
-        "charge.refunded"
-            if object["amount_refunded"].as_i64().unwrap_or(0) > p.amount_refunded
-                && p.amount_captured > 0 =>
-        {
-            refunded = object["amount_refunded"]
-                .as_i64()
-                .unwrap_or(0)
-                .min(p.amount_captured);
+        "charge.refunded" if charge_refunded > p.amount_refunded && p.amount_captured > 0 => {
+            refunded = charge_refunded.min(p.amount_captured);
             if refunded >= p.amount_captured {
                 "refunded"
             } else {
@@ -485,6 +496,52 @@ async fn payment_state(
     Ok((
         if applied { "applied" } else { "ignored" },
         json!({"payment_id": p.id, "from": p.status, "to": status, "applied": applied}),
+    ))
+}
+
+/// A refund that Stripe answered `succeeded` and that failed afterwards (the card was closed,
+/// the issuer refused it): the money stays with the merchant, so the payment gets the amount
+/// back, the refund's transaction is marked failed and subscribers hear `payment.refund_failed`.
+async fn refund_failed(
+    state: &AppState,
+    rec: &WebhookEventRecord,
+    refund: &Value,
+) -> Result<(&'static str, Value), ApiError> {
+    let Some(refund_id) = refund["id"].as_str() else {
+        return Ok(("ignored", json!({"note": "the event carries no refund id"})));
+    };
+    let Some(p) = state
+        .store
+        .find_payment_by_processor(
+            rec.client_no,
+            refund["payment_intent"].as_str(),
+            refund["charge"].as_str(),
+        )
+        .await?
+    else {
+        return Ok((
+            "ignored",
+            json!({"note": "no Kassa payment for this refund"}),
+        ));
+    };
+    let reason = refund["failure_reason"].as_str().unwrap_or("unknown");
+    let Some(amount) = state.store.fail_refund(&p, refund_id, reason).await? else {
+        return Ok((
+            "ignored",
+            json!({"note": "no succeeded Kassa refund with this id (already reversed, or made outside Kassa)", "payment_id": p.id}),
+        ));
+    };
+    state
+        .store
+        .add_refund_volume(p.gateway_id, &super::volume::this_month(), -amount)
+        .await?;
+    let after = state.store.get_payment(rec.client_no, &p.id).await?;
+    let view = super::payments::view(state, &after, true).await?;
+    let data = serde_json::to_value(&view).unwrap_or(Value::Null);
+    super::notifications::notify(state, rec.client_no, "payment.refund_failed", data).await;
+    Ok((
+        "applied",
+        json!({"payment_id": p.id, "refund": refund_id, "amount": amount, "failure_reason": reason, "status": after.status}),
     ))
 }
 
@@ -568,6 +625,7 @@ pub const ENABLED_EVENTS: &[&str] = &[
     "payment_intent.canceled",
     "charge.refunded",
     "charge.captured",
+    "refund.failed",
 ];
 
 /// `kassa webhooks register --gateway ID`: creates the Stripe webhook endpoint that sends this

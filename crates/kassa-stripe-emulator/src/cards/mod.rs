@@ -39,6 +39,8 @@ pub enum Behavior {
     RiskElevated,
     /// Refunds stay pending.
     PendingRefund,
+    /// Refunds are answered `succeeded`, then fail (`refund.failed`) right after.
+    RefundFail,
     /// Succeeds, then the cardholder disputes the charge right after capture.
     Dispute {
         reason: &'static str,

@@ -433,7 +433,7 @@ pub static TEST_CARDS: &[TestCard] = &[
         "4000000000005126",
         &["pm_card_refundFail", "tok_refundFail"],
         "credit",
-        B::Success,
+        B::RefundFail,
     ),
     card(
         "4000000000000077",

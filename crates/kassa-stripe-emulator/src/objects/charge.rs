@@ -115,11 +115,13 @@ pub struct Refund {
     pub metadata: Metadata,
     pub reason: Option<String>,
     pub status: &'static str,
+    /// Why a refund failed (`failed` refunds only).
+    pub failure_reason: Option<&'static str>,
 }
 
 impl Refund {
     pub fn to_json(&self) -> Value {
-        json!({
+        let mut v = json!({
             "id": self.id,
             "object": "refund",
             "amount": self.amount,
@@ -138,6 +140,10 @@ impl Refund {
             "source_transfer_reversal": null,
             "status": self.status,
             "transfer_reversal": null,
-        })
+        });
+        if let (Some(reason), Value::Object(m)) = (self.failure_reason, &mut v) {
+            m.insert("failure_reason".into(), json!(reason));
+        }
+        v
     }
 }

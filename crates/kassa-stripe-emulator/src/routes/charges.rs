@@ -3,6 +3,7 @@
 use serde_json::Value;
 
 use super::{path_id, Req};
+use crate::cards::Behavior;
 use crate::error::{ApiError, ApiResult};
 use crate::form::Spec;
 use crate::ids::{new_id, now};
@@ -160,11 +161,39 @@ fn store_refund(
         } else {
             "succeeded"
         },
+        failure_reason: None,
     };
+    let fails = acct
+        .payment_methods
+        .get(&refund.payment_method)
+        .is_some_and(|pm| pm.behavior() == Behavior::RefundFail);
+    if fails {
+        acct.refunds_to_fail.push(refund.id.clone());
+    }
+    let ch = acct.charges.get_mut(ch_id)?;
     ch.refunds.push(refund.id.clone());
     let id = refund.id.clone();
     acct.refunds.insert(id.clone(), refund);
     Some(id)
+}
+
+/// Fails the refunds queued by `store_refund` (Stripe's `refundFail` card): the refund turns
+/// `failed` with a `failure_reason` and the charge gets its amount back.
+pub fn fail_queued_refunds(acct: &mut Account) {
+    for id in std::mem::take(&mut acct.refunds_to_fail) {
+        let Some(r) = acct.refunds.get_mut(&id) else {
+            continue;
+        };
+        if r.status == "failed" {
+            continue;
+        }
+        r.status = "failed";
+        r.failure_reason = Some("expired_or_canceled_card");
+        let (charge, amount) = (r.charge.clone(), r.amount);
+        if let Some(ch) = acct.charges.get_mut(&charge) {
+            ch.amount_refunded = (ch.amount_refunded - amount).max(0);
+        }
+    }
 }
 
 /// Releases an uncaptured authorization (PaymentIntent cancel).

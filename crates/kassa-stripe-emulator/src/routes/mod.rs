@@ -1,7 +1,7 @@
 //! Endpoint table.
 
 mod amount_details;
-mod charges;
+pub(crate) mod charges;
 mod confirm;
 mod controls;
 mod customers;
