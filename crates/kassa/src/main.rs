@@ -29,6 +29,10 @@ enum Command {
         /// The URL the outside world reaches this server at (webhook and 3-D Secure return URLs).
         #[arg(long, env = "KASSA_PUBLIC_URL")]
         public_url: Option<String>,
+        /// How old a Stripe webhook's signed timestamp may be, in seconds.
+        #[arg(long, env = "KASSA_WEBHOOK_TOLERANCE_SECS", default_value_t = 300,
+              value_parser = clap::value_parser!(i64).range(1..=86_400))]
+        webhook_tolerance: i64,
         #[command(flatten)]
         db: DatabaseArgs,
         #[command(flatten)]
@@ -164,11 +168,15 @@ async fn main() -> ExitCode {
         Command::Serve {
             listen,
             public_url,
+            webhook_tolerance,
             db,
             key,
             demo,
             emulator_listen,
-        } => serve(listen, public_url, db, key, demo.then_some(emulator_listen)).await,
+        } => {
+            let demo = demo.then_some(emulator_listen);
+            serve(listen, public_url, webhook_tolerance, db, key, demo).await
+        }
         Command::StripeEmulator { listen } => stripe_emulator(&listen).await,
         Command::Reconcile { db, key } => reconcile(db, key).await,
         Command::Worker { db, key } => worker(db, key).await,
@@ -390,6 +398,7 @@ async fn stripe_emulator(listen: &str) -> Result<(), CliError> {
 async fn serve(
     listen: String,
     public_url: Option<String>,
+    webhook_tolerance: i64,
     db: DatabaseArgs,
     key: KeyArgs,
     demo_emulator: Option<String>,
@@ -434,11 +443,9 @@ async fn serve(
         .local_addr()
         .map_err(|e| CliError::Io(e.to_string()))?;
     let public_url = public_url.unwrap_or_else(|| format!("http://{local}"));
-    let state = kassa_api::AppState::new(
-        store.clone(),
-        master_key,
-        kassa_api::Config::new(public_url.clone()),
-    );
+    let mut config = kassa_api::Config::new(public_url.clone());
+    config.webhook_tolerance_secs = webhook_tolerance;
+    let state = kassa_api::AppState::new(store.clone(), master_key, config);
     if let (Some((addr, _)), Some(client)) = (&emulator, &first) {
         let demo = kassa_api::demo::seed(
             &state,

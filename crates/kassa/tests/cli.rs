@@ -342,3 +342,28 @@ fn demo_runs_the_emulator_and_sets_up_a_gateway() {
     assert_eq!(status, 404, "{body}");
     assert!(body.contains("resource_missing"), "{body}");
 }
+
+#[test]
+fn webhook_tolerance_is_configurable_and_checked() {
+    if TestDb::configured_url().is_some() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let out = kassa(dir.path())
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--webhook-tolerance",
+            "0",
+        ])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("--webhook-tolerance"), "{err}");
+    let mut cmd = kassa(dir.path());
+    cmd.env("KASSA_WEBHOOK_TOLERANCE_SECS", "600");
+    let server = serve_with(cmd, &[]);
+    assert_eq!(get(&server.addr, "/healthz", None).0, 200);
+}
