@@ -763,3 +763,83 @@ async fn a_refund_that_fails_after_success_is_reversed() {
         .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
 }
+
+/// A `refund.failed` that meets the payment while a gateway call on it is under way waits for
+/// the next catch-up pass (it is not failed, and changes nothing yet).
+#[tokio::test]
+async fn a_refund_failure_waits_while_the_payment_is_busy() {
+    let (app, emu, gw, acct, pm) = setup().await;
+    let p = app.post("/v1/payments", &json!({"acct_no": acct, "payment_method_no": pm["payment_method_no"], "amount": 4000, "currency": "usd"})).await.body;
+    let id = p["id"].as_str().unwrap();
+    let r = app
+        .post(
+            &format!("/v1/payments/{id}/refunds"),
+            &json!({"amount": 1500}),
+        )
+        .await;
+    assert_eq!(r.body["amount_refunded"], 1500, "{}", r.body);
+    let refund_id = r.body["transactions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["kind"] == "refund")
+        .and_then(|t| t["processor_id"].as_str())
+        .unwrap()
+        .to_string();
+    let mut refund = emu
+        .get(
+            kassa_testkit::SECRET_KEY,
+            &format!("/v1/refunds/{refund_id}"),
+        )
+        .await;
+    refund["status"] = json!("failed");
+    refund["failure_reason"] = json!("lost_or_stolen_card");
+    kassa_storage::testing::execute(
+        &app.store,
+        &format!("UPDATE payments SET busy_txn = 'txn_busy' WHERE id = '{id}'"),
+    )
+    .await
+    .unwrap();
+    let rec = kassa_storage::WebhookEventRecord {
+        client_no: app.client_no,
+        gateway_id: Some(gw),
+        event_id: "evt_refund_failed_busy".into(),
+        event_type: "refund.failed".into(),
+        event_created: now(),
+        payload: event("evt_refund_failed_busy", "refund.failed", now(), refund).to_string(),
+        verification: "verified".into(),
+        status: "received".into(),
+        ..Default::default()
+    };
+    app.store.insert_webhook_event(&rec).await.unwrap();
+    let state = app.state();
+    kassa_api::service::webhooks::catch_up(&state, 0, 0)
+        .await
+        .unwrap();
+    let waiting = app.get("/v1/webhook_events?type=refund.failed").await.body;
+    assert_eq!(waiting["data"][0]["status"], "received", "{waiting}");
+    let unchanged = app.get(&format!("/v1/payments/{id}")).await.body;
+    assert_eq!(unchanged["amount_refunded"], 1500);
+    // The call finishes; the next pass applies the failure.
+    kassa_storage::testing::execute(
+        &app.store,
+        &format!("UPDATE payments SET busy_txn = NULL WHERE id = '{id}'"),
+    )
+    .await
+    .unwrap();
+    kassa_api::service::webhooks::catch_up(&state, 0, 0)
+        .await
+        .unwrap();
+    assert_eq!(
+        settled(&app, "evt_refund_failed_busy").await["status"],
+        "applied"
+    );
+    let after = app.get(&format!("/v1/payments/{id}")).await.body;
+    assert_eq!(
+        (after["amount_refunded"].as_i64(), after["status"].as_str()),
+        (Some(0), Some("captured")),
+        "{after}"
+    );
+    let usage = app.get(&format!("/v1/gateways/{gw}/usage")).await.body;
+    assert_eq!(usage["refunded"], 0, "{usage}");
+}
