@@ -370,30 +370,56 @@ impl Store {
         refund_id: &str,
         reason: &str,
     ) -> Result<Option<i64>, StorageError> {
+        let now = now_millis();
+        let error =
+            serde_json::json!({"refund_failed": refund_id, "failure_reason": reason}).to_string();
         let mut tx = self.pool.begin().await?;
-        let row = sqlx::query(
-            "SELECT id, amount FROM payment_transactions
-             WHERE client_no = $1 AND payment_id = $2 AND kind = 'refund' AND processor_id = $3 AND status = 'succeeded'",
+        // The write comes first, so the transaction holds the write lock before it reads (SQLite
+        // cannot upgrade a read snapshot another writer has moved past). A refund whose own call
+        // is still being recorded has no processor id yet: its payment is busy, and the event
+        // waits instead of finding nothing.
+        let marked = sqlx::query(
+            "UPDATE payment_transactions SET status = 'failed', error = $1, updated_at = $2
+             WHERE client_no = $3 AND payment_id = $4 AND kind = 'refund' AND processor_id = $5 AND status = 'succeeded'
+               AND NOT EXISTS (SELECT 1 FROM payments WHERE id = $4 AND busy_txn IS NOT NULL)",
+        )
+        .bind(&error)
+        .bind(now)
+        .bind(rec.client_no)
+        .bind(&rec.id)
+        .bind(refund_id)
+        .execute(&mut *tx)
+        .await?;
+        if marked.rows_affected() != 1 {
+            let busy: Option<String> =
+                sqlx::query("SELECT busy_txn FROM payments WHERE client_no = $1 AND id = $2")
+                    .bind(rec.client_no)
+                    .bind(&rec.id)
+                    .fetch_one(&mut *tx)
+                    .await?
+                    .try_get("busy_txn")?;
+            return if busy.is_some() {
+                Err(StorageError::Stale)
+            } else {
+                Ok(None)
+            };
+        }
+        let amount: i64 = sqlx::query(
+            "SELECT amount FROM payment_transactions WHERE client_no = $1 AND payment_id = $2 AND kind = 'refund' AND processor_id = $3",
         )
         .bind(rec.client_no)
         .bind(&rec.id)
         .bind(refund_id)
-        .fetch_optional(&mut *tx)
-        .await?;
-        let Some(row) = row else {
-            return Ok(None);
-        };
-        let (txn_id, amount): (String, i64) = (row.try_get("id")?, row.try_get("amount")?);
+        .fetch_one(&mut *tx)
+        .await?
+        .try_get("amount")?;
         let p = sqlx::query(
-            "SELECT amount_authorized, amount_captured, amount_refunded, busy_txn, version FROM payments WHERE client_no = $1 AND id = $2",
+            "SELECT amount_authorized, amount_captured, amount_refunded, version FROM payments WHERE client_no = $1 AND id = $2",
         )
         .bind(rec.client_no)
         .bind(&rec.id)
         .fetch_one(&mut *tx)
         .await?;
-        if p.try_get::<Option<String>, _>("busy_txn")?.is_some() {
-            return Err(StorageError::Stale);
-        }
         let version: i64 = p.try_get("version")?;
         let (authorized, captured, refunded): (i64, i64, i64) = (
             p.try_get("amount_authorized")?,
@@ -408,20 +434,8 @@ impl Store {
         } else {
             "partially_captured"
         };
-        let now = now_millis();
-        let error =
-            serde_json::json!({"refund_failed": refund_id, "failure_reason": reason}).to_string();
-        // Both updates are guarded: a concurrent delivery of the same failure, or a gateway call
-        // that claimed the payment meanwhile, makes one of them miss and nothing is written.
-        let txn = sqlx::query("UPDATE payment_transactions SET status = 'failed', error = $1, updated_at = $2 WHERE id = $3 AND status = 'succeeded'")
-            .bind(&error)
-            .bind(now)
-            .bind(&txn_id)
-            .execute(&mut *tx)
-            .await?;
-        if txn.rows_affected() != 1 {
-            return Ok(None);
-        }
+        // Guarded: a gateway call that claimed the payment meanwhile makes this miss, and
+        // nothing is written.
         let pay = sqlx::query("UPDATE payments SET status = $1, amount_refunded = $2, version = version + 1, updated_at = $3 WHERE client_no = $4 AND id = $5 AND version = $6 AND busy_txn IS NULL")
             .bind(status)
             .bind(refunded)
