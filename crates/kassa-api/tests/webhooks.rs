@@ -57,6 +57,23 @@ fn event(id: &str, kind: &str, created: i64, object: Value) -> Value {
     json!({"id": id, "object": "event", "type": kind, "created": created, "api_version": "2026-06-24.dahlia", "livemode": false, "data": {"object": object}})
 }
 
+/// Stores a verified event as the receiving endpoint would, without applying it (what a crash
+/// right after the insert leaves, or a delivery the test makes up).
+async fn store_event(app: &TestApp, gw: i64, id: &str, kind: &str, object: Value) {
+    let rec = kassa_storage::WebhookEventRecord {
+        client_no: app.client_no,
+        gateway_id: Some(gw),
+        event_id: id.into(),
+        event_type: kind.into(),
+        event_created: now(),
+        payload: event(id, kind, now(), object).to_string(),
+        verification: "verified".into(),
+        status: "received".into(),
+        ..Default::default()
+    };
+    app.store.insert_webhook_event(&rec).await.unwrap();
+}
+
 async fn setup() -> (TestApp, Emulator, i64, i64, Value) {
     let app = TestApp::spawn().await;
     let emu = Emulator::spawn().await;
@@ -228,24 +245,14 @@ async fn an_older_event_never_overwrites_a_newer_one() {
 async fn a_crash_between_storing_and_applying_loses_nothing() {
     let (app, _emu, gw, acct, pm) = setup().await;
     // What a crash right after the insert leaves: the event stored, never applied.
-    let ev = event(
+    store_event(
+        &app,
+        gw,
         "evt_crash",
         "payment_method.detached",
-        now(),
         json!({"id": pm_id(&pm), "customer": null}),
-    );
-    let rec = kassa_storage::WebhookEventRecord {
-        client_no: app.client_no,
-        gateway_id: Some(gw),
-        event_id: "evt_crash".into(),
-        event_type: "payment_method.detached".into(),
-        event_created: now(),
-        payload: ev.to_string(),
-        verification: "verified".into(),
-        status: "received".into(),
-        ..Default::default()
-    };
-    app.store.insert_webhook_event(&rec).await.unwrap();
+    )
+    .await;
     let applied = kassa_api::service::webhooks::catch_up(&app.state(), 0, 0)
         .await
         .unwrap();
@@ -736,18 +743,7 @@ async fn a_refund_that_fails_after_success_is_reversed() {
         .await;
     assert_eq!(refund["status"], "failed");
     assert_eq!(refund["failure_reason"], "expired_or_canceled_card");
-    let rec = kassa_storage::WebhookEventRecord {
-        client_no: app.client_no,
-        gateway_id: Some(gw),
-        event_id: "evt_refund_failed_again".into(),
-        event_type: "refund.failed".into(),
-        event_created: now(),
-        payload: event("evt_refund_failed_again", "refund.failed", now(), refund).to_string(),
-        verification: "verified".into(),
-        status: "received".into(),
-        ..Default::default()
-    };
-    app.store.insert_webhook_event(&rec).await.unwrap();
+    store_event(&app, gw, "evt_refund_failed_again", "refund.failed", refund).await;
     kassa_api::service::webhooks::catch_up(&app.state(), 0, 0)
         .await
         .unwrap();
@@ -806,18 +802,7 @@ async fn a_refund_failure_waits_while_the_payment_is_busy() {
     )
     .await
     .unwrap();
-    let rec = kassa_storage::WebhookEventRecord {
-        client_no: app.client_no,
-        gateway_id: Some(gw),
-        event_id: "evt_refund_failed_busy".into(),
-        event_type: "refund.failed".into(),
-        event_created: now(),
-        payload: event("evt_refund_failed_busy", "refund.failed", now(), refund).to_string(),
-        verification: "verified".into(),
-        status: "received".into(),
-        ..Default::default()
-    };
-    app.store.insert_webhook_event(&rec).await.unwrap();
+    store_event(&app, gw, "evt_refund_failed_busy", "refund.failed", refund).await;
     let state = app.state();
     kassa_api::service::webhooks::catch_up(&state, 0, 0)
         .await

@@ -100,106 +100,14 @@ pub(crate) async fn reconcile_one(
         return Ok(false);
     }
     let gw = gateway_ctx::load(state, rec.client_no, rec.gateway_id, None).await?;
-    if gw.legacy {
-        return reconcile_legacy(state, &gw, &rec, txn, now, policy).await;
-    }
-    let found = match find_intent(&gw, &rec, txn).await {
-        Ok(f) => f,
-        // Stripe cannot be asked right now: try again on the next pass.
-        Err(e) => {
-            tracing::warn!(txn = %txn.id, error = %e, "reconciler: Stripe did not answer");
-            return Ok(false);
-        }
+    let found = if gw.legacy {
+        legacy_decision(&gw, &rec, txn, now, policy).await
+    } else {
+        intent_decision(state, &gw, &rec, txn, now, policy).await
     };
-    let details: Value = serde_json::from_str(&rec.details).unwrap_or(json!({}));
-    let (update, outcome) = match (txn.kind.as_str(), found) {
-        ("authorize", Some(pi)) => {
-            let card_ntid = match rec.pm_no {
-                Some(no) => state
-                    .store
-                    .get_payment_method(rec.client_no, rec.acct_no, no)
-                    .await
-                    .ok()
-                    .and_then(|p| p.initial_txn_id),
-                None => None,
-            };
-            let (u, o, _) = authorize_outcome(&rec, Ok(pi), details, card_ntid);
-            (u, o)
-        }
-        ("authorize", None) if now - txn.created_at >= policy.not_found_after_ms => {
-            let mut details = details;
-            details["decline"] = json!({"code": "not_processed", "decline_code": null, "advice": null, "class": "soft",
-                "message": "The request never reached Stripe (no PaymentIntent carries this attempt); nothing was charged."});
-            (
-                PaymentUpdate {
-                    status: "declined".into(),
-                    details: details.to_string(),
-                    ..PaymentUpdate::default()
-                },
-                TxnOutcome {
-                    status: "failed".into(),
-                    processor_id: None,
-                    error: Some(json!({"reconciled": "not found at Stripe"}).to_string()),
-                },
-            )
-        }
-        ("authorize", None) => return Ok(false),
-        (kind, Some(pi)) => {
-            let charge = pi.charge();
-            let mut u = PaymentUpdate {
-                status: settled_status(&rec).into(),
-                amount_authorized: rec.amount_authorized,
-                amount_captured: rec.amount_captured,
-                amount_refunded: rec.amount_refunded,
-                details: details.to_string(),
-                ..PaymentUpdate::default()
-            };
-            let done = match kind {
-                "capture" if pi.status == "succeeded" => {
-                    u.amount_captured = pi.amount_received;
-                    u.status = if pi.amount_received == rec.amount_authorized {
-                        "captured"
-                    } else {
-                        "partially_captured"
-                    }
-                    .into();
-                    true
-                }
-                "void" if pi.status == "canceled" => {
-                    u.status = "voided".into();
-                    true
-                }
-                "refund" => match charge {
-                    Some(c) if c.amount_refunded >= rec.amount_refunded + txn.amount => {
-                        u.amount_refunded = c.amount_refunded.min(rec.amount_captured);
-                        u.status = if u.amount_refunded == rec.amount_captured {
-                            "refunded"
-                        } else {
-                            "partially_refunded"
-                        }
-                        .into();
-                        true
-                    }
-                    _ => false,
-                },
-                _ => false,
-            };
-            let outcome = if done {
-                TxnOutcome {
-                    status: "succeeded".into(),
-                    processor_id: Some(pi.id.clone()),
-                    error: None,
-                }
-            } else {
-                TxnOutcome {
-                    status: "failed".into(),
-                    processor_id: Some(pi.id.clone()),
-                    error: Some(json!({"reconciled": "not applied at Stripe"}).to_string()),
-                }
-            };
-            (u, outcome)
-        }
-        (_, None) => return Ok(false),
+    // `None`: Stripe could not be asked, or has nothing to say yet; try again on the next pass.
+    let Some((update, outcome)) = found else {
+        return Ok(false);
     };
     let finished = state
         .store
@@ -210,112 +118,185 @@ pub(crate) async fn reconcile_one(
     Ok(true)
 }
 
-/// A Stripe V1 (legacy) payment: the same questions asked of its charge.
-async fn reconcile_legacy(
+type Decision = Option<(PaymentUpdate, TxnOutcome)>;
+
+fn stripe_silent(txn: &TransactionRecord, e: &StripeError) -> Decision {
+    tracing::warn!(txn = %txn.id, error = %e, "reconciler: Stripe did not answer");
+    None
+}
+
+/// An authorization Stripe has no trace of, after `not_found_after_ms`: it never arrived.
+fn not_processed(
+    txn: &TransactionRecord,
+    details: Value,
+    object: &str,
+    now: i64,
+    policy: Policy,
+) -> Decision {
+    if now - txn.created_at < policy.not_found_after_ms {
+        return None;
+    }
+    let mut details = details;
+    details["decline"] = json!({"code": "not_processed", "decline_code": null, "advice": null, "class": "soft",
+        "message": format!("The request never reached Stripe (no {object} carries this attempt); nothing was charged.")});
+    Some((
+        PaymentUpdate {
+            status: "declined".into(),
+            details: details.to_string(),
+            ..PaymentUpdate::default()
+        },
+        TxnOutcome {
+            status: "failed".into(),
+            processor_id: None,
+            error: Some(json!({"reconciled": "not found at Stripe"}).to_string()),
+        },
+    ))
+}
+
+/// What Stripe shows after a capture, void or refund whose answer was lost.
+struct Seen {
+    /// The amount captured, once the payment is captured.
+    captured: Option<i64>,
+    /// The authorization was released.
+    voided: bool,
+    /// The amount refunded so far.
+    refunded: Option<i64>,
+    processor_id: String,
+}
+
+/// Settles a capture, void or refund from what Stripe shows: done, or not applied at Stripe.
+fn follow_up(
+    rec: &PaymentRecord,
+    txn: &TransactionRecord,
+    details: &Value,
+    seen: Seen,
+) -> Decision {
+    let mut u = PaymentUpdate {
+        status: settled_status(rec).into(),
+        amount_authorized: rec.amount_authorized,
+        amount_captured: rec.amount_captured,
+        amount_refunded: rec.amount_refunded,
+        details: details.to_string(),
+        ..PaymentUpdate::default()
+    };
+    let done = match (txn.kind.as_str(), seen.captured, seen.refunded) {
+        ("capture", Some(captured), _) => {
+            u.amount_captured = captured;
+            u.status = if captured >= rec.amount_authorized {
+                "captured"
+            } else {
+                "partially_captured"
+            }
+            .into();
+            true
+        }
+        ("void", _, _) if seen.voided => {
+            u.status = "voided".into();
+            true
+        }
+        ("refund", _, Some(refunded)) if refunded >= rec.amount_refunded + txn.amount => {
+            u.amount_refunded = refunded.min(rec.amount_captured);
+            u.status = if u.amount_refunded >= rec.amount_captured {
+                "refunded"
+            } else {
+                "partially_refunded"
+            }
+            .into();
+            true
+        }
+        _ => false,
+    };
+    Some((
+        u,
+        TxnOutcome {
+            status: if done { "succeeded" } else { "failed" }.into(),
+            processor_id: Some(seen.processor_id),
+            error: (!done).then(|| json!({"reconciled": "not applied at Stripe"}).to_string()),
+        },
+    ))
+}
+
+/// A Stripe V2 payment: the questions asked of its PaymentIntent.
+async fn intent_decision(
     state: &AppState,
     gw: &GatewayCtx,
     rec: &PaymentRecord,
     txn: &TransactionRecord,
     now: i64,
     policy: Policy,
-) -> Result<bool, ApiError> {
+) -> Decision {
+    let found = match find_intent(gw, rec, txn).await {
+        Ok(f) => f,
+        Err(e) => return stripe_silent(txn, &e),
+    };
+    let details: Value = serde_json::from_str(&rec.details).unwrap_or(json!({}));
+    match (txn.kind.as_str(), found) {
+        ("authorize", Some(pi)) => {
+            let card_ntid = match rec.pm_no {
+                Some(no) => state
+                    .store
+                    .get_payment_method(rec.client_no, rec.acct_no, no)
+                    .await
+                    .ok()
+                    .and_then(|p| p.initial_txn_id),
+                None => None,
+            };
+            let (u, o, _) = authorize_outcome(rec, Ok(pi), details, card_ntid);
+            Some((u, o))
+        }
+        ("authorize", None) => not_processed(txn, details, "PaymentIntent", now, policy),
+        (_, Some(pi)) => {
+            let seen = Seen {
+                captured: (pi.status == "succeeded").then_some(pi.amount_received),
+                voided: pi.status == "canceled",
+                refunded: pi.charge().map(|c| c.amount_refunded),
+                processor_id: pi.id.clone(),
+            };
+            follow_up(rec, txn, &details, seen)
+        }
+        (_, None) => None,
+    }
+}
+
+/// A Stripe V1 (legacy) payment: the same questions asked of its charge.
+async fn legacy_decision(
+    gw: &GatewayCtx,
+    rec: &PaymentRecord,
+    txn: &TransactionRecord,
+    now: i64,
+    policy: Policy,
+) -> Decision {
+    let opts = gw.options(None);
     let charge = match &rec.processor_payment_id {
-        Some(ch) => gw
-            .client
-            .retrieve_charge(ch, &gw.options(None))
-            .await
-            .map(Some),
+        Some(ch) => gw.client.retrieve_charge(ch, &opts).await.map(Some),
         None => gw
             .client
-            .search_charges("kassa_txn", &txn.id, &gw.options(None))
+            .search_charges("kassa_txn", &txn.id, &opts)
             .await
             .map(|l| l.data.into_iter().next()),
     };
     let charge = match charge {
         Ok(c) => c,
-        Err(e) => {
-            tracing::warn!(txn = %txn.id, error = %e, "reconciler: Stripe did not answer");
-            return Ok(false);
-        }
+        Err(e) => return stripe_silent(txn, &e),
     };
     let details: Value = serde_json::from_str(&rec.details).unwrap_or(json!({}));
-    let (update, outcome) = match (txn.kind.as_str(), charge) {
+    match (txn.kind.as_str(), charge) {
         ("authorize", Some(ch)) => {
             let (u, o, _) = super::legacy::charge_outcome(rec, Ok(ch), details);
-            (u, o)
+            Some((u, o))
         }
-        ("authorize", None) if now - txn.created_at >= policy.not_found_after_ms => {
-            let mut details = details;
-            details["decline"] = json!({"code": "not_processed", "decline_code": null, "advice": null, "class": "soft",
-                "message": "The request never reached Stripe (no charge carries this attempt); nothing was charged."});
-            (
-                PaymentUpdate {
-                    status: "declined".into(),
-                    details: details.to_string(),
-                    ..PaymentUpdate::default()
-                },
-                TxnOutcome {
-                    status: "failed".into(),
-                    processor_id: None,
-                    error: Some(json!({"reconciled": "not found at Stripe"}).to_string()),
-                },
-            )
-        }
-        (_, None) => return Ok(false),
-        (kind, Some(ch)) => {
-            let mut u = PaymentUpdate {
-                status: settled_status(rec).into(),
-                amount_authorized: rec.amount_authorized,
-                amount_captured: rec.amount_captured,
-                amount_refunded: rec.amount_refunded,
-                details: details.to_string(),
-                ..PaymentUpdate::default()
+        ("authorize", None) => not_processed(txn, details, "charge", now, policy),
+        (_, Some(ch)) => {
+            let seen = Seen {
+                captured: ch.captured.then_some(ch.amount_captured),
+                voided: !ch.captured && ch.amount_refunded >= rec.amount_authorized,
+                refunded: Some(ch.amount_refunded),
+                processor_id: ch.id.clone(),
             };
-            let done = match kind {
-                "capture" if ch.captured => {
-                    u.amount_captured = ch.amount_captured;
-                    u.status = if ch.amount_captured >= rec.amount_authorized {
-                        "captured"
-                    } else {
-                        "partially_captured"
-                    }
-                    .into();
-                    true
-                }
-                "void" if !ch.captured && ch.amount_refunded >= rec.amount_authorized => {
-                    u.status = "voided".into();
-                    true
-                }
-                "refund" if ch.amount_refunded >= rec.amount_refunded + txn.amount => {
-                    u.amount_refunded = ch.amount_refunded.min(rec.amount_captured);
-                    u.status = if u.amount_refunded >= rec.amount_captured {
-                        "refunded"
-                    } else {
-                        "partially_refunded"
-                    }
-                    .into();
-                    true
-                }
-                _ => false,
-            };
-            let status = if done { "succeeded" } else { "failed" };
-            (
-                u,
-                TxnOutcome {
-                    status: status.into(),
-                    processor_id: Some(ch.id.clone()),
-                    error: (!done)
-                        .then(|| json!({"reconciled": "not applied at Stripe"}).to_string()),
-                },
-            )
+            follow_up(rec, txn, &details, seen)
         }
-    };
-    let finished = state
-        .store
-        .finish_transaction(rec.client_no, &rec.id, &txn.id, &outcome, &update)
-        .await?;
-    super::volume::settle(state, &finished).await?;
-    Ok(true)
+        (_, None) => None,
+    }
 }
 
 /// One pass over the pending gateway calls.

@@ -37,25 +37,13 @@ static REFUND_LIST: &[(&str, Spec)] = &[
     ("starting_after", Spec::Scalar),
 ];
 
-static SEARCH: &[(&str, Spec)] = &[
-    ("expand", Spec::ScalarList),
-    ("limit", Spec::Scalar),
-    ("page", Spec::Scalar),
-    ("query", Spec::Scalar),
-];
-
 /// `GET /v1/charges/search` (`query=metadata['k']:'v'`, `status`, `customer`, `currency`).
 pub fn search(acct: &mut Account, req: &Req) -> ApiResult<Value> {
-    use super::payment_intents::{parse_query_for, Clause};
+    use super::payment_intents::{parse_query_for, Clause, SearchPage, SEARCH};
     let p = &req.params;
     p.check_fields(SEARCH)?;
     let clauses = parse_query_for(p.str_req(&["query"])?, "charges")?;
-    let limit = p.int(&["limit"])?.unwrap_or(10).clamp(1, 100) as usize;
-    let offset: usize = p
-        .str_nonempty(&["page"])?
-        .and_then(|s| s.strip_prefix("page_"))
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0);
+    let page = SearchPage::read(p)?;
     let found: Vec<String> = acct
         .charges
         .newest_first()
@@ -72,18 +60,12 @@ pub fn search(acct: &mut Account, req: &Req) -> ApiResult<Value> {
         })
         .map(|c| c.id.clone())
         .collect();
-    let has_more = found.len() > offset + limit;
+    let (ids, has_more) = page.window(found);
     let mut data = Vec::new();
-    for id in found.iter().skip(offset).take(limit) {
+    for id in &ids {
         data.push(render::respond(acct, id, &crate::form::Params::default())?);
     }
-    Ok(serde_json::json!({
-        "object": "search_result",
-        "data": data,
-        "has_more": has_more,
-        "next_page": if has_more { Some(format!("page_{}", offset + limit)) } else { None },
-        "url": "/v1/charges/search",
-    }))
+    Ok(page.result(data, has_more, "/v1/charges/search"))
 }
 
 pub fn retrieve(acct: &mut Account, req: &Req) -> ApiResult<Value> {

@@ -106,7 +106,7 @@ static LIST: &[(&str, Spec)] = &[
     ("limit", Spec::Scalar),
     ("starting_after", Spec::Scalar),
 ];
-static SEARCH: &[(&str, Spec)] = &[
+pub(super) static SEARCH: &[(&str, Spec)] = &[
     ("expand", Spec::ScalarList),
     ("limit", Spec::Scalar),
     ("page", Spec::Scalar),
@@ -495,36 +495,60 @@ fn matches(pi: &PaymentIntent, clauses: &[Clause]) -> bool {
     })
 }
 
+/// One page of a search (`limit`, `page=page_N`), shared by the search endpoints.
+pub(super) struct SearchPage {
+    limit: usize,
+    offset: usize,
+}
+
+impl SearchPage {
+    pub(super) fn read(p: &Params) -> ApiResult<SearchPage> {
+        Ok(SearchPage {
+            limit: p.int(&["limit"])?.unwrap_or(10).clamp(1, 100) as usize,
+            offset: p
+                .str_nonempty(&["page"])?
+                .and_then(|s| s.strip_prefix("page_"))
+                .and_then(|s| s.parse().ok())
+                .unwrap_or(0),
+        })
+    }
+
+    /// This page's share of everything found, and whether more follows.
+    pub(super) fn window<T>(&self, found: Vec<T>) -> (Vec<T>, bool) {
+        let has_more = found.len() > self.offset + self.limit;
+        let page = found
+            .into_iter()
+            .skip(self.offset)
+            .take(self.limit)
+            .collect();
+        (page, has_more)
+    }
+
+    /// Stripe's `search_result` object.
+    pub(super) fn result(&self, data: Vec<Value>, has_more: bool, url: &str) -> Value {
+        json!({
+            "object": "search_result",
+            "data": data,
+            "has_more": has_more,
+            "next_page": if has_more { Some(format!("page_{}", self.offset + self.limit)) } else { None },
+            "url": url,
+        })
+    }
+}
+
 pub fn search(acct: &mut Account, req: &Req) -> ApiResult<Value> {
     let p = &req.params;
     p.check_fields(SEARCH)?;
-    let q = p.str_req(&["query"])?;
-    let clauses = parse_query(q)?;
-    let limit = p.int(&["limit"])?.unwrap_or(10).clamp(1, 100) as usize;
-    let offset: usize = p
-        .str_nonempty(&["page"])?
-        .and_then(|s| s.strip_prefix("page_"))
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0);
+    let clauses = parse_query(p.str_req(&["query"])?)?;
+    let page = SearchPage::read(p)?;
     let found: Vec<&PaymentIntent> = acct
         .payment_intents
         .newest_first()
         .filter(|pi| matches(pi, &clauses))
         .collect();
-    let has_more = found.len() > offset + limit;
-    let data: Vec<Value> = found
-        .iter()
-        .skip(offset)
-        .take(limit)
-        .map(|pi| pi.to_json())
-        .collect();
-    let mut v = json!({
-        "object": "search_result",
-        "data": data,
-        "has_more": has_more,
-        "next_page": if has_more { Some(format!("page_{}", offset + limit)) } else { None },
-        "url": "/v1/payment_intents/search",
-    });
+    let (found, has_more) = page.window(found);
+    let data = found.iter().map(|pi| pi.to_json()).collect();
+    let mut v = page.result(data, has_more, "/v1/payment_intents/search");
     render::expand(acct, &mut v, &p.expand())?;
     Ok(v)
 }
