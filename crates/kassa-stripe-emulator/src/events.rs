@@ -7,7 +7,10 @@ use serde_json::{json, Map, Value};
 
 use crate::cards::Behavior;
 use crate::ids::{new_id, now};
-use crate::objects::{Charge, Customer, Dispute, PaymentIntent, PaymentMethod, PiStatus, Refund};
+use crate::objects::{
+    Charge, Customer, Dispute, PaymentIntent, PaymentMethod, PiStatus, Refund, Review, SetiStatus,
+    SetupIntent,
+};
 use crate::render;
 use crate::routes::disputes;
 use crate::state::Account;
@@ -63,6 +66,8 @@ pub enum Snapshot {
     Charge(Box<Charge>),
     Dispute(Box<Dispute>),
     Refund(Box<Refund>),
+    SetupIntent(Box<SetupIntent>),
+    Review(Box<Review>),
 }
 
 impl Snapshot {
@@ -78,6 +83,8 @@ impl Snapshot {
             Snapshot::Charge(c) => render::charge_json(acct, c),
             Snapshot::Dispute(d) => d.to_json(),
             Snapshot::Refund(r) => r.to_json(),
+            Snapshot::SetupIntent(s) => s.to_json(),
+            Snapshot::Review(r) => r.to_json(),
         }
     }
 }
@@ -265,8 +272,15 @@ impl Account {
                 continue;
             };
             let snap = || Snapshot::Dispute(Box::new(new.clone()));
+            let chargeback = new.case_type == "chargeback";
             match old {
-                None => out.push(("charge.dispute.created", snap(), None)),
+                None => {
+                    out.push(("charge.dispute.created", snap(), None));
+                    // A chargeback takes the disputed amount (and the fee) from the balance.
+                    if chargeback {
+                        out.push(("charge.dispute.funds_withdrawn", snap(), None));
+                    }
+                }
                 Some(old) => {
                     if let Some(prev) = previous_attributes(&old.to_json(), &new.to_json()) {
                         let kind = if !old.closed() && new.closed() {
@@ -275,6 +289,9 @@ impl Account {
                             "charge.dispute.updated"
                         };
                         out.push((kind, snap(), Some(prev)));
+                    }
+                    if chargeback && old.status != "won" && new.status == "won" {
+                        out.push(("charge.dispute.funds_reinstated", snap(), None));
                     }
                 }
             }
@@ -302,6 +319,50 @@ impl Account {
         }
     }
 
+    fn setup_intent_events(&mut self, out: &mut Vec<Pending>) {
+        for (id, old) in self.setup_intents.take_touched() {
+            let Some(new) = self.setup_intents.get(&id) else {
+                continue;
+            };
+            let snap = || Snapshot::SetupIntent(Box::new(new.clone()));
+            if old.is_none() {
+                out.push(("setup_intent.created", snap(), None));
+            }
+            let changed = old.as_ref().map(|o| o.status) != Some(new.status);
+            let kind = match new.status {
+                SetiStatus::RequiresAction if changed => Some("setup_intent.requires_action"),
+                SetiStatus::Succeeded if changed => Some("setup_intent.succeeded"),
+                SetiStatus::Canceled if changed => Some("setup_intent.canceled"),
+                SetiStatus::RequiresPaymentMethod
+                    if new.last_setup_error.is_some()
+                        && old.as_ref().map(|o| &o.last_setup_error)
+                            != Some(&new.last_setup_error) =>
+                {
+                    Some("setup_intent.setup_failed")
+                }
+                _ => None,
+            };
+            if let Some(kind) = kind {
+                out.push((kind, snap(), None));
+            }
+        }
+        self.setup_attempts.take_touched();
+    }
+
+    fn review_events(&mut self, out: &mut Vec<Pending>) {
+        for (id, old) in self.reviews.take_touched() {
+            let Some(new) = self.reviews.get(&id) else {
+                continue;
+            };
+            let snap = || Snapshot::Review(Box::new(new.clone()));
+            match old {
+                None => out.push(("review.opened", snap(), None)),
+                Some(old) if old.open && !new.open => out.push(("review.closed", snap(), None)),
+                Some(_) => {}
+            }
+        }
+    }
+
     /// Turns the changes of the current request into events (and queued deliveries).
     pub fn flush_events(&mut self, req: &RequestInfo) {
         let mut out = Vec::new();
@@ -311,6 +372,8 @@ impl Account {
         self.charge_events(&mut out);
         self.dispute_events(&mut out);
         self.refund_events(&mut out);
+        self.setup_intent_events(&mut out);
+        self.review_events(&mut out);
         self.webhook_endpoints.take_touched();
         for (kind, object, prev) in out {
             self.record_event(kind, object, prev, req);

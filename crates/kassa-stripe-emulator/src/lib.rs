@@ -93,11 +93,10 @@ impl Emulator {
             .map(|(k, a)| (k.clone(), a.clone()))
             .collect();
         accounts.into_iter().find_map(|(k, a)| {
-            lock(&a)
-                .payment_intents
-                .get(payment_intent)
-                .is_some()
-                .then_some(k)
+            let acct = lock(&a);
+            let found = acct.payment_intents.get(payment_intent).is_some()
+                || acct.setup_intents.get(payment_intent).is_some();
+            found.then_some(k)
         })
     }
 

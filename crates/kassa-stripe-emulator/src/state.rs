@@ -6,7 +6,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::idempotency::IdemStore;
 use crate::objects::{
-    Charge, Customer, Dispute, PaymentIntent, PaymentMethod, Refund, WebhookEndpoint,
+    Charge, Customer, Dispute, PaymentIntent, PaymentMethod, Refund, Review, SetupAttempt,
+    SetupIntent, WebhookEndpoint,
 };
 
 /// Per-account switches, set with `POST /_emulator/accounts/{key}`.
@@ -133,6 +134,9 @@ pub struct Account {
     pub refunds: Store<Refund>,
     pub idempotency: IdemStore,
     pub disputes: Store<Dispute>,
+    pub reviews: Store<Review>,
+    pub setup_intents: Store<SetupIntent>,
+    pub setup_attempts: Store<SetupAttempt>,
     pub webhook_endpoints: Store<WebhookEndpoint>,
     /// Event objects, newest last.
     pub events: Store<crate::events::Event>,

@@ -1,7 +1,7 @@
-//! The hosted 3DS challenge page: `GET /_emulator/3ds/{pi}?client_secret=…` shows Complete and
-//! Fail buttons; `POST` authenticates or fails the PaymentIntent (as
-//! `/_emulator/payment_intents/{id}/authenticate`) and redirects (303) to its `return_url` with
-//! `payment_intent`, `payment_intent_client_secret` and `redirect_status`, as Stripe does.
+//! The hosted 3DS challenge page: `GET /_emulator/3ds/{id}?client_secret=…` shows Complete and
+//! Fail buttons; `POST` authenticates or fails the PaymentIntent or SetupIntent (as
+//! `/_emulator/{payment,setup}_intents/{id}/authenticate`) and redirects (303) to its `return_url`
+//! with `payment_intent` / `setup_intent`, its client secret and `redirect_status`, as Stripe does.
 
 use axum::body::Body;
 use axum::http::{HeaderValue, Method, StatusCode};
@@ -9,7 +9,6 @@ use axum::response::Response;
 
 use crate::events::RequestInfo;
 use crate::form::{Node, Params};
-use crate::objects::PiStatus;
 use crate::routes::{self, Req};
 use crate::{dispatch, lock, Emulator};
 
@@ -39,26 +38,41 @@ fn not_found() -> Response {
     )
 }
 
+/// A PaymentIntent or SetupIntent waiting for (or past) its challenge.
 struct PiView {
     key: String,
     client_secret: String,
-    status: PiStatus,
-    amount: i64,
-    currency: String,
+    status: &'static str,
+    /// `None` for a SetupIntent (nothing is charged).
+    amount: Option<(i64, String)>,
     return_url: Option<String>,
 }
 
-fn view(emu: &Emulator, pi_id: &str) -> Option<PiView> {
-    let key = emu.find_account_of(pi_id)?;
+impl PiView {
+    fn waiting(&self) -> bool {
+        self.status == "requires_action"
+    }
+}
+
+fn view(emu: &Emulator, id: &str) -> Option<PiView> {
+    let key = emu.find_account_of(id)?;
     let account = emu.account(&key);
     let acct = lock(&account);
-    let pi = acct.payment_intents.get(pi_id)?;
+    if let Some(si) = acct.setup_intents.get(id) {
+        return Some(PiView {
+            key: key.clone(),
+            client_secret: si.client_secret.clone(),
+            status: si.status.as_str(),
+            amount: None,
+            return_url: si.return_url.clone(),
+        });
+    }
+    let pi = acct.payment_intents.get(id)?;
     Some(PiView {
         key: key.clone(),
         client_secret: pi.client_secret.clone(),
-        status: pi.status,
-        amount: pi.amount,
-        currency: pi.currency.clone(),
+        status: pi.status.as_str(),
+        amount: Some((pi.amount, pi.currency.clone())),
         return_url: pi.return_url.clone(),
     })
 }
@@ -87,7 +101,12 @@ pub async fn page(emu: &Emulator, method: &Method, pi_id: &str, p: &Params) -> R
         Some(Node::Str(s)) if s == "failure" => "failure",
         _ => "success",
     };
-    let segs = ["_emulator", "payment_intents", pi_id, "authenticate"];
+    let kind = if pi_id.starts_with("seti_") {
+        "setup_intents"
+    } else {
+        "payment_intents"
+    };
+    let segs = ["_emulator", kind, pi_id, "authenticate"];
     let Some((handler, ids)) = routes::find(&Method::POST, &segs) else {
         return not_found();
     };
@@ -109,7 +128,7 @@ pub async fn page(emu: &Emulator, method: &Method, pi_id: &str, p: &Params) -> R
         return not_found();
     };
     let redirect_status = match after.status {
-        PiStatus::Succeeded | PiStatus::RequiresCapture => "succeeded",
+        "succeeded" | "requires_capture" => "succeeded",
         _ => "failed",
     };
     let Some(ret) = after.return_url else {
@@ -118,9 +137,14 @@ pub async fn page(emu: &Emulator, method: &Method, pi_id: &str, p: &Params) -> R
             format!("<h1>Authentication {redirect_status}</h1>"),
         );
     };
+    let object = if pi_id.starts_with("seti_") {
+        "setup_intent"
+    } else {
+        "payment_intent"
+    };
     let query = form_urlencoded::Serializer::new(String::new())
-        .append_pair("payment_intent", pi_id)
-        .append_pair("payment_intent_client_secret", &after.client_secret)
+        .append_pair(object, pi_id)
+        .append_pair(&format!("{object}_client_secret"), &after.client_secret)
         .append_pair("redirect_status", redirect_status)
         .finish();
     let sep = if ret.contains('?') { '&' } else { '?' };
@@ -134,12 +158,12 @@ pub async fn page(emu: &Emulator, method: &Method, pi_id: &str, p: &Params) -> R
 }
 
 fn challenge(pi_id: &str, pi: &PiView) -> Response {
-    if pi.status != PiStatus::RequiresAction {
+    if !pi.waiting() {
         return html(
             StatusCode::OK,
             format!(
                 "<h1>Nothing to authenticate</h1><p>This payment has status {}.</p>",
-                pi.status.as_str()
+                pi.status
             ),
         );
     }
@@ -153,9 +177,14 @@ fn challenge(pi_id: &str, pi: &PiView) -> Response {
     html(
         StatusCode::OK,
         format!(
-            "<h1>3D Secure test payment page</h1><p>Amount: {} {} (minor units)</p>{}{}",
-            pi.amount,
-            escape(&pi.currency.to_uppercase()),
+            "<h1>3D Secure test payment page</h1><p>{}</p>{}{}",
+            match &pi.amount {
+                Some((amount, currency)) => format!(
+                    "Amount: {amount} {} (minor units)",
+                    escape(&currency.to_uppercase())
+                ),
+                None => "Saving a card for later payments (nothing is charged now).".to_string(),
+            },
             button("success", "Complete"),
             button("failure", "Fail")
         ),

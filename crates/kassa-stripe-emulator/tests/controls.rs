@@ -300,6 +300,7 @@ async fn dispute_test_cards_dispute_right_after_capture() {
             "charge.dispute.closed",
             "charge.dispute.updated",
             "charge.dispute.created",
+            "charge.dispute.funds_withdrawn",
             "charge.dispute.created"
         ]
     );

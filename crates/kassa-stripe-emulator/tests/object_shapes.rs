@@ -63,6 +63,33 @@ async fn objects_have_stripes_fields_and_types() {
         .post("/v1/refunds", &[("charge", ch_id), ("amount", "100")])
         .await
         .body;
+    let seti = api
+        .post(
+            "/v1/setup_intents",
+            &[
+                ("customer", id),
+                ("payment_method", "pm_card_visa"),
+                ("confirm", "true"),
+            ],
+        )
+        .await
+        .body;
+    let att = api
+        .get(&format!(
+            "/v1/setup_attempts?setup_intent={}",
+            seti["id"].as_str().unwrap()
+        ))
+        .await
+        .body["data"][0]
+        .clone();
+    let risky = api.pay("pm_card_riskLevelElevated", &[]).await.body;
+    let review = api
+        .get(&format!(
+            "/v1/reviews/{}",
+            risky["review"].as_str().unwrap()
+        ))
+        .await
+        .body;
     let mut problems = Vec::new();
     for (name, ours) in [
         ("customer", &cus),
@@ -70,11 +97,24 @@ async fn objects_have_stripes_fields_and_types() {
         ("payment_intent", &pi),
         ("charge", &ch),
         ("refund", &re),
+        ("setup_intent", &seti),
+        ("setup_attempt", &att),
+        ("review", &review),
     ] {
         let mut theirs = fixtures[name].clone();
         // Sample data, not a field every object has.
         if name == "payment_method" {
             theirs["metadata"] = serde_json::json!({});
+        }
+        // Sample values standing in for a wallet card and an error: not on every object.
+        if name == "setup_attempt" {
+            theirs["payment_method_details"]["card"]["wallet"] = Value::Null;
+        }
+        if name == "setup_intent" {
+            theirs["next_action"] = Value::Null;
+            theirs["last_setup_error"] = Value::Null;
+            theirs["payment_method_configuration_details"] = Value::Null;
+            theirs["automatic_payment_methods"] = Value::Null;
         }
         compare(ours, &theirs, name, &mut problems);
     }

@@ -136,6 +136,18 @@ pub struct TestCard {
     pub checks: CheckOverride,
 }
 
+/// The test card that authenticates with 3-D Secure 1 (every other 3DS card uses 3DS 2).
+pub const THREE_DS1_PAN: &str = "4000000000003063";
+
+/// The 3-D Secure protocol version a card's issuer runs.
+pub fn three_ds_version(pan: &str) -> &'static str {
+    if pan == THREE_DS1_PAN {
+        "1.0.2"
+    } else {
+        "2.2.0"
+    }
+}
+
 pub fn by_pan(pan: &str) -> Option<&'static TestCard> {
     TEST_CARDS.iter().find(|c| c.pan == pan)
 }

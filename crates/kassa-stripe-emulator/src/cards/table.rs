@@ -2,7 +2,7 @@
 
 use super::{
     Behavior, CheckOverride, TestCard, EXPIRED, GENERIC, INCORRECT_CVC, INSUFFICIENT, LOST,
-    PROCESSING, STOLEN, VELOCITY,
+    PROCESSING, STOLEN, THREE_DS1_PAN, VELOCITY,
 };
 const NO: CheckOverride = CheckOverride {
     cvc: None,
@@ -217,6 +217,13 @@ pub static TEST_CARDS: &[TestCard] = &[
     card(
         "4000000000003220",
         &["pm_card_threeDSecure2Required", "tok_threeDSecure2Required"],
+        "credit",
+        B::ThreeDsRequired,
+    ),
+    // The legacy 3-D Secure 1 card: a challenge is required, and authentication runs on 3DS 1.0.2.
+    card(
+        THREE_DS1_PAN,
+        &["pm_card_threeDSecureRequired", "tok_threeDSecureRequired"],
         "credit",
         B::ThreeDsRequired,
     ),

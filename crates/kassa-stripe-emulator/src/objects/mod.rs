@@ -5,6 +5,8 @@ mod customer;
 mod dispute;
 mod payment_intent;
 mod payment_method;
+mod review;
+mod setup_intent;
 mod webhook_endpoint;
 
 pub use charge::{Charge, Refund};
@@ -12,6 +14,8 @@ pub use customer::Customer;
 pub use dispute::{Dispute, EVIDENCE_FIELDS};
 pub use payment_intent::{PaymentIntent, PiStatus};
 pub use payment_method::PaymentMethod;
+pub use review::Review;
+pub use setup_intent::{SetiStatus, SetupAttempt, SetupIntent};
 pub use webhook_endpoint::WebhookEndpoint;
 
 use std::collections::BTreeMap;

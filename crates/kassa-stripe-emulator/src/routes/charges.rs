@@ -125,6 +125,14 @@ fn store_refund(
     amount: i64,
     reason: Option<String>,
 ) -> Option<String> {
+    if let Some(review) = acct.charges.get(ch_id).and_then(|c| c.review.clone()) {
+        let why = if reason.as_deref() == Some("fraudulent") {
+            "refunded_as_fraud"
+        } else {
+            "refunded"
+        };
+        super::reviews::close(acct, &review, why);
+    }
     let ch = acct.charges.get_mut(ch_id)?;
     ch.amount_refunded += amount;
     let refund = Refund {

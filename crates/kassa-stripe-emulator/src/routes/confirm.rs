@@ -99,7 +99,8 @@ fn outcome(pm: &PaymentMethod, risk: Risk, decline: Option<&Decline>) -> Value {
     })
 }
 
-fn three_d_secure_json(pm: &PaymentMethod, tds: ThreeDs) -> Value {
+/// `three_d_secure` of a charge's or setup attempt's card details after authentication.
+pub(super) fn three_d_secure_json(pm: &PaymentMethod, tds: ThreeDs) -> Value {
     json!({
         "authentication_flow": match tds { ThreeDs::Frictionless => "frictionless", ThreeDs::Challenge => "challenge" },
         "electronic_commerce_indicator": if pm.brand == "mastercard" { "02" } else { "05" },
@@ -108,7 +109,7 @@ fn three_d_secure_json(pm: &PaymentMethod, tds: ThreeDs) -> Value {
         "result": "authenticated",
         "result_reason": null,
         "transaction_id": format!("{}-{}-{}", token(8), token(4), token(12)).to_lowercase(),
-        "version": "2.2.0",
+        "version": cards::three_ds_version(&pm.pan),
     })
 }
 
@@ -267,7 +268,7 @@ fn authorize(acct: &mut Account, pi_id: &str, tds: Option<ThreeDs>) -> ApiResult
     }
     let mut ch = new_charge(acct, &pi, &pm, None, risk, tds);
     if risk == Risk::Elevated {
-        let review = new_id("prv");
+        let review = super::reviews::open(acct, &ch.id, Some(&pi.id));
         ch.review = Some(review.clone());
         pi.review = Some(review);
     }
@@ -322,6 +323,27 @@ fn check_ownership(pi: &PaymentIntent, pm: &PaymentMethod) -> ApiResult<()> {
     }
 }
 
+/// `next_action` of an intent waiting for the shopper's challenge: a redirect to the hosted 3DS
+/// page when a `return_url` was given, else what Stripe.js would handle.
+pub(super) fn redirect_action(
+    base_url: &str,
+    id: &str,
+    client_secret: &str,
+    return_url: Option<&str>,
+) -> Value {
+    let url = format!("{base_url}/_emulator/3ds/{id}?client_secret={client_secret}");
+    match return_url {
+        Some(ret) => json!({
+            "type": "redirect_to_url",
+            "redirect_to_url": { "url": url, "return_url": ret },
+        }),
+        None => json!({
+            "type": "use_stripe_sdk",
+            "use_stripe_sdk": { "type": "three_d_secure_redirect", "stripe_js": url, "source": new_id("src") },
+        }),
+    }
+}
+
 /// One confirmation attempt of a PaymentIntent that has a payment method.
 pub fn attempt(acct: &mut Account, pi_id: &str, base_url: &str) -> ApiResult<()> {
     let (mut pi, pm) = get(acct, pi_id)?;
@@ -373,20 +395,12 @@ pub fn attempt(acct: &mut Account, pi_id: &str, base_url: &str) -> ApiResult<()>
         ));
     }
     if needs_auth {
-        let url = format!(
-            "{base_url}/_emulator/3ds/{}?client_secret={}",
-            pi.id, pi.client_secret
-        );
-        pi.next_action = Some(match &pi.return_url {
-            Some(ret) => json!({
-                "type": "redirect_to_url",
-                "redirect_to_url": { "url": url, "return_url": ret },
-            }),
-            None => json!({
-                "type": "use_stripe_sdk",
-                "use_stripe_sdk": { "type": "three_d_secure_redirect", "stripe_js": url, "source": new_id("src") },
-            }),
-        });
+        pi.next_action = Some(redirect_action(
+            base_url,
+            &pi.id,
+            &pi.client_secret,
+            pi.return_url.as_deref(),
+        ));
         pi.status = PiStatus::RequiresAction;
         pi.last_payment_error = None;
         acct.payment_intents.insert(pi_id.to_string(), pi);

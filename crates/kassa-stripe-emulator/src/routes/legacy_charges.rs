@@ -12,7 +12,6 @@ use super::{customers, path_id, payment_methods, pi_params, Req};
 use crate::cards::{self, Behavior};
 use crate::error::{ApiError, ApiResult};
 use crate::form::{Node, Params, Spec};
-use crate::ids::new_id;
 use crate::objects::{
     apply_metadata, bounded_str, email_param, shipping_param, PaymentIntent, PaymentMethod,
     PiStatus, SHIPPING,
@@ -201,8 +200,8 @@ pub fn create(acct: &mut Account, req: &Req) -> ApiResult<Value> {
         assess(&pm)
     };
     let mut ch = new_charge(acct, &pi, &pm, decline.as_ref(), risk, None);
-    if risk == Risk::Elevated {
-        ch.review = Some(new_id("prv"));
+    if risk == Risk::Elevated && decline.is_none() {
+        ch.review = Some(super::reviews::open(acct, &ch.id, None));
     }
     let id = ch.id.clone();
     acct.add_charge(ch);

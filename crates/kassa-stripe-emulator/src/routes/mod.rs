@@ -10,6 +10,8 @@ mod legacy_charges;
 mod payment_intents;
 mod payment_methods;
 mod pi_params;
+mod reviews;
+mod setup_intents;
 mod webhooks;
 
 use axum::http::Method;
@@ -76,6 +78,19 @@ pub fn find(method: &Method, segs: &[&str]) -> Option<(Handler, Vec<String>)> {
         ("DELETE", ["v1", "webhook_endpoints", w]) => (webhooks::delete, id(w)),
         ("GET", ["v1", "events"]) => (webhooks::list_events, vec![]),
         ("GET", ["v1", "events", e]) => (webhooks::retrieve_event, id(e)),
+        ("GET", ["v1", "reviews"]) => (reviews::list, vec![]),
+        ("GET", ["v1", "reviews", r]) => (reviews::retrieve, id(r)),
+        ("POST", ["v1", "reviews", r, "approve"]) => (reviews::approve, id(r)),
+        ("POST", ["v1", "setup_intents"]) => (setup_intents::create, vec![]),
+        ("GET", ["v1", "setup_intents"]) => (setup_intents::list, vec![]),
+        ("GET", ["v1", "setup_intents", s]) => (setup_intents::retrieve, id(s)),
+        ("POST", ["v1", "setup_intents", s]) => (setup_intents::update, id(s)),
+        ("POST", ["v1", "setup_intents", s, "confirm"]) => (setup_intents::confirm, id(s)),
+        ("POST", ["v1", "setup_intents", s, "cancel"]) => (setup_intents::cancel, id(s)),
+        ("GET", ["v1", "setup_attempts"]) => (setup_intents::list_attempts, vec![]),
+        ("POST", ["_emulator", "setup_intents", s, "authenticate"]) => {
+            (setup_intents::authenticate, id(s))
+        }
         ("GET", ["v1", "disputes"]) => (disputes::list, vec![]),
         ("GET", ["v1", "disputes", d]) => (disputes::retrieve, id(d)),
         ("POST", ["v1", "disputes", d]) => (disputes::update, id(d)),

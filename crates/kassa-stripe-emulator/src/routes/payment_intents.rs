@@ -412,6 +412,9 @@ pub fn cancel(acct: &mut Account, req: &Req) -> ApiResult<Value> {
             charges::release(acct, &ch, pi.amount_capturable);
         }
     }
+    if let Some(review) = &pi.review {
+        super::reviews::close(acct, review, "canceled");
+    }
     pi.status = PiStatus::Canceled;
     pi.canceled_at = Some(now());
     pi.cancellation_reason = reason;
