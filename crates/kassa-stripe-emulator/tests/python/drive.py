@@ -202,6 +202,36 @@ except stripe.IdempotencyError:
     pass
 section("idempotency")
 
+# SetupIntents, setup attempts, reviews ---------------------------------------------------------
+si = v1.setup_intents.create({"customer": cus.id, "payment_method": "pm_card_authenticationRequiredOnSetup",
+                              "confirm": True, "usage": "off_session", "return_url": "https://shop.example/r"})
+assert si.object == "setup_intent" and si.status == "requires_action"
+assert si.next_action.type == "redirect_to_url"
+urllib.request.urlopen(urllib.request.Request(
+    BASE + f"/_emulator/setup_intents/{si.id}/authenticate", data=b"outcome=success",
+    headers={"Authorization": "Bearer " + KEY}))
+si = v1.setup_intents.retrieve(si.id, {"expand": ["latest_attempt"]})
+assert si.status == "succeeded"
+assert si.latest_attempt.payment_method_details.card.three_d_secure.result == "authenticated"
+assert v1.payment_methods.retrieve(si.payment_method).customer == cus.id
+attempts = v1.setup_attempts.list({"setup_intent": si.id})
+assert attempts.data[0].id == si.latest_attempt.id
+off = pay(si.payment_method, customer=cus.id, off_session=True)
+assert off.status == "succeeded"
+try:
+    v1.setup_intents.create({"customer": cus.id, "payment_method": "pm_card_visa_chargeDeclined", "confirm": True})
+    raise AssertionError("expected a card error")
+except stripe.CardError as err:
+    assert err.error.setup_intent["status"] == "requires_payment_method"
+canceled = v1.setup_intents.cancel(v1.setup_intents.create({"customer": cus.id}).id)
+assert canceled.status == "canceled"
+risky = pay("pm_card_riskLevelElevated")
+review = v1.reviews.retrieve(risky.review)
+assert review.open and review.opened_reason == "rule"
+review = v1.reviews.approve(review.id)
+assert not review.open and review.closed_reason == "approved"
+section("setup intents and reviews")
+
 # Faults: stripe-python's own retries recover ---------------------------------------------------
 M = (1 << 64) - 1
 
