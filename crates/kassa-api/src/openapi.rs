@@ -112,6 +112,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(payments::create_pm, payments::list_pms))
         .routes(routes!(payments::get_pm, payments::delete_pm))
         .routes(routes!(payments::pm_history))
+        .routes(routes!(payments::authorize_pm_3ds))
         .routes(routes!(payments::create, payments::list))
         .routes(routes!(payments::get))
         .routes(routes!(payments::capture))

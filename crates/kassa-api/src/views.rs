@@ -133,7 +133,8 @@ pub struct PaymentMethodView {
     pub kind: String,
     /// 13 for a tokenized card, 2 for a bank account (electronic check).
     pub pay_method_type: i64,
-    /// `active` or `detached`.
+    /// `active`, `detached`, or for a card being saved with 3-D Secure `setup_pending`,
+    /// `requires_action`, `authentication_failed` (none of these three can be charged).
     pub status: String,
     /// `payment_method_id:customer_id`.
     pub token: Option<String>,
@@ -148,6 +149,12 @@ pub struct PaymentMethodView {
     /// Bank accounts: `individual` or `company`.
     pub holder_type: Option<String>,
     pub holder_name: Option<String>,
+    /// Cards saved with `attempt_3d_secure`: `outcome` (`authenticated`, `not_performed`,
+    /// `challenge_required`, `failed`, `pending`), `version`, `authentication_flow`, `result`.
+    #[schema(value_type = Option<Object>)]
+    pub three_ds: Option<serde_json::Value>,
+    /// While `status` is `requires_action`: where to send the shopper for the challenge.
+    pub redirect_issuer_url: Option<String>,
     pub created_at: String,
     pub updated_at: String,
 }

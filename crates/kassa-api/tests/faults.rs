@@ -188,3 +188,48 @@ async fn faults_seed_3() {
 async fn faults_legacy_gateway() {
     run(4, 40, json!({"type": "stripe_v1", "legacy_import": true})).await;
 }
+
+/// Stripe answers `processing` (its asynchronous processing): the payment stays pending — not
+/// failed, not captured — and the reconciler settles it from Stripe once Stripe has decided.
+#[tokio::test]
+async fn a_payment_stripe_answers_processing_is_settled_later() {
+    let app = TestApp::spawn().await;
+    let emu = Emulator::spawn().await;
+    let (_gw, group) = app.emulator_gateway(&emu, json!({})).await;
+    let acct = app.account("C-1", group).await;
+    let mut settings = emu.emulator.settings(SECRET_KEY);
+    settings.async_processing_ms = 300;
+    emu.emulator.set_settings(SECRET_KEY, settings);
+    let pay = |number: &'static str| {
+        json!({"acct_no": acct, "amount": 2500, "currency": "usd",
+               "card": {"number": number, "exp_month": 12, "exp_year": 2034, "cvc": "123"}})
+    };
+    let ok = app.post("/v1/payments", &pay("4242424242424242")).await;
+    assert_eq!(ok.status, StatusCode::CREATED, "{:?}", ok.body);
+    assert_eq!(ok.body["status"], "pending", "{:?}", ok.body);
+    let declined = app.post("/v1/payments", &pay("4000000000000002")).await;
+    assert_eq!(declined.body["status"], "pending", "{:?}", declined.body);
+    // Before Stripe has decided, the reconciler leaves both alone.
+    let policy = Policy {
+        min_age_ms: 0,
+        not_found_after_ms: 0,
+    };
+    let early = run_once(&app.state(), policy).await.unwrap();
+    assert_eq!(early.resolved, 0, "{early:?}");
+    tokio::time::sleep(std::time::Duration::from_millis(600)).await;
+    let report = run_once(&app.state(), policy).await.unwrap();
+    assert_eq!(report.still_unknown, 0, "{report:?}");
+    let ok = app
+        .get(&format!("/v1/payments/{}", ok.body["id"].as_str().unwrap()))
+        .await;
+    assert_eq!(ok.body["status"], "captured", "{:?}", ok.body);
+    assert_eq!(ok.body["amount_captured"], 2500);
+    let declined = app
+        .get(&format!(
+            "/v1/payments/{}",
+            declined.body["id"].as_str().unwrap()
+        ))
+        .await;
+    assert_eq!(declined.body["status"], "declined", "{:?}", declined.body);
+    assert_eq!(all_charges(&emu).await.len(), 2);
+}

@@ -60,6 +60,11 @@ const MIGRATIONS: &[Migration] = &[
         name: "purchase_card_flags",
         sql: include_str!("../migrations/0009_purchase_card_flags.sql"),
     },
+    Migration {
+        version: 10,
+        name: "card_setup",
+        sql: include_str!("../migrations/0010_card_setup.sql"),
+    },
 ];
 
 const LOCK_ID: i64 = 0x6b_6173_7361; // "kassa"

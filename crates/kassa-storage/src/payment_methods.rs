@@ -31,12 +31,19 @@ pub struct PaymentMethodRecord {
     pub bank_sealed: Option<String>,
     pub holder_type: Option<String>,
     pub holder_name: Option<String>,
+    /// Cards saved with 3-D Secure: the unguessable reference in the shopper's return URL.
+    pub setup_ref: Option<String>,
+    /// The Stripe SetupIntent that saved the card.
+    pub setup_intent_id: Option<String>,
+    /// The 3-D Secure state and result as JSON (`version`, `authentication_flow`, `result`,
+    /// `redirect_issuer_url`, `termination_url`).
+    pub three_ds: Option<String>,
     pub version: i64,
     pub created_at: i64,
     pub updated_at: i64,
 }
 
-const COLUMNS: &str = "pm_no, client_no, acct_no, gateway_id, kind, status, token, brand, last4, exp_month, exp_year, fingerprint, funding, initial_txn_id, initial_txn_imported, bank_sealed, holder_type, holder_name, version, created_at, updated_at";
+const COLUMNS: &str = "pm_no, client_no, acct_no, gateway_id, kind, status, token, brand, last4, exp_month, exp_year, fingerprint, funding, initial_txn_id, initial_txn_imported, bank_sealed, holder_type, holder_name, setup_ref, setup_intent_id, three_ds, version, created_at, updated_at";
 
 fn from_row(r: &AnyRow) -> Result<PaymentMethodRecord, StorageError> {
     Ok(PaymentMethodRecord {
@@ -58,6 +65,9 @@ fn from_row(r: &AnyRow) -> Result<PaymentMethodRecord, StorageError> {
         bank_sealed: r.try_get("bank_sealed")?,
         holder_type: r.try_get("holder_type")?,
         holder_name: r.try_get("holder_name")?,
+        setup_ref: r.try_get("setup_ref")?,
+        setup_intent_id: r.try_get("setup_intent_id")?,
+        three_ds: r.try_get("three_ds")?,
         version: r.try_get("version")?,
         created_at: r.try_get("created_at")?,
         updated_at: r.try_get("updated_at")?,
@@ -116,8 +126,9 @@ impl Store {
         let now = now_millis();
         let row = sqlx::query(&format!(
             "INSERT INTO payment_methods (client_no, acct_no, gateway_id, kind, status, token, brand, last4, exp_month, exp_year, fingerprint, funding,
-                                          initial_txn_id, initial_txn_imported, bank_sealed, holder_type, holder_name, version, created_at, updated_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, 1, $18, $18) RETURNING {COLUMNS}"
+                                          initial_txn_id, initial_txn_imported, bank_sealed, holder_type, holder_name, setup_ref, setup_intent_id, three_ds,
+                                          version, created_at, updated_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, 1, $21, $21) RETURNING {COLUMNS}"
         ))
         .bind(p.client_no)
         .bind(p.acct_no)
@@ -136,6 +147,9 @@ impl Store {
         .bind(p.bank_sealed.as_deref())
         .bind(p.holder_type.as_deref())
         .bind(p.holder_name.as_deref())
+        .bind(p.setup_ref.as_deref())
+        .bind(p.setup_intent_id.as_deref())
+        .bind(p.three_ds.as_deref())
         .bind(now)
         .fetch_one(&self.pool)
         .await?;
@@ -181,6 +195,58 @@ impl Store {
             .bind(status)
             .bind(now_millis())
             .bind(client_no)
+            .bind(pm_no)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// A card being saved with 3-D Secure, by the reference in the shopper's return URL.
+    pub async fn get_payment_method_by_setup_ref(
+        &self,
+        setup_ref: &str,
+    ) -> Result<PaymentMethodRecord, StorageError> {
+        let row = sqlx::query(&format!(
+            "SELECT {COLUMNS} FROM payment_methods WHERE setup_ref = $1"
+        ))
+        .bind(setup_ref)
+        .fetch_optional(&self.pool)
+        .await?
+        .ok_or(StorageError::NotFound)?;
+        from_row(&row)
+    }
+
+    /// Moves a card being saved with 3-D Secure on, if it is still at `version` (a concurrent
+    /// return and `authorize_3ds` settle it once). Returns the record, or `Stale` when another
+    /// request moved it first.
+    pub async fn settle_card_setup(
+        &self,
+        pm_no: i64,
+        version: i64,
+        status: &str,
+        setup_intent_id: Option<&str>,
+        three_ds: &str,
+    ) -> Result<PaymentMethodRecord, StorageError> {
+        let row = sqlx::query(&format!(
+            "UPDATE payment_methods SET status = $1, setup_intent_id = COALESCE($2, setup_intent_id), three_ds = $3,
+                    version = version + 1, updated_at = $4
+             WHERE pm_no = $5 AND version = $6 RETURNING {COLUMNS}"
+        ))
+        .bind(status)
+        .bind(setup_intent_id)
+        .bind(three_ds)
+        .bind(now_millis())
+        .bind(pm_no)
+        .bind(version)
+        .fetch_optional(&self.pool)
+        .await?
+        .ok_or(StorageError::Stale)?;
+        from_row(&row)
+    }
+
+    /// Removes a card whose saving was declined before it was ever usable.
+    pub async fn delete_unsaved_card(&self, pm_no: i64) -> Result<(), StorageError> {
+        sqlx::query("DELETE FROM payment_methods WHERE pm_no = $1 AND status = 'setup_pending'")
             .bind(pm_no)
             .execute(&self.pool)
             .await?;

@@ -140,10 +140,34 @@ pub(crate) fn run(
             routes::charges::fail_queued_refunds(&mut acct);
             acct.flush_events(&RequestInfo::default());
         }
+        let processing = std::mem::take(&mut acct.processing);
+        if !processing.is_empty() {
+            settle_later(emu, key, processing, acct.settings.async_processing_ms);
+        }
         (result, std::mem::take(&mut acct.outbox))
     };
     webhooks::send(emu, key, outbox);
     result
+}
+
+/// Payments answered `processing` (the account's `async_processing_ms`) are authorized that much
+/// later, as a change of Stripe's own (events with a `null` request).
+fn settle_later(emu: &Emulator, key: &str, intents: Vec<String>, after_ms: u64) {
+    let emu = emu.clone();
+    let key = key.to_string();
+    tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(after_ms)).await;
+        let account = emu.account(&key);
+        let outbox = {
+            let mut acct = lock(&account);
+            for id in intents {
+                routes::settle_processing(&mut acct, &id);
+            }
+            acct.flush_events(&RequestInfo::default());
+            std::mem::take(&mut acct.outbox)
+        };
+        webhooks::send(&emu, &key, outbox);
+    });
 }
 
 /// Runs a routed, authenticated request with idempotency handling.
@@ -319,6 +343,7 @@ fn apply_settings(mut s: AccountSettings, p: &Params) -> Result<AccountSettings,
         ("statement_descriptor", Spec::Scalar),
         ("statement_descriptor_prefix", Spec::Scalar),
         ("processing_delay_ms", Spec::Scalar),
+        ("async_processing_ms", Spec::Scalar),
     ];
     p.check_fields(FIELDS)?;
     if let Some(v) = p.bool(&["raw_card_data"])? {
@@ -342,6 +367,9 @@ fn apply_settings(mut s: AccountSettings, p: &Params) -> Result<AccountSettings,
     }
     if let Some(v) = p.int(&["processing_delay_ms"])? {
         s.processing_delay_ms = v.clamp(0, 60_000) as u64;
+    }
+    if let Some(v) = p.int(&["async_processing_ms"])? {
+        s.async_processing_ms = v.clamp(0, 600_000) as u64;
     }
     Ok(s)
 }

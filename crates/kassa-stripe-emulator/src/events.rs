@@ -191,6 +191,7 @@ impl Account {
             let changed = old_status != Some(new.status);
             let kind = match new.status {
                 PiStatus::RequiresAction if changed => Some("payment_intent.requires_action"),
+                PiStatus::Processing if changed => Some("payment_intent.processing"),
                 PiStatus::RequiresCapture if changed => {
                     Some("payment_intent.amount_capturable_updated")
                 }

@@ -25,6 +25,9 @@ pub struct AccountSettings {
     /// Sleep this long while holding an idempotency key before executing a POST (lets tests
     /// observe Stripe's 409 for concurrent duplicates).
     pub processing_delay_ms: u64,
+    /// When above 0, card confirmations answer `processing` and the authorization happens this
+    /// many milliseconds later (Stripe's asynchronous processing, rarely seen for cards).
+    pub async_processing_ms: u64,
 }
 
 impl Default for AccountSettings {
@@ -35,6 +38,7 @@ impl Default for AccountSettings {
             statement_descriptor: "KASSA TEST".into(),
             statement_descriptor_prefix: "KASSA".into(),
             processing_delay_ms: 0,
+            async_processing_ms: 0,
         }
     }
 }
@@ -147,6 +151,8 @@ pub struct Account {
     pub auto_updated: HashSet<String>,
     /// Refunds (of `refundFail` cards) that fail once the current request is answered.
     pub refunds_to_fail: Vec<String>,
+    /// PaymentIntents answered `processing` in this request, authorized later.
+    pub processing: Vec<String>,
     /// Charge ids per PaymentIntent, oldest first.
     pub charges_by_pi: HashMap<String, Vec<String>>,
     /// PaymentMethod ids ever attached per customer, oldest first (check `customer` when reading).

@@ -3,6 +3,7 @@
 mod common;
 
 use common::start;
+use serde_json::Value;
 
 #[tokio::test]
 async fn create_then_confirm_automatic_capture() {
@@ -437,4 +438,67 @@ async fn payment_method_data_and_updates() {
         r.body["latest_charge"]["payment_method"]["object"],
         "payment_method"
     );
+}
+
+#[tokio::test]
+async fn asynchronous_processing_answers_processing_then_settles() {
+    let api = start().await;
+    api.settings(&[("async_processing_ms", "100")]).await;
+    let r = api.pay("pm_card_visa", &[]).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body["status"], "processing");
+    assert!(r.body["latest_charge"].is_null());
+    let id = r.body["id"].as_str().unwrap().to_string();
+    // Nothing can be done to it meanwhile.
+    let cancel = api
+        .post(&format!("/v1/payment_intents/{id}/cancel"), &[])
+        .await;
+    assert_eq!(cancel.err("code"), "payment_intent_unexpected_state");
+    let declined = api.pay("pm_card_chargeDeclined", &[]).await;
+    assert_eq!(declined.body["status"], "processing", "{}", declined.body);
+    let declined_id = declined.body["id"].as_str().unwrap().to_string();
+    let mut settled = Value::Null;
+    for _ in 0..100 {
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        settled = api.get(&format!("/v1/payment_intents/{id}")).await.body;
+        if settled["status"] != "processing" {
+            break;
+        }
+    }
+    assert_eq!(settled["status"], "succeeded", "{settled}");
+    assert!(settled["latest_charge"].is_string());
+    let failed = api
+        .get(&format!("/v1/payment_intents/{declined_id}"))
+        .await
+        .body;
+    assert_eq!(failed["status"], "requires_payment_method");
+    assert_eq!(
+        failed["last_payment_error"]["decline_code"],
+        "generic_decline"
+    );
+    let evs = api.get("/v1/events?type=payment_intent.*").await.body;
+    let kinds: Vec<&str> = evs["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["data"]["object"]["id"] == id.as_str())
+        .map(|e| e["type"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            "payment_intent.succeeded",
+            "payment_intent.processing",
+            "payment_intent.created"
+        ]
+    );
+    let ev = evs["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| {
+            e["type"] == "payment_intent.succeeded" && e["data"]["object"]["id"] == id.as_str()
+        })
+        .unwrap();
+    assert!(ev["request"]["id"].is_null(), "Stripe's own change: {ev}");
 }

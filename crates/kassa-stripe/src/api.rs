@@ -3,7 +3,7 @@
 use serde::de::DeserializeOwned;
 
 use crate::objects::{
-    Charge, Customer, List, PaymentIntent, PaymentMethod, Refund, WebhookEndpoint,
+    Charge, Customer, List, PaymentIntent, PaymentMethod, Refund, SetupIntent, WebhookEndpoint,
 };
 use crate::params::{add_level23, CardParams, ChargeParams, CustomerParams, PaymentIntentParams};
 use crate::{Form, RequestOptions, StripeClient, StripeError};
@@ -95,6 +95,52 @@ impl StripeClient {
                 o,
             )
             .await?,
+        )
+    }
+
+    /// Creates and confirms a SetupIntent for a card on a customer (usage `off_session`): Stripe
+    /// attaches the card when the setup succeeds; with `three_d_secure` the issuer is asked for
+    /// authentication (`request_three_d_secure=any`) and the shopper comes back to `return_url`.
+    pub async fn create_setup_intent(
+        &self,
+        customer: &str,
+        payment_method: &str,
+        three_d_secure: bool,
+        return_url: Option<&str>,
+        metadata: &[(String, String)],
+        o: &RequestOptions,
+    ) -> Result<SetupIntent, StripeError> {
+        let mut f = Form::new();
+        f.add("customer", id(customer)?)
+            .add("payment_method", id(payment_method)?)
+            .add("confirm", "true")
+            .add("usage", "off_session")
+            .add_opt("return_url", return_url);
+        if three_d_secure {
+            f.add(
+                "payment_method_options[card][request_three_d_secure]",
+                "any",
+            );
+        }
+        f.add_map(
+            "metadata",
+            metadata.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+        );
+        f.push_list("expand", "latest_attempt");
+        parse(self.post("/v1/setup_intents", &f, o).await?)
+    }
+
+    /// A SetupIntent with its latest attempt expanded (for the 3-D Secure result).
+    pub async fn retrieve_setup_intent(
+        &self,
+        seti: &str,
+        o: &RequestOptions,
+    ) -> Result<SetupIntent, StripeError> {
+        let mut f = Form::new();
+        f.push_list("expand", "latest_attempt");
+        parse(
+            self.get(&format!("/v1/setup_intents/{}", id(seti)?), &f, o)
+                .await?,
         )
     }
 

@@ -201,6 +201,67 @@ impl PaymentIntent {
     }
 }
 
+/// A SetupIntent's attempt (expanded `latest_attempt`): the card details and 3-D Secure result.
+#[derive(Debug, Clone, Deserialize)]
+pub struct SetupAttempt {
+    pub id: String,
+    pub status: String,
+    #[serde(default)]
+    pub payment_method_details: Option<PaymentMethodDetails>,
+}
+
+/// `latest_attempt` is an id, or the attempt itself when expanded.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum SetupAttemptRef {
+    Expanded(Box<SetupAttempt>),
+    Id(String),
+}
+
+/// A SetupIntent: saving a card for later payments, with 3-D Secure when the issuer asks.
+#[derive(Debug, Clone, Deserialize)]
+pub struct SetupIntent {
+    pub id: String,
+    pub status: String,
+    #[serde(default)]
+    pub customer: Option<String>,
+    #[serde(default)]
+    pub payment_method: Option<String>,
+    #[serde(default)]
+    pub usage: Option<String>,
+    #[serde(default)]
+    pub next_action: Option<NextAction>,
+    #[serde(default)]
+    pub last_setup_error: Option<LastPaymentError>,
+    #[serde(default)]
+    pub latest_attempt: Option<SetupAttemptRef>,
+}
+
+impl SetupIntent {
+    /// Where to send the shopper for 3-D Secure.
+    pub fn redirect_url(&self) -> Option<&str> {
+        self.next_action
+            .as_ref()?
+            .redirect_to_url
+            .as_ref()
+            .map(|r| r.url.as_str())
+    }
+
+    /// The 3-D Secure result of the latest attempt, when it was expanded and authenticated.
+    pub fn three_d_secure(&self) -> Option<&ThreeDSecureDetails> {
+        match &self.latest_attempt {
+            Some(SetupAttemptRef::Expanded(a)) => a
+                .payment_method_details
+                .as_ref()?
+                .card
+                .as_ref()?
+                .three_d_secure
+                .as_ref(),
+            _ => None,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Deserialize)]
 pub struct Refund {
     pub id: String,

@@ -32,6 +32,9 @@ pub struct PaymentMethodCreate {
     bank_account: Option<serde_json::Value>,
     gateway_id: Option<i64>,
     collection_group_no: Option<i64>,
+    /// With `card`: save it through 3-D Secure (a Stripe SetupIntent). The answer may be
+    /// `status: requires_action` with `redirect_issuer_url`; then `authorize_3ds` finishes.
+    attempt_3d_secure: Option<bool>,
 }
 
 /// Body of `POST /v1/payments`.
@@ -297,6 +300,24 @@ pub async fn fraud_score(
 ) -> Result<Json<crate::views::FraudScoreView>, ApiError> {
     Ok(Json(
         crate::service::checkout::fraud_score(&state, &auth, body).await?,
+    ))
+}
+
+#[utoipa::path(operation_id = "authorize_payment_method_3ds", post, path = "/v1/accounts/{acct_no}/payment_methods/{pm_no}/authorize_3ds", tag = "payment_methods", params(("acct_no" = i64, Path), ("pm_no" = i64, Path)),
+    responses((status = 200, body = PaymentMethodView), (status = 402, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+pub async fn authorize_pm_3ds(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path((no, pm)): Path<(String, String)>,
+) -> Result<Json<PaymentMethodView>, ApiError> {
+    Ok(Json(
+        crate::service::card_setup::authorize(
+            &state,
+            &auth,
+            path_id(&no, "account")?,
+            path_id(&pm, "payment method")?,
+        )
+        .await?,
     ))
 }
 

@@ -14,12 +14,20 @@ use crate::AppState;
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/3ds/return/{payment_id}", get(returned))
+        .route("/3ds/return/setup/{setup_ref}", get(setup_returned))
         .route("/demo/3ds-complete", get(demo_termination))
         .route("/demo/checkout", get(demo_checkout))
 }
 
 async fn returned(State(state): State<AppState>, Path(id): Path<String>) -> Response {
     match crate::service::sca::returned(&state, &id).await {
+        Ok(url) => (StatusCode::SEE_OTHER, [(header::LOCATION, url)]).into_response(),
+        Err(e) => e.into_response(),
+    }
+}
+
+async fn setup_returned(State(state): State<AppState>, Path(r): Path<String>) -> Response {
+    match crate::service::card_setup::returned(&state, &r).await {
         Ok(url) => (StatusCode::SEE_OTHER, [(header::LOCATION, url)]).into_response(),
         Err(e) => e.into_response(),
     }

@@ -2,6 +2,7 @@
 
 pub mod accounts;
 pub mod billing;
+pub mod card_setup;
 pub mod checkout;
 pub mod fraud;
 pub mod gateway_ctx;

@@ -225,6 +225,26 @@ pub fn view(rec: &PaymentMethodRecord) -> PaymentMethodView {
         initial_txn_id: rec.initial_txn_id.clone(),
         holder_type: rec.holder_type.clone(),
         holder_name: rec.holder_name.clone(),
+        three_ds: rec
+            .three_ds
+            .as_deref()
+            .and_then(|s| serde_json::from_str::<Value>(s).ok())
+            .map(|mut v| {
+                // Where the shopper returns is Kassa's business; the merchant set it.
+                if let Value::Object(m) = &mut v {
+                    m.remove("termination_url");
+                    m.remove("error");
+                }
+                v
+            }),
+        redirect_issuer_url: (rec.status == super::card_setup::REQUIRES_ACTION)
+            .then(|| {
+                rec.three_ds
+                    .as_deref()
+                    .and_then(|s| serde_json::from_str::<Value>(s).ok())
+                    .and_then(|v| v["redirect_issuer_url"].as_str().map(str::to_string))
+            })
+            .flatten(),
         created_at: timestamp(rec.created_at),
         updated_at: timestamp(rec.updated_at),
     }
@@ -281,6 +301,7 @@ pub async fn create(
         _ => None,
     };
     let group_no = super::take_i64(&mut body, "collection_group_no")?;
+    let attempt_3ds = super::take_bool(&mut body, "attempt_3d_secure")?.unwrap_or(false);
     let sources: Vec<&str> = ["card", "token", "bank_account"]
         .into_iter()
         .filter(|k| body.contains_key(*k))
@@ -306,6 +327,12 @@ pub async fn create(
             message: format!("unknown field `{k}`"),
         });
     }
+    if attempt_3ds && sources[0] != "card" {
+        return Err(ApiError::invalid(
+            "attempt_3d_secure",
+            "attempt_3d_secure: only a new card is authenticated when it is saved",
+        ));
+    }
     if imported_txn.is_some() && sources[0] != "token" {
         return Err(ApiError::invalid(
             "initial_txn_id",
@@ -318,6 +345,11 @@ pub async fn create(
                 parse(body.remove("card").unwrap_or_default()).map_err(|e| e.under("card"))?;
             let card = check_card(input)?;
             let gw = gateway_ctx::for_account(state, &account, gateway_id, group_no).await?;
+            if attempt_3ds {
+                // Stored by the setup itself, before Stripe is asked.
+                let rec = super::card_setup::save(state, &gw, &account, &card).await?;
+                return Ok(view(&rec));
+            }
             let customer = ensure_customer(state, &gw, &account).await?;
             let pm = create_card_at_stripe(&gw, &card, &account).await?;
             let key = format!("kassa-attach-{}-{}", pm.id, customer);

@@ -159,7 +159,11 @@ async fn source(
         if pm.status != "active" {
             return Err(ApiError::unprocessable(
                 Some("payment_method_no"),
-                "payment_method_detached",
+                if pm.status == "detached" {
+                    "payment_method_detached"
+                } else {
+                    "payment_method_not_ready"
+                },
                 format!("payment method {no} is {} and cannot be charged", pm.status),
             ));
         }

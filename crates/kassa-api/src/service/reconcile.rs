@@ -242,7 +242,8 @@ async fn intent_decision(
                 None => None,
             };
             let (u, o, _) = authorize_outcome(rec, Ok(pi), details, card_ntid);
-            Some((u, o))
+            // Stripe has not decided yet (`processing`): ask again on the next pass.
+            (o.status != "pending").then_some((u, o))
         }
         ("authorize", None) => not_processed(txn, details, "PaymentIntent", now, policy),
         (_, Some(pi)) => {

@@ -215,6 +215,9 @@ async fn apply_event(
         | "charge.refunded"
         | "charge.captured" => payment_state(state, rec, object, created).await,
         "refund.failed" => refund_failed(state, rec, object).await,
+        "setup_intent.succeeded" | "setup_intent.setup_failed" | "setup_intent.canceled" => {
+            super::card_setup::settle_from_event(state, rec.client_no, object).await
+        }
         _ => Ok(("ignored", json!({"note": "event type not acted on"}))),
     }
 }
@@ -620,6 +623,11 @@ pub const ENABLED_EVENTS: &[&str] = &[
     "charge.dispute.created",
     "charge.dispute.updated",
     "charge.dispute.closed",
+    "charge.dispute.funds_withdrawn",
+    "charge.dispute.funds_reinstated",
+    "setup_intent.succeeded",
+    "setup_intent.setup_failed",
+    "setup_intent.canceled",
     "payment_intent.succeeded",
     "payment_intent.payment_failed",
     "payment_intent.canceled",

@@ -10,6 +10,7 @@ pub enum PiStatus {
     RequiresConfirmation,
     RequiresAction,
     RequiresCapture,
+    Processing,
     Canceled,
     Succeeded,
 }
@@ -21,6 +22,7 @@ impl PiStatus {
             PiStatus::RequiresConfirmation => "requires_confirmation",
             PiStatus::RequiresAction => "requires_action",
             PiStatus::RequiresCapture => "requires_capture",
+            PiStatus::Processing => "processing",
             PiStatus::Canceled => "canceled",
             PiStatus::Succeeded => "succeeded",
         }
@@ -74,6 +76,8 @@ pub struct PaymentIntent {
     pub return_url: Option<String>,
     pub off_session: Option<String>,
     pub error_on_requires_action: bool,
+    /// The 3DS result to authorize with once `processing` is over.
+    pub processing_tds: Option<crate::routes::ThreeDs>,
 }
 
 impl PaymentIntent {

@@ -20,7 +20,7 @@ pub(super) enum Risk {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum ThreeDs {
+pub enum ThreeDs {
     Frictionless,
     Challenge,
 }
@@ -407,7 +407,31 @@ pub fn attempt(acct: &mut Account, pi_id: &str, base_url: &str) -> ApiResult<()>
         return Ok(());
     }
     let frictionless = behavior == Behavior::ThreeDsOptional && wants && !off;
-    authorize(acct, pi_id, frictionless.then_some(ThreeDs::Frictionless))
+    let tds = frictionless.then_some(ThreeDs::Frictionless);
+    if acct.settings.async_processing_ms > 0 {
+        // Answered `processing`; the authorization follows (see `settle_processing`).
+        pi.status = PiStatus::Processing;
+        pi.last_payment_error = None;
+        pi.next_action = None;
+        pi.processing_tds = tds;
+        acct.payment_intents.insert(pi_id.to_string(), pi);
+        acct.processing.push(pi_id.to_string());
+        return Ok(());
+    }
+    authorize(acct, pi_id, tds)
+}
+
+/// Authorizes a PaymentIntent that was answered `processing`, if it still is.
+pub fn settle_processing(acct: &mut Account, pi_id: &str) {
+    let Some(pi) = acct.payment_intents.get(pi_id) else {
+        return;
+    };
+    if pi.status != PiStatus::Processing {
+        return;
+    }
+    let tds = pi.processing_tds;
+    // A decline is recorded on the PaymentIntent (`payment_intent.payment_failed`).
+    let _ = authorize(acct, pi_id, tds);
 }
 
 static AUTHENTICATE: &[(&str, Spec)] = &[("expand", Spec::ScalarList), ("outcome", Spec::Scalar)];

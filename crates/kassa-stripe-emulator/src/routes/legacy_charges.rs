@@ -154,6 +154,7 @@ fn intent(amount: i64, currency: String, capture: bool) -> PaymentIntent {
         return_url: None,
         off_session: None,
         error_on_requires_action: false,
+        processing_tds: None,
     }
 }
 

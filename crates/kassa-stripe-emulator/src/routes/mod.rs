@@ -3,6 +3,8 @@
 mod amount_details;
 pub(crate) mod charges;
 mod confirm;
+
+pub use confirm::{settle_processing, ThreeDs};
 mod controls;
 mod customers;
 pub mod disputes;

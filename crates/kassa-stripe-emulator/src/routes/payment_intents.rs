@@ -213,6 +213,7 @@ pub fn create(acct: &mut Account, req: &Req) -> ApiResult<Value> {
         return_url: None,
         off_session: None,
         error_on_requires_action: false,
+        processing_tds: None,
     };
     pi_params::apply(acct, &mut pi, p)?;
     pi.amount_details = amount_details::parse(p, amount)?;
@@ -400,9 +401,12 @@ pub fn cancel(acct: &mut Account, req: &Req) -> ApiResult<Value> {
             "abandoned",
         ],
     )?;
-    if matches!(pi.status, PiStatus::Succeeded | PiStatus::Canceled) {
+    if matches!(
+        pi.status,
+        PiStatus::Succeeded | PiStatus::Canceled | PiStatus::Processing
+    ) {
         return Err(ApiError::unexpected_state(format!(
-            "You cannot cancel this PaymentIntent because it has a status of {}. Only a PaymentIntent with one of the following statuses may be canceled: requires_payment_method, requires_capture, requires_confirmation, requires_action, processing.",
+            "You cannot cancel this PaymentIntent because it has a status of {}. Only a PaymentIntent with one of the following statuses may be canceled: requires_payment_method, requires_capture, requires_confirmation, requires_action.",
             pi.status.as_str()
         ))
         .with("payment_intent", pi.to_json()));

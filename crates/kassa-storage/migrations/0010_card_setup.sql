@@ -1,0 +1,7 @@
+-- Cards saved with 3-D Secure (a Stripe SetupIntent): the reference the shopper's return carries,
+-- the SetupIntent, and the authentication result (JSON: version, flow, result, redirect URL).
+
+ALTER TABLE payment_methods ADD COLUMN setup_ref TEXT;
+ALTER TABLE payment_methods ADD COLUMN setup_intent_id TEXT;
+ALTER TABLE payment_methods ADD COLUMN three_ds TEXT;
+CREATE UNIQUE INDEX payment_methods_setup_ref ON payment_methods (setup_ref);
