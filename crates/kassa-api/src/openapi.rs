@@ -7,7 +7,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::routes::{
-    accounts, audit, billing, gateways, groups, notifications, payments, webhooks,
+    accounts, audit, billing, gateways, groups, notifications, payments, reports, webhooks,
 };
 use crate::AppState;
 
@@ -26,6 +26,7 @@ use crate::AppState;
         (name = "notifications", description = "Kassa's own events, to the client's endpoints"),
         (name = "billing", description = "Campaigns, orders, purchases and rebills"),
         (name = "audit", description = "Changes to gateways, groups and accounts"),
+        (name = "reports", description = "Gateway volume and fees, reserve, chargebacks, declines, rebill forecast"),
     )
 )]
 struct ApiDoc;
@@ -146,4 +147,5 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(billing::cancel_purchase))
         .routes(routes!(billing::bill_now))
         .routes(routes!(audit::list))
+        .routes(routes!(reports::get))
 }

@@ -39,6 +39,8 @@ pub struct ApiError {
     pub param: Option<String>,
     /// The PaymentIntent in the error, for card errors on a PaymentIntent.
     pub payment_intent: Option<serde_json::Value>,
+    /// The PaymentMethod in the error (card errors), for its brand and last4.
+    pub payment_method: Option<serde_json::Value>,
     pub request_id: Option<String>,
     /// `Stripe-Should-Retry` when Stripe sent it.
     pub should_retry: Option<bool>,
@@ -75,6 +77,8 @@ struct Body {
     message: Option<String>,
     param: Option<String>,
     payment_intent: Option<serde_json::Value>,
+    #[serde(default)]
+    payment_method: Option<serde_json::Value>,
 }
 
 impl StripeError {
@@ -94,6 +98,7 @@ impl StripeError {
                 message: error.message.unwrap_or_default(),
                 param: error.param,
                 payment_intent: error.payment_intent,
+                payment_method: error.payment_method,
                 request_id,
                 should_retry,
             })),

@@ -667,6 +667,12 @@ pub(crate) fn authorize_outcome(
             if let Some(o) = charge.and_then(|c| c.outcome.as_ref()) {
                 details["outcome"] = json!({"type": o.kind, "risk_level": o.risk_level, "risk_score": o.risk_score, "network_status": o.network_status, "seller_message": o.seller_message});
             }
+            if let Some(c) = charge
+                .and_then(|c| c.payment_method_details.as_ref())
+                .and_then(|d| d.card.as_ref())
+            {
+                details["card"] = json!({"brand": c.brand, "last4": c.last4});
+            }
             // 3-D Secure 1 or 2: version, frictionless or challenge, result.
             if let Some(t) = charge.and_then(|c| {
                 c.payment_method_details
@@ -745,6 +751,9 @@ pub(crate) fn authorize_outcome(
                 }
             });
             details["decline"] = decline_json(&code, a.decline_code.as_deref(), None, &a.message);
+            if let Some(card) = a.payment_method.as_ref().map(|p| &p["card"]) {
+                details["card"] = json!({"brand": card["brand"], "last4": card["last4"]});
+            }
             card_error = Some(if a.kind == kassa_stripe::ErrorKind::Card {
                 ApiError::Card {
                     code,

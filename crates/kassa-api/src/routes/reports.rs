@@ -1,0 +1,59 @@
+//! `/v1/reports/{name}`: the operator's reports as JSON, or CSV with `format=csv`.
+
+use axum::extract::{Path, State};
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+
+use crate::auth::Auth;
+use crate::error::ErrorBody;
+use crate::json::QueryMap;
+use crate::service::reports::{self, Params};
+use crate::{ApiError, AppState};
+
+#[utoipa::path(operation_id = "get_report", get, path = "/v1/reports/{name}", tag = "reports",
+    params(
+        ("name" = String, Path, description = "gateway_volume, reserve, chargebacks, declines or rebill_forecast"),
+        ("from" = Option<String>, Query, description = "First month, YYYY-MM (default: `to`)"),
+        ("to" = Option<String>, Query, description = "Last month, YYYY-MM (default: this month)"),
+        ("days" = Option<i64>, Query, description = "rebill_forecast: days ahead, 1–366 (default 30)"),
+        ("format" = Option<String>, Query, description = "json (default) or csv"),
+    ),
+    responses((status = 200, description = "`{object: report, report, period, columns, rows, summary}`, or CSV with the columns as its header", body = Object),
+              (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn get(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path(name): Path<String>,
+    q: QueryMap,
+) -> Result<Response, ApiError> {
+    q.only(&["from", "to", "days", "format"])?;
+    let csv = match q.get("format") {
+        None | Some("json") => false,
+        Some("csv") => true,
+        Some(f) => {
+            return Err(ApiError::invalid(
+                "format",
+                format!("format: `{f}` is not one of json, csv"),
+            ))
+        }
+    };
+    let p = Params {
+        from: q.get("from").map(str::to_string),
+        to: q.get("to").map(str::to_string),
+        days: q.get("days").map(str::to_string),
+    };
+    let report = reports::run(&state, auth.client_no, &name, &p).await?;
+    if !csv {
+        return Ok(Json(report.json()).into_response());
+    }
+    let file = format!("attachment; filename=\"{}.csv\"", report.name);
+    Ok((
+        [
+            (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_string()),
+            (header::CONTENT_DISPOSITION, file),
+        ],
+        report.csv(),
+    )
+        .into_response())
+}
