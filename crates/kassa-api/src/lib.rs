@@ -15,8 +15,9 @@ mod openapi;
 mod routes;
 pub mod service;
 mod state;
-mod views;
+pub mod views;
 
+pub use auth::Auth;
 pub use error::ApiError;
 pub use idempotency::RETENTION_MILLIS as IDEMPOTENCY_RETENTION_MILLIS;
 pub use metrics::Metrics;

@@ -12,55 +12,10 @@ use std::path::PathBuf;
 use std::process::Command;
 use std::time::Duration;
 
-use kassa_testkit::{Emulator, StatusCode, TestApp};
+use kassa_testkit::{browser_tools, BrowserTools as Tools, Emulator, StatusCode, TestApp};
 use serde_json::{json, Value};
 
 const CHALLENGE_CARD: &str = "4000000000003220";
-
-/// What the browser needs: the Python interpreter, chromedriver and Chromium.
-struct Tools {
-    python: PathBuf,
-    driver: PathBuf,
-    chromium: PathBuf,
-}
-
-/// The tools, or `None` (with a note) to skip; under CI their absence fails the test.
-fn browser_tools() -> Option<Tools> {
-    let python = std::env::var_os("KASSA_PYTHON")
-        .filter(|p| !p.is_empty())
-        .map(PathBuf::from);
-    let path = |var: &str, default: &str| {
-        PathBuf::from(std::env::var_os(var).unwrap_or_else(|| default.into()))
-    };
-    let driver = path("KASSA_CHROMEDRIVER", "/usr/bin/chromedriver");
-    let chromium = path("KASSA_CHROMIUM", "/usr/bin/chromium");
-    let mut missing = Vec::new();
-    if python.is_none() {
-        missing.push("KASSA_PYTHON is not set (export the output of scripts/python-env)".into());
-    }
-    for tool in [&driver, &chromium] {
-        if !tool.is_file() {
-            missing.push(format!(
-                "{} is missing (run scripts/browser-env)",
-                tool.display()
-            ));
-        }
-    }
-    if missing.is_empty() {
-        return python.map(|python| Tools {
-            python,
-            driver,
-            chromium,
-        });
-    }
-    let why = missing.join("; ");
-    assert!(
-        std::env::var_os("CI").is_none(),
-        "the browser test cannot run under CI: {why}"
-    );
-    eprintln!("skipped: {why}");
-    None
-}
 
 /// What `walk_3ds.py` saw. Its screenshots' folder is removed when a test passes; it is kept
 /// when it fails, or with `KASSA_KEEP_SCREENSHOTS` set.

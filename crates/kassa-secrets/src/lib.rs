@@ -143,6 +143,12 @@ pub fn new_id(prefix: &str) -> Result<String, SecretsError> {
     Ok(out)
 }
 
+/// 256 random bits as 64 hex characters: session and CSRF tokens.
+pub fn random_token() -> Result<String, SecretsError> {
+    let bytes: [u8; 32] = random_bytes()?;
+    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
+}
+
 /// The prefix of every Kassa API key, so that leaked keys are recognisable by secret scanners.
 pub const API_KEY_PREFIX: &str = "kassa_sk_";
 

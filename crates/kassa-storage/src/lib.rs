@@ -13,6 +13,7 @@ mod accounts;
 mod audit;
 mod billing;
 mod clients;
+mod console;
 mod db;
 mod error;
 mod gateways;
@@ -32,6 +33,7 @@ pub use billing::{
     AttemptRecord, CampaignRecord, OrderRecord, ProductRecord, PurchaseRecord, RoutingProfileRecord,
 };
 pub use clients::{ApiKeyRecord, ClientRecord};
+pub use console::ConsoleSession;
 pub use db::{redact_url, Backend, Store};
 pub use error::StorageError;
 pub use gateways::{GatewayFilter, GatewayRecord, GatewayWrite};

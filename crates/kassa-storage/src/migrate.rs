@@ -65,6 +65,12 @@ const MIGRATIONS: &[Migration] = &[
         name: "card_setup",
         sql: include_str!("../migrations/0010_card_setup.sql"),
     },
+    // 11 is recycle profiles (billing).
+    Migration {
+        version: 12,
+        name: "console_sessions",
+        sql: include_str!("../migrations/0012_console_sessions.sql"),
+    },
 ];
 
 const LOCK_ID: i64 = 0x6b_6173_7361; // "kassa"

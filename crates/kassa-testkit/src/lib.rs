@@ -7,6 +7,7 @@ use kassa_secrets::{ApiKey, MasterKey};
 use kassa_storage::testing::TestDb;
 use kassa_storage::Store;
 use serde_json::Value;
+use std::path::PathBuf;
 
 pub use kassa_stripe_emulator;
 pub use reqwest;
@@ -49,6 +50,11 @@ impl Reply {
 
 impl TestApp {
     pub async fn spawn() -> TestApp {
+        Self::spawn_with(kassa_api::app).await
+    }
+
+    /// A test server whose routes `make` builds from the state (e.g. the API with the console).
+    pub async fn spawn_with(make: fn(kassa_api::AppState) -> axum::Router) -> TestApp {
         let db = TestDb::create().await.expect("create test database");
         let store = Store::connect(&db.url)
             .await
@@ -66,7 +72,7 @@ impl TestApp {
         );
         let app_state = state.clone();
         let server = tokio::spawn(async move {
-            let _ = axum::serve(listener, kassa_api::app(app_state)).await;
+            let _ = axum::serve(listener, make(app_state)).await;
         });
         let mut app = TestApp {
             base_url,
@@ -288,3 +294,50 @@ impl TestApp {
 
 /// A valid test-mode secret key.
 pub const SECRET_KEY: &str = "sk_test_4eC39HqLyjWDarjtT1zdp7dc";
+
+/// What a browser test needs: the Python interpreter (with selenium, `scripts/python-env`),
+/// Debian's chromedriver and Chromium (`scripts/browser-env`; `KASSA_CHROMEDRIVER` and
+/// `KASSA_CHROMIUM` override the paths).
+pub struct BrowserTools {
+    pub python: PathBuf,
+    pub driver: PathBuf,
+    pub chromium: PathBuf,
+}
+
+/// The tools, or `None` (with a note) to skip; under CI their absence fails the test.
+pub fn browser_tools() -> Option<BrowserTools> {
+    let python = std::env::var_os("KASSA_PYTHON")
+        .filter(|p| !p.is_empty())
+        .map(PathBuf::from);
+    let path = |var: &str, default: &str| {
+        PathBuf::from(std::env::var_os(var).unwrap_or_else(|| default.into()))
+    };
+    let driver = path("KASSA_CHROMEDRIVER", "/usr/bin/chromedriver");
+    let chromium = path("KASSA_CHROMIUM", "/usr/bin/chromium");
+    let mut missing = Vec::new();
+    if python.is_none() {
+        missing.push("KASSA_PYTHON is not set (export the output of scripts/python-env)".into());
+    }
+    for tool in [&driver, &chromium] {
+        if !tool.is_file() {
+            missing.push(format!(
+                "{} is missing (run scripts/browser-env)",
+                tool.display()
+            ));
+        }
+    }
+    if missing.is_empty() {
+        return python.map(|python| BrowserTools {
+            python,
+            driver,
+            chromium,
+        });
+    }
+    let why = missing.join("; ");
+    assert!(
+        std::env::var_os("CI").is_none(),
+        "the browser test cannot run under CI: {why}"
+    );
+    eprintln!("skipped: {why}");
+    None
+}

@@ -469,7 +469,7 @@ async fn serve(
     }
     spawn_background(&state);
     tracing::info!(listen = %local, public_url = %public_url, database = backend.name(), demo = emulator.is_some(), "kassa is serving");
-    axum::serve(listener, kassa_api::app(state))
+    axum::serve(listener, kassa_console::app(state))
         .with_graceful_shutdown(shutdown())
         .await
         .map_err(|e| CliError::Io(e.to_string()))?;

@@ -1,0 +1,82 @@
+//! Kassa's operator console, served by `kassa serve` beside the API: server-rendered HTML
+//! (askama templates, checked at compile time), no JavaScript build step. Operators sign in with a
+//! client API key; the session lives in an HttpOnly, SameSite=Strict cookie whose hash is stored,
+//! and every form carries the session's CSRF token.
+
+mod charts;
+mod pages;
+mod session;
+
+use axum::http::{header, HeaderValue};
+use axum::response::{IntoResponse, Redirect};
+use axum::routing::{get, post};
+use axum::Router;
+use kassa_api::AppState;
+
+const CSS: &str = include_str!("../templates/console.css");
+
+/// The console's routes (merge them into the API's router).
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/", get(|| async { Redirect::to("/console/gateways") }))
+        .route(
+            "/console",
+            get(|| async { Redirect::to("/console/gateways") }),
+        )
+        .route("/console/console.css", get(css))
+        .route(
+            "/console/sign-in",
+            get(session::sign_in_page).post(session::sign_in),
+        )
+        .route("/console/sign-out", post(session::sign_out))
+        .route("/console/gateways", get(pages::gateways))
+        .route(
+            "/console/gateways/{id}/duplicate",
+            post(pages::duplicate_gateway),
+        )
+        .route(
+            "/console/gateways/{id}/archive",
+            post(pages::archive_gateway),
+        )
+        .route("/console/reports", get(pages::reports_index))
+        .route("/console/reports/{name}", get(pages::report))
+        .route("/console/reports/{name}/csv", get(pages::report_csv))
+        .layer(axum::middleware::map_response(security_headers))
+        .with_state(state)
+}
+
+/// The API and the console together: what `kassa serve` runs.
+pub fn app(state: AppState) -> Router {
+    kassa_api::app(state.clone()).merge(router(state))
+}
+
+async fn css() -> impl IntoResponse {
+    (
+        [
+            (header::CONTENT_TYPE, "text/css; charset=utf-8"),
+            (header::CACHE_CONTROL, "max-age=3600"),
+        ],
+        CSS,
+    )
+}
+
+/// Pages may not be framed, load nothing from elsewhere, and run no inline script.
+async fn security_headers(mut resp: axum::response::Response) -> axum::response::Response {
+    let h = resp.headers_mut();
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(
+            "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'none'; frame-ancestors 'none'; form-action 'self'",
+        ),
+    );
+    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("same-origin"),
+    );
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    resp
+}

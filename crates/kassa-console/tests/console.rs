@@ -1,0 +1,246 @@
+//! The console over HTTP: sign-in and its cookie, CSRF, tenant isolation, the Gateway List with
+//! duplicate and archive, and the report pages with their charts and CSV.
+
+use kassa_testkit::reqwest::{self, redirect, StatusCode};
+use kassa_testkit::{Emulator, TestApp};
+use serde_json::json;
+
+struct Browser {
+    http: reqwest::Client,
+    base: String,
+    cookie: Option<String>,
+}
+
+impl Browser {
+    fn new(app: &TestApp) -> Browser {
+        Browser {
+            http: reqwest::Client::builder()
+                .redirect(redirect::Policy::none())
+                .build()
+                .unwrap(),
+            base: app.url(""),
+            cookie: None,
+        }
+    }
+
+    async fn get(&self, path: &str) -> reqwest::Response {
+        let mut rb = self.http.get(format!("{}{path}", self.base));
+        if let Some(c) = &self.cookie {
+            rb = rb.header("cookie", c);
+        }
+        rb.send().await.unwrap()
+    }
+
+    async fn post(&self, path: &str, form: &[(&str, &str)]) -> reqwest::Response {
+        let mut rb = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .header("origin", &self.base)
+            .form(form);
+        if let Some(c) = &self.cookie {
+            rb = rb.header("cookie", c);
+        }
+        rb.send().await.unwrap()
+    }
+
+    /// Signs in; returns the page's CSRF token.
+    async fn sign_in(&mut self, key: &str) -> String {
+        let r = self.post("/console/sign-in", &[("api_key", key)]).await;
+        assert_eq!(r.status(), StatusCode::SEE_OTHER);
+        let set = r.headers()["set-cookie"].to_str().unwrap().to_string();
+        for attr in ["HttpOnly", "SameSite=Strict", "Path=/"] {
+            assert!(set.contains(attr), "{set}");
+        }
+        self.cookie = Some(set.split(';').next().unwrap().to_string());
+        let page = self.get("/console/gateways").await.text().await.unwrap();
+        csrf_of(&page)
+    }
+}
+
+fn csrf_of(page: &str) -> String {
+    let at = page.find("name=\"csrf\" value=\"").expect("a csrf field") + 19;
+    page[at..at + 64].to_string()
+}
+
+async fn setup() -> (TestApp, Emulator, i64) {
+    let app = TestApp::spawn_with(kassa_console::app).await;
+    let emu = Emulator::spawn().await;
+    let (gw, group) = app
+        .emulator_gateway(
+            &emu,
+            json!({"title": "Main <Stripe>", "descriptor": "KASSA SHOP", "mid_number": "MID-1",
+                   "limits": {"monthly_cap": 100_000}}),
+        )
+        .await;
+    let acct = app.account("C-1", group).await;
+    let r = app
+        .post(
+            "/v1/payments",
+            &json!({"acct_no": acct, "amount": 25_000, "currency": "usd",
+                    "card": {"number": "4242424242424242", "exp_month": 12, "exp_year": 2034, "cvc": "123"}}),
+        )
+        .await;
+    assert_eq!(r.body["status"], "captured", "{:?}", r.body);
+    (app, emu, gw)
+}
+
+#[tokio::test]
+async fn sign_in_session_and_csrf() {
+    let (app, _emu, _gw) = setup().await;
+    let mut b = Browser::new(&app);
+    // Signed out: every page leads to the sign-in form.
+    let r = b.get("/console/gateways").await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert_eq!(r.headers()["location"], "/console/sign-in");
+    let r = b.get("/").await;
+    assert_eq!(r.headers()["location"], "/console/gateways");
+    let form = b.get("/console/sign-in").await;
+    assert!(form.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .contains("frame-ancestors 'none'"));
+    assert!(form
+        .text()
+        .await
+        .unwrap()
+        .contains("<label for=\"api_key\">"));
+    // A wrong key, and a cross-site sign-in, are refused.
+    let r = b
+        .post("/console/sign-in", &[("api_key", "kassa_sk_nope")])
+        .await;
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    let r = b
+        .http
+        .post(format!("{}/console/sign-in", b.base))
+        .header("origin", "https://evil.example")
+        .form(&[("api_key", app.api_key.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    let csrf = b.sign_in(&app.api_key).await;
+    // A form without the session's token changes nothing.
+    let r = b
+        .post("/console/gateways/1/archive", &[("csrf", "x")])
+        .await;
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    let g = app.get("/v1/gateways/1").await;
+    assert_eq!(g.body["status"], "active");
+    // Signing out ends the session for good.
+    let r = b.post("/console/sign-out", &[("csrf", &csrf)]).await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let r = b.get("/console/gateways").await;
+    assert_eq!(r.headers()["location"], "/console/sign-in");
+}
+
+#[tokio::test]
+async fn the_gateway_list_duplicates_and_archives() {
+    let (app, _emu, gw) = setup().await;
+    let mut b = Browser::new(&app);
+    let csrf = b.sign_in(&app.api_key).await;
+    let page = b.get("/console/gateways").await.text().await.unwrap();
+    assert!(
+        page.contains("Main &#60;Stripe&#62;") && !page.contains("<Stripe>"),
+        "titles are escaped"
+    );
+    assert!(page.contains("KASSA SHOP") && page.contains("MID-1"));
+    assert!(page.contains("250.00 USD of 1,000.00"), "{page}");
+    assert!(page.contains("<progress max=\"100000\" value=\"25000\">"));
+    let r = b
+        .post(
+            &format!("/console/gateways/{gw}/duplicate"),
+            &[("csrf", &csrf), ("descriptor_suffix", "SERUM")],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let to = r.headers()["location"].to_str().unwrap().to_string();
+    let copy: i64 = to.rsplit('=').next().unwrap().parse().unwrap();
+    let c = app.get(&format!("/v1/gateways/{copy}")).await;
+    assert_eq!(c.body["descriptor_suffix"], "SERUM");
+    assert_eq!(c.body["title"], "Main <Stripe> (copy)");
+    let audit = app
+        .get(&format!(
+            "/v1/audit_events?object_type=gateway&object_id={copy}"
+        ))
+        .await;
+    assert_eq!(
+        audit.body["data"][0]["actor"],
+        format!(
+            "api_key:console:{}",
+            kassa_secrets::ApiKey::label(&app.api_key)
+        )
+    );
+    let page = b.get(&to).await.text().await.unwrap();
+    assert!(page.contains(&format!("Gateway duplicated as #{copy}")));
+    let r = b
+        .post(
+            &format!("/console/gateways/{copy}/archive"),
+            &[("csrf", &csrf)],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert_eq!(
+        app.get(&format!("/v1/gateways/{copy}")).await.body["status"],
+        "archived"
+    );
+    // Another client's operator sees none of it and cannot touch it.
+    let (_, other_key) = app.new_client("Other").await;
+    let mut o = Browser::new(&app);
+    let other_csrf = o.sign_in(&other_key).await;
+    let page = o.get("/console/gateways").await.text().await.unwrap();
+    assert!(!page.contains("Main &#60;Stripe&#62;"));
+    let r = o
+        .post(
+            &format!("/console/gateways/{gw}/archive"),
+            &[("csrf", &other_csrf)],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    assert_eq!(
+        app.get(&format!("/v1/gateways/{gw}")).await.body["status"],
+        "active"
+    );
+}
+
+#[tokio::test]
+async fn report_pages_have_charts_tables_and_csv() {
+    let (app, _emu, _gw) = setup().await;
+    let mut b = Browser::new(&app);
+    b.sign_in(&app.api_key).await;
+    let index = b.get("/console/reports").await.text().await.unwrap();
+    for name in [
+        "gateway_volume",
+        "reserve",
+        "chargebacks",
+        "declines",
+        "rebill_forecast",
+    ] {
+        assert!(
+            index.contains(&format!("/console/reports/{name}")),
+            "{name}"
+        );
+        let r = b.get(&format!("/console/reports/{name}")).await;
+        assert_eq!(r.status(), StatusCode::OK, "{name}");
+        let page = r.text().await.unwrap();
+        assert!(page.contains("<table id=\"report\">"), "{name}");
+    }
+    let page = b
+        .get("/console/reports/gateway_volume")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("<svg"), "the volume chart");
+    assert!(page.contains("Volume against the monthly cap"));
+    assert!(page.contains("<td>25000</td>"), "{page}");
+    let csv = b.get("/console/reports/gateway_volume/csv").await;
+    assert_eq!(csv.status(), StatusCode::OK);
+    let text = csv.text().await.unwrap();
+    assert!(text.starts_with("month,gateway_id,"), "{text}");
+    let bad = b.get("/console/reports/gateway_volume?from=2026-13").await;
+    assert_eq!(bad.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(
+        b.get("/console/reports/nope").await.status(),
+        StatusCode::NOT_FOUND
+    );
+}
