@@ -7,7 +7,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::routes::{
-    accounts, audit, billing, gateways, groups, notifications, payments, webhooks,
+    accounts, audit, billing, gateways, groups, notifications, payments, recycle, webhooks,
 };
 use crate::AppState;
 
@@ -140,6 +140,8 @@ pub fn router() -> OpenApiRouter<AppState> {
             billing::create_routing_profile,
             billing::list_routing_profiles
         ))
+        .routes(routes!(recycle::create, recycle::list))
+        .routes(routes!(recycle::get, recycle::update))
         .routes(routes!(billing::list_purchases))
         .routes(routes!(billing::get_purchase, billing::update_purchase))
         .routes(routes!(billing::cancel_purchase))

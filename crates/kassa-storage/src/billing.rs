@@ -612,7 +612,8 @@ impl Store {
             .execute(&mut *tx)
             .await?;
         sqlx::query(
-            "UPDATE purchases SET status = $1, cycle = $2, attempt = $3, next_bill_at = $4, lease_owner = NULL, lease_until = NULL, updated_at = $5
+            "UPDATE purchases SET status = $1, cycle = $2, attempt = $3, next_bill_at = $4, lease_owner = NULL, lease_until = NULL, updated_at = $5,
+                    price_override = $7
              WHERE id = $6",
         )
         .bind(&p.status)
@@ -621,6 +622,7 @@ impl Store {
         .bind(p.next_bill_at)
         .bind(now)
         .bind(&p.id)
+        .bind(p.price_override)
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;

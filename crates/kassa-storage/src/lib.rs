@@ -22,6 +22,7 @@ pub mod migrate;
 mod notifications;
 mod payment_methods;
 mod payments;
+mod recycle;
 mod volume;
 mod webhooks;
 
@@ -39,6 +40,7 @@ pub use idempotency::{IdempotencyBegin, StoredResponse};
 pub use notifications::{EndpointRecord, NotificationRecord};
 pub use payment_methods::PaymentMethodRecord;
 pub use payments::{PaymentRecord, PaymentUpdate, TransactionRecord, TxnOutcome};
+pub use recycle::RecycleProfileRecord;
 pub use volume::Volume;
 pub use webhooks::{CardUpdate, ChargebackRecord, ChargebackWrite, WebhookEventRecord};
 

@@ -60,6 +60,12 @@ const MIGRATIONS: &[Migration] = &[
         name: "purchase_card_flags",
         sql: include_str!("../migrations/0009_purchase_card_flags.sql"),
     },
+    // 10 is taken on main (another change); versions need not be contiguous.
+    Migration {
+        version: 11,
+        name: "recycle_and_balance",
+        sql: include_str!("../migrations/0011_recycle_and_balance.sql"),
+    },
 ];
 
 const LOCK_ID: i64 = 0x6b_6173_7361; // "kassa"

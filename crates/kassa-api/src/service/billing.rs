@@ -477,9 +477,12 @@ pub async fn bill(
         .map_err(ApiError::internal)?;
     let cycle = p.cycle + 1;
     let attempt = p.attempt + 1;
-    let amount = p
+    let base = p
         .price_override
         .unwrap_or_else(|| schedule.price(cycle as u32));
+    // Re-attempts follow the gateway's recycle profile: its waits and price reductions.
+    let rules = super::recycle::rules_for(state, p.gateway_id).await?;
+    let amount = rules.price(base, attempt as usize);
     if p.needs_new_card {
         state.store.release_purchase(&p.id).await?;
         return Err(ApiError::Conflict {
@@ -508,6 +511,32 @@ pub async fn bill(
     let payment_id = match state.store.get_attempt(&p.id, cycle, attempt).await? {
         Some(a) => a.payment_id,
         None => {
+            // The card networks' retry limits: refused here, before Stripe, with the reason.
+            let pm = state
+                .store
+                .get_payment_method(client_no, p.acct_no, pm_no)
+                .await?;
+            if let Some(reason) =
+                super::recycle::network_refusal(state, client_no, &pm, now).await?
+            {
+                tracing::info!(purchase = %p.id, %reason, "rebill refused: network retry limit");
+                p.status = "recycle_failed".into();
+                p.attempt = attempt;
+                p.next_bill_at = None;
+                let a = AttemptRecord {
+                    cycle,
+                    attempt,
+                    payment_id: String::new(),
+                    amount,
+                    status: "refused".into(),
+                    decline_code: Some("network_retry_limit".into()),
+                    ..Default::default()
+                };
+                state.store.start_attempt(&p.id, &a).await?;
+                state.store.finish_attempt(&p, &a).await?;
+                super::notifications::notify(state, client_no, "rebill.failed", json!({"purchase_id": p.id, "cycle": cycle, "amount": amount, "payment_id": null, "status": p.status, "reason": "network_retry_limit"})).await;
+                return Ok(purchase_view(&p, None));
+            }
             let id = kassa_secrets::new_id("pay_")?;
             let a = AttemptRecord {
                 cycle,
@@ -595,8 +624,13 @@ pub async fn bill(
         &schedule,
         cycle as u32,
         now,
+        &rules,
     ) {
         RebillOutcome::Billed { next_bill_at } => {
+            if rules.hold_recycle_price && amount < base {
+                // Hold Recycle Price: later cycles keep the reduced price that recovered.
+                p.price_override = Some(amount);
+            }
             p.cycle = cycle;
             p.attempt = 0;
             p.next_bill_at = if p.cancel_at_end { None } else { next_bill_at };

@@ -13,6 +13,7 @@ pub mod payment_methods;
 pub mod payment_ops;
 pub mod payments;
 pub mod reconcile;
+pub mod recycle;
 pub mod sca;
 pub mod volume;
 pub mod webhooks;
