@@ -7,7 +7,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::routes::{
-    accounts, audit, billing, gateways, groups, notifications, payments, recycle, webhooks,
+    accounts, audit, balance, billing, gateways, groups, notifications, payments, recycle, webhooks,
 };
 use crate::AppState;
 
@@ -109,6 +109,10 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(accounts::create, accounts::list))
         .routes(routes!(accounts::get, accounts::update))
         .routes(routes!(accounts::status_history))
+        .routes(routes!(balance::get))
+        .routes(routes!(balance::add_charge))
+        .routes(routes!(balance::settle))
+        .routes(routes!(balance::collect))
         .routes(routes!(payments::create_pm, payments::list_pms))
         .routes(routes!(payments::get_pm, payments::delete_pm))
         .routes(routes!(payments::pm_history))

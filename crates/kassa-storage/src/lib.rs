@@ -11,6 +11,7 @@
 
 mod accounts;
 mod audit;
+mod balance;
 mod billing;
 mod clients;
 mod db;
@@ -28,6 +29,7 @@ mod webhooks;
 
 pub use accounts::{AccountFilter, AccountRecord, AccountWrite, StatusChange, StatusHistoryRecord};
 pub use audit::{AuditEntry, AuditRecord};
+pub use balance::BalanceEntryRecord;
 pub use billing::{
     AttemptRecord, CampaignRecord, OrderRecord, ProductRecord, PurchaseRecord, RoutingProfileRecord,
 };

@@ -1,5 +1,6 @@
 pub mod accounts;
 pub mod audit;
+pub mod balance;
 pub mod billing;
 pub mod gateways;
 pub mod groups;

@@ -504,6 +504,7 @@ pub async fn bill(
         };
         state.store.start_attempt(&p.id, &a).await?;
         state.store.finish_attempt(&p, &a).await?;
+        super::balance::owe_failed_rebill(state, &p, cycle, base).await?;
         return Ok(purchase_view(&p, None));
     };
     // The attempt is written first, with the payment's id: a crash after this point is found
@@ -534,6 +535,7 @@ pub async fn bill(
                 };
                 state.store.start_attempt(&p.id, &a).await?;
                 state.store.finish_attempt(&p, &a).await?;
+                super::balance::owe_failed_rebill(state, &p, cycle, base).await?;
                 super::notifications::notify(state, client_no, "rebill.failed", json!({"purchase_id": p.id, "cycle": cycle, "amount": amount, "payment_id": null, "status": p.status, "reason": "network_retry_limit"})).await;
                 return Ok(purchase_view(&p, None));
             }
@@ -667,6 +669,13 @@ pub async fn bill(
         ..Default::default()
     };
     state.store.finish_attempt(&p, &a).await?;
+    // Recycling failed: the cycle's price becomes a debt on the account's balance (settled
+    // later); billed after all (a reactivated purchase): that debt is withdrawn.
+    if p.status == "recycle_failed" {
+        super::balance::owe_failed_rebill(state, &p, cycle, base).await?;
+    } else if approved {
+        state.store.void_rebill_debt(&p.id, cycle).await?;
+    }
     let event = if approved {
         "rebill.succeeded"
     } else {

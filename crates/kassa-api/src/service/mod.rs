@@ -1,6 +1,7 @@
 //! Use cases behind the routes: parse, check, seal, write with an audit entry, render.
 
 pub mod accounts;
+pub mod balance;
 pub mod billing;
 pub mod checkout;
 pub mod fraud;
