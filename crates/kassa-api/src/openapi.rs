@@ -7,7 +7,8 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::routes::{
-    accounts, audit, balance, billing, gateways, groups, notifications, payments, recycle, webhooks,
+    accounts, audit, balance, billing, gateways, groups, notifications, orders, payments, recycle,
+    webhooks,
 };
 use crate::AppState;
 
@@ -140,6 +141,8 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(billing::restore_campaign))
         .routes(routes!(billing::create_product))
         .routes(routes!(billing::create_order))
+        .routes(routes!(orders::get))
+        .routes(routes!(orders::upsell))
         .routes(routes!(
             billing::create_routing_profile,
             billing::list_routing_profiles

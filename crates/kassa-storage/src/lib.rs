@@ -24,6 +24,7 @@ mod notifications;
 mod payment_methods;
 mod payments;
 mod recycle;
+mod upsells;
 mod volume;
 mod webhooks;
 

@@ -6,6 +6,7 @@ pub mod gateways;
 pub mod groups;
 pub mod health;
 pub mod notifications;
+pub mod orders;
 pub mod payments;
 pub mod recycle;
 pub mod three_ds;

@@ -395,29 +395,16 @@ pub async fn create_order(
     let mut purchases = Vec::new();
     if ok {
         for (p, _) in products.iter().filter(|(p, _)| p.schedule.is_some()) {
-            let schedule: Schedule = serde_json::from_str(p.schedule.as_deref().unwrap_or("{}"))
-                .map_err(ApiError::internal)?;
-            let next = schedule.next_bill_at(1, now);
-            purchases.push(PurchaseRecord {
-                id: kassa_secrets::new_id("pur_")?,
-                client_no: auth.client_no,
+            purchases.push(start_purchase(
+                auth.client_no,
                 acct_no,
-                order_id: order_id.clone(),
-                product_id: p.id,
+                &order_id,
+                p,
                 gateway_id,
                 pm_no,
-                status: if next.is_none() {
-                    "completed".into()
-                } else if schedule.trial_days.is_some() {
-                    "trial".into()
-                } else {
-                    "active".into()
-                },
-                cycle: 1,
-                next_bill_at: next,
-                currency: campaign.currency.clone(),
-                ..Default::default()
-            });
+                &campaign.currency,
+                now,
+            )?);
         }
     }
     let order = OrderRecord {
@@ -448,6 +435,43 @@ pub async fn create_order(
         json!({"object": "order", "id": order_id, "status": order.status, "acct_no": acct_no, "campaign_id": campaign.id, "amount": amount, "currency": campaign.currency,
         "payment_id": payment_id, "gateway_id": gateway_id, "gateways_tried": tried, "purchases": purchases.iter().map(|p| purchase_view(p, None)).collect::<Vec<_>>()}),
     )
+}
+
+/// The purchase a recurring product starts when its first cycle was charged at `now`.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn start_purchase(
+    client_no: i64,
+    acct_no: i64,
+    order_id: &str,
+    p: &ProductRecord,
+    gateway_id: i64,
+    pm_no: Option<i64>,
+    currency: &str,
+    now: i64,
+) -> Result<PurchaseRecord, ApiError> {
+    let schedule: Schedule =
+        serde_json::from_str(p.schedule.as_deref().unwrap_or("{}")).map_err(ApiError::internal)?;
+    let next = schedule.next_bill_at(1, now);
+    Ok(PurchaseRecord {
+        id: kassa_secrets::new_id("pur_")?,
+        client_no,
+        acct_no,
+        order_id: order_id.to_string(),
+        product_id: p.id,
+        gateway_id,
+        pm_no,
+        status: if next.is_none() {
+            "completed".into()
+        } else if schedule.trial_days.is_some() {
+            "trial".into()
+        } else {
+            "active".into()
+        },
+        cycle: 1,
+        next_bill_at: next,
+        currency: currency.to_string(),
+        ..Default::default()
+    })
 }
 
 /// The worker's identity for the purchases it leases.

@@ -16,6 +16,7 @@ pub mod payments;
 pub mod reconcile;
 pub mod recycle;
 pub mod sca;
+pub mod upsells;
 pub mod volume;
 pub mod webhooks;
 
