@@ -718,18 +718,29 @@ pub async fn run_due(
     limit: i64,
 ) -> Result<usize, ApiError> {
     let mut done = 0;
+    let mut retried = false;
     loop {
         let ids = state
             .store
             .lease_due_purchases(worker, now, now + 5 * 60_000, limit)
             .await?;
         if ids.is_empty() {
+            // On PostgreSQL a lease that raced another worker's for the same rows waits for it,
+            // then finds them taken and returns none although more may be due: look once more
+            // (the other lease is committed by now) rather than idle until the next pass.
+            if done == 0 && !retried {
+                retried = true;
+                continue;
+            }
             return Ok(done);
         }
         for id in ids {
             let client_no = state.store.purchase_client(&id).await?;
             match bill(state, client_no, &id, now).await {
-                Ok(_) => done += 1,
+                Ok(_) => {
+                    tracing::debug!(purchase = %id, worker, "rebill billed");
+                    done += 1;
+                }
                 Err(e) => tracing::warn!(purchase = %id, error = %e, "rebill failed"),
             }
         }
