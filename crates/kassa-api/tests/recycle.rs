@@ -490,3 +490,66 @@ async fn the_network_retry_limit_is_enforced_before_stripe() {
         "approved"
     );
 }
+
+/// A hard decline is never re-attempted, whatever the profile offers. The emulator, like Stripe,
+/// refuses to store its hard-declining test cards, so the hard decline is the record of an
+/// attempt whose answer was found after a crash: the soft-declined first attempt's payment, copied
+/// with Stripe's `advice_code` `do_not_try_again` (class `hard`). `bill` reads it as it reads a
+/// fresh answer.
+#[tokio::test]
+async fn hard_declines_are_never_recycled() {
+    let s =
+        shop(json!({"prices": [100, 2000], "interval_unit": "days", "interval_count": 30})).await;
+    let waits: Vec<Value> = (0..5).map(|_| json!({"wait_days": 1})).collect();
+    s.app
+        .post(
+            "/v1/recycle_profiles",
+            &json!({"name": "Eager", "reattempts": waits, "gateway_ids": [s.gw]}),
+        )
+        .await;
+    let bad = store_card(&s, "4000000000000341").await;
+    let pur = declining_purchase(&s, bad).await;
+    let t0 = next_at(&purchase(&s, &pur).await);
+    let state = s.app.state();
+    run_due(&state, "w1", t0, 50).await.unwrap();
+    let p = purchase(&s, &pur).await;
+    assert_eq!(
+        p["status"], "recycle_billing",
+        "a soft decline is recycled: {p}"
+    );
+    let first = p["attempts"][0]["payment_id"].as_str().unwrap().to_string();
+    let details = s.app.get(&format!("/v1/payments/{first}")).await.body["decline"].clone();
+    assert_eq!(details["class"], "soft", "{details}");
+    let store = &s.app.store;
+    let cols = "client_no, acct_no, gateway_id, pm_no, status, currency, amount, amount_authorized, amount_captured, amount_refunded, recurring_model, processor_payment_id, auth_no, initial_auth_txn_id, descriptor";
+    let rest = "busy_txn, card_key, version, created_at, updated_at";
+    kassa_storage::testing::execute(store, &format!(
+        "INSERT INTO payments (id, {cols}, details, {rest}) SELECT 'pay_hard', {cols}, REPLACE(REPLACE(details, '\"class\":\"soft\"', '\"class\":\"hard\"'), '\"advice\":null', '\"advice\":\"do_not_try_again\"'), {rest} FROM payments WHERE id = '{first}'"
+    )).await.unwrap();
+    kassa_storage::testing::execute(store, &format!(
+        "INSERT INTO purchase_attempts (purchase_id, cycle, attempt, payment_id, amount, status, decline_code, created_at) VALUES ('{pur}', 2, 2, 'pay_hard', 2000, 'started', NULL, 0)"
+    )).await.unwrap();
+    assert_eq!(
+        s.app.get("/v1/payments/pay_hard").await.body["decline"]["class"],
+        "hard"
+    );
+    for day in 1..6 {
+        run_due(&state, "w1", t0 + day * DAY, 50).await.unwrap();
+    }
+    let p = purchase(&s, &pur).await;
+    let attempts = p["attempts"].as_array().unwrap();
+    assert_eq!(
+        (p["status"].as_str(), attempts.len()),
+        (Some("recycle_failed"), 2),
+        "{p}"
+    );
+    assert_eq!(attempts[1]["status"], "declined");
+    let intents = s.emu.get(SECRET_KEY, "/v1/payment_intents?limit=100").await;
+    let sent = intents["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|pi| pi["amount"] == 2000)
+        .count();
+    assert_eq!(sent, 1, "nothing sent after the hard decline");
+}
