@@ -612,8 +612,7 @@ impl Store {
             .execute(&mut *tx)
             .await?;
         sqlx::query(
-            "UPDATE purchases SET status = $1, cycle = $2, attempt = $3, next_bill_at = $4, lease_owner = NULL, lease_until = NULL, updated_at = $5,
-                    price_override = $7
+            "UPDATE purchases SET status = $1, cycle = $2, attempt = $3, next_bill_at = $4, lease_owner = NULL, lease_until = NULL, updated_at = $5
              WHERE id = $6",
         )
         .bind(&p.status)
@@ -622,10 +621,20 @@ impl Store {
         .bind(p.next_bill_at)
         .bind(now)
         .bind(&p.id)
-        .bind(p.price_override)
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
+        Ok(())
+    }
+
+    /// Sets a purchase's price for later cycles (Hold Recycle Price after a recovery).
+    pub async fn set_purchase_price(&self, id: &str, price: i64) -> Result<(), StorageError> {
+        sqlx::query("UPDATE purchases SET price_override = $1, updated_at = $2 WHERE id = $3")
+            .bind(price)
+            .bind(now_millis())
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
         Ok(())
     }
 

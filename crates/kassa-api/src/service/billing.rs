@@ -533,14 +533,22 @@ pub async fn bill(
     };
     // The attempt is written first, with the payment's id: a crash after this point is found
     // again by that id and never billed under a new one.
-    let payment_id = match state.store.get_attempt(&p.id, cycle, attempt).await? {
-        Some(a) => a.payment_id,
+    // A started attempt keeps its recorded amount (the profile may have changed since).
+    let (payment_id, amount) = match state.store.get_attempt(&p.id, cycle, attempt).await? {
+        Some(a) => (a.payment_id, a.amount),
         None => {
             // The card networks' retry limits: refused here, before Stripe, with the reason.
-            let pm = state
+            let pm = match state
                 .store
                 .get_payment_method(client_no, p.acct_no, pm_no)
-                .await?;
+                .await
+            {
+                Ok(pm) => pm,
+                Err(e) => {
+                    state.store.release_purchase(&p.id).await?;
+                    return Err(e.into());
+                }
+            };
             if let Some(reason) =
                 super::recycle::network_refusal(state, client_no, &pm, now).await?
             {
@@ -577,7 +585,7 @@ pub async fn bill(
                     message: "this cycle is being billed already".into(),
                 });
             }
-            id
+            (id, amount)
         }
     };
     let auth = worker_auth(client_no);
@@ -693,6 +701,9 @@ pub async fn bill(
         ..Default::default()
     };
     state.store.finish_attempt(&p, &a).await?;
+    if approved && p.price_override == Some(amount) && amount < base {
+        state.store.set_purchase_price(&p.id, amount).await?;
+    }
     // Recycling failed: the cycle's price becomes a debt on the account's balance (settled
     // later); billed after all (a reactivated purchase): that debt is withdrawn.
     if p.status == "recycle_failed" {
