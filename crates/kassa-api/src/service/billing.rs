@@ -538,37 +538,11 @@ pub async fn bill(
         Some(a) => (a.payment_id, a.amount),
         None => {
             // The card networks' retry limits: refused here, before Stripe, with the reason.
-            let pm = match state
-                .store
-                .get_payment_method(client_no, p.acct_no, pm_no)
-                .await
+            if super::recycle::refuse_over_network_limit(
+                state, &mut p, pm_no, cycle, amount, base, now,
+            )
+            .await?
             {
-                Ok(pm) => pm,
-                Err(e) => {
-                    state.store.release_purchase(&p.id).await?;
-                    return Err(e.into());
-                }
-            };
-            if let Some(reason) =
-                super::recycle::network_refusal(state, client_no, &pm, now).await?
-            {
-                tracing::info!(purchase = %p.id, %reason, "rebill refused: network retry limit");
-                p.status = "recycle_failed".into();
-                p.attempt = attempt;
-                p.next_bill_at = None;
-                let a = AttemptRecord {
-                    cycle,
-                    attempt,
-                    payment_id: String::new(),
-                    amount,
-                    status: "refused".into(),
-                    decline_code: Some("network_retry_limit".into()),
-                    ..Default::default()
-                };
-                state.store.start_attempt(&p.id, &a).await?;
-                state.store.finish_attempt(&p, &a).await?;
-                super::balance::owe_failed_rebill(state, &p, cycle, base).await?;
-                super::notifications::notify(state, client_no, "rebill.failed", json!({"purchase_id": p.id, "cycle": cycle, "amount": amount, "payment_id": null, "status": p.status, "reason": "network_retry_limit"})).await;
                 return Ok(purchase_view(&p, None));
             }
             let id = kassa_secrets::new_id("pay_")?;

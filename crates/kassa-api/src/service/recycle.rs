@@ -4,7 +4,9 @@
 
 use kassa_domain::json::{merge_patch, parse};
 use kassa_domain::recycle::{network_limit, RecycleRules};
-use kassa_storage::{PaymentMethodRecord, RecycleProfileRecord, StorageError};
+use kassa_storage::{
+    AttemptRecord, PaymentMethodRecord, PurchaseRecord, RecycleProfileRecord, StorageError,
+};
 use serde_json::{json, Map, Value};
 
 use crate::auth::Auth;
@@ -204,4 +206,52 @@ pub async fn network_refusal(
             limit.brand, limit.max_declines, limit.period_days
         )
     }))
+}
+
+/// Before rebill attempt `p.attempt + 1` of `cycle`: when the card's network would refuse it,
+/// records the attempt as `refused` (`network_retry_limit`, no payment), ends the purchase
+/// `recycle_failed` with the cycle's `base` price owed, and returns true.
+pub async fn refuse_over_network_limit(
+    state: &AppState,
+    p: &mut PurchaseRecord,
+    pm_no: i64,
+    cycle: i64,
+    amount: i64,
+    base: i64,
+    now: i64,
+) -> Result<bool, ApiError> {
+    let client_no = p.client_no;
+    let attempt = p.attempt + 1;
+    let pm = match state
+        .store
+        .get_payment_method(client_no, p.acct_no, pm_no)
+        .await
+    {
+        Ok(pm) => pm,
+        Err(e) => {
+            state.store.release_purchase(&p.id).await?;
+            return Err(e.into());
+        }
+    };
+    let Some(reason) = network_refusal(state, client_no, &pm, now).await? else {
+        return Ok(false);
+    };
+    tracing::info!(purchase = %p.id, %reason, "rebill refused: network retry limit");
+    p.status = "recycle_failed".into();
+    p.attempt = attempt;
+    p.next_bill_at = None;
+    let a = AttemptRecord {
+        cycle,
+        attempt,
+        payment_id: String::new(),
+        amount,
+        status: "refused".into(),
+        decline_code: Some("network_retry_limit".into()),
+        ..Default::default()
+    };
+    state.store.start_attempt(&p.id, &a).await?;
+    state.store.finish_attempt(p, &a).await?;
+    super::balance::owe_failed_rebill(state, p, cycle, base).await?;
+    super::notifications::notify(state, client_no, "rebill.failed", json!({"purchase_id": p.id, "cycle": cycle, "amount": amount, "payment_id": null, "status": p.status, "reason": "network_retry_limit"})).await;
+    Ok(true)
 }
