@@ -7,7 +7,8 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::routes::{
-    accounts, audit, billing, gateways, groups, notifications, payments, reports, webhooks,
+    accounts, audit, balance, billing, gateways, groups, notifications, orders, payments, recycle,
+    reports, webhooks,
 };
 use crate::AppState;
 
@@ -110,6 +111,10 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(accounts::create, accounts::list))
         .routes(routes!(accounts::get, accounts::update))
         .routes(routes!(accounts::status_history))
+        .routes(routes!(balance::get))
+        .routes(routes!(balance::add_charge))
+        .routes(routes!(balance::settle))
+        .routes(routes!(balance::collect))
         .routes(routes!(payments::create_pm, payments::list_pms))
         .routes(routes!(payments::get_pm, payments::delete_pm))
         .routes(routes!(payments::pm_history))
@@ -138,10 +143,14 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(billing::restore_campaign))
         .routes(routes!(billing::create_product))
         .routes(routes!(billing::create_order))
+        .routes(routes!(orders::get))
+        .routes(routes!(orders::upsell))
         .routes(routes!(
             billing::create_routing_profile,
             billing::list_routing_profiles
         ))
+        .routes(routes!(recycle::create, recycle::list))
+        .routes(routes!(recycle::get, recycle::update))
         .routes(routes!(billing::list_purchases))
         .routes(routes!(billing::get_purchase, billing::update_purchase))
         .routes(routes!(billing::cancel_purchase))

@@ -4,6 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::money::MinorUnits;
+use crate::recycle::RecycleRules;
 use crate::ValidationError;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -114,10 +115,8 @@ pub enum RebillOutcome {
     Failed,
 }
 
-/// Days to wait before each retry of a soft-declined rebill (the default recycle profile, as data).
-pub const RECYCLE_DAYS: &[i64] = &[3, 5, 7];
-
-/// The outcome of a rebill attempt number `attempt` (1 for the scheduled bill) at `now`.
+/// The outcome of a rebill attempt number `attempt` (1 for the scheduled bill) at `now`; soft
+/// declines wait as the recycle profile's `rules` say.
 pub fn rebill_outcome(
     approved: bool,
     hard: bool,
@@ -125,6 +124,7 @@ pub fn rebill_outcome(
     schedule: &Schedule,
     cycle: u32,
     now: i64,
+    rules: &RecycleRules,
 ) -> RebillOutcome {
     if approved {
         return RebillOutcome::Billed {
@@ -134,9 +134,9 @@ pub fn rebill_outcome(
     if hard {
         return RebillOutcome::Failed;
     }
-    match RECYCLE_DAYS.get(attempt.saturating_sub(1)) {
+    match rules.wait_after(attempt) {
         Some(days) => RebillOutcome::Retry {
-            at: now + days * 86_400_000,
+            at: now + i64::from(days) * 86_400_000,
         },
         None => RebillOutcome::Failed,
     }
@@ -194,22 +194,23 @@ mod tests {
     #[test]
     fn rebill_outcomes() {
         let s = schedule(json!({"prices": [100], "interval_unit": "days", "interval_count": 30}));
+        let d = RecycleRules::default();
         assert_eq!(
-            rebill_outcome(true, false, 1, &s, 2, 0),
+            rebill_outcome(true, false, 1, &s, 2, 0, &d),
             RebillOutcome::Billed {
                 next_bill_at: Some(30 * 86_400_000)
             }
         );
         assert_eq!(
-            rebill_outcome(false, true, 1, &s, 2, 0),
+            rebill_outcome(false, true, 1, &s, 2, 0, &d),
             RebillOutcome::Failed
         );
         assert_eq!(
-            rebill_outcome(false, false, 1, &s, 2, 0),
+            rebill_outcome(false, false, 1, &s, 2, 0, &d),
             RebillOutcome::Retry { at: 3 * 86_400_000 }
         );
         assert_eq!(
-            rebill_outcome(false, false, 4, &s, 2, 0),
+            rebill_outcome(false, false, 4, &s, 2, 0, &d),
             RebillOutcome::Failed
         );
     }

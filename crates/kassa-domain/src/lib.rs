@@ -19,6 +19,7 @@ pub mod money;
 pub mod notify;
 pub mod payment;
 pub mod rate;
+pub mod recycle;
 pub mod reports;
 pub mod routing;
 pub mod settings;

@@ -627,6 +627,17 @@ impl Store {
         Ok(())
     }
 
+    /// Sets a purchase's price for later cycles (Hold Recycle Price after a recovery).
+    pub async fn set_purchase_price(&self, id: &str, price: i64) -> Result<(), StorageError> {
+        sqlx::query("UPDATE purchases SET price_override = $1, updated_at = $2 WHERE id = $3")
+            .bind(price)
+            .bind(now_millis())
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
     /// Releases a lease without a change (the outcome is still unknown; the reconciler decides).
     pub async fn release_purchase(&self, id: &str) -> Result<(), StorageError> {
         sqlx::query("UPDATE purchases SET lease_owner = NULL, lease_until = NULL WHERE id = $1")

@@ -11,6 +11,7 @@
 
 mod accounts;
 mod audit;
+mod balance;
 mod billing;
 mod clients;
 mod console;
@@ -23,12 +24,15 @@ pub mod migrate;
 mod notifications;
 mod payment_methods;
 mod payments;
+mod recycle;
 mod reports;
+mod upsells;
 mod volume;
 mod webhooks;
 
 pub use accounts::{AccountFilter, AccountRecord, AccountWrite, StatusChange, StatusHistoryRecord};
 pub use audit::{AuditEntry, AuditRecord};
+pub use balance::BalanceEntryRecord;
 pub use billing::{
     AttemptRecord, CampaignRecord, OrderRecord, ProductRecord, PurchaseRecord, RoutingProfileRecord,
 };
@@ -42,6 +46,7 @@ pub use idempotency::{IdempotencyBegin, StoredResponse};
 pub use notifications::{EndpointRecord, NotificationRecord};
 pub use payment_methods::PaymentMethodRecord;
 pub use payments::{PaymentRecord, PaymentUpdate, TransactionRecord, TxnOutcome};
+pub use recycle::RecycleProfileRecord;
 pub use reports::{CapturedTotal, ChargebackRow, DeclineRow, DueRow, VolumeMonth};
 pub use volume::Volume;
 pub use webhooks::{CardUpdate, ChargebackRecord, ChargebackWrite, WebhookEventRecord};

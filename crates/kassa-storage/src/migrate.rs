@@ -65,7 +65,11 @@ const MIGRATIONS: &[Migration] = &[
         name: "card_setup",
         sql: include_str!("../migrations/0010_card_setup.sql"),
     },
-    // 11 is recycle profiles (billing).
+    Migration {
+        version: 11,
+        name: "recycle_and_balance",
+        sql: include_str!("../migrations/0011_recycle_and_balance.sql"),
+    },
     Migration {
         version: 12,
         name: "console_sessions",

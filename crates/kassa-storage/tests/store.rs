@@ -558,3 +558,58 @@ async fn monthly_cap_holds_under_concurrent_reservations() {
         "no cap"
     );
 }
+
+/// A gateway is in at most one recycle profile: the table's key says so even when two writers
+/// race past the service's check, and the refused write leaves nothing behind.
+#[tokio::test]
+async fn a_gateway_is_in_one_recycle_profile() {
+    let (_db, store) = store().await;
+    let (c, _) = store.create_client("One", "h1", "l1").await.unwrap();
+    let g1 = store
+        .insert_gateway(c.client_no, &gw("{}"), audit(c.client_no, "create"))
+        .await
+        .unwrap();
+    let g2 = store
+        .insert_gateway(c.client_no, &gw("{}"), audit(c.client_no, "create"))
+        .await
+        .unwrap();
+    let profile = |name: &str, gateway_ids: Vec<i64>| RecycleProfileRecord {
+        client_no: c.client_no,
+        name: name.into(),
+        rules: r#"{"reattempts":[]}"#.into(),
+        gateway_ids,
+        ..Default::default()
+    };
+    let first = store
+        .insert_recycle_profile(&profile("A", vec![g1.id]))
+        .await
+        .unwrap();
+    assert_eq!(first.gateway_ids, vec![g1.id]);
+    let taken = store
+        .insert_recycle_profile(&profile("B", vec![g2.id, g1.id]))
+        .await;
+    assert!(matches!(taken, Err(StorageError::Conflict(_))), "{taken:?}");
+    assert_eq!(
+        store
+            .list_recycle_profiles(c.client_no)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    assert_eq!(
+        store.recycle_profile_of_gateway(g2.id).await.unwrap(),
+        None,
+        "rolled back"
+    );
+    // Updates are optimistic, and move gateways as a whole.
+    let mut moved = first.clone();
+    moved.gateway_ids = vec![g2.id];
+    let moved = store.update_recycle_profile(&moved).await.unwrap();
+    assert_eq!((moved.version, moved.gateway_ids.clone()), (2, vec![g2.id]));
+    assert!(matches!(
+        store.update_recycle_profile(&first).await,
+        Err(StorageError::Stale)
+    ));
+    assert_eq!(store.recycle_profile_of_gateway(g1.id).await.unwrap(), None);
+}

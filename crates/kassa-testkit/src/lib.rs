@@ -21,6 +21,8 @@ pub struct TestApp {
     pub store: Store,
     pub http: reqwest::Client,
     pub db: TestDb,
+    /// The master key (base64), for `kassa` processes that share this database.
+    pub master_key: String,
     state: kassa_api::AppState,
     server: tokio::task::JoinHandle<()>,
 }
@@ -59,7 +61,7 @@ impl TestApp {
         let store = Store::connect(&db.url)
             .await
             .expect("connect test database");
-        let (master_key, _) = MasterKey::generate().expect("master key");
+        let (master_key, master_key_b64) = MasterKey::generate().expect("master key");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind");
@@ -81,6 +83,7 @@ impl TestApp {
             store,
             http: reqwest::Client::new(),
             db,
+            master_key: master_key_b64,
             state,
             server,
         };

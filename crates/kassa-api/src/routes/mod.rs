@@ -1,11 +1,14 @@
 pub mod accounts;
 pub mod audit;
+pub mod balance;
 pub mod billing;
 pub mod gateways;
 pub mod groups;
 pub mod health;
 pub mod notifications;
+pub mod orders;
 pub mod payments;
+pub mod recycle;
 pub mod reports;
 pub mod three_ds;
 pub mod webhooks;

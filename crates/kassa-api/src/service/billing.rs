@@ -395,29 +395,16 @@ pub async fn create_order(
     let mut purchases = Vec::new();
     if ok {
         for (p, _) in products.iter().filter(|(p, _)| p.schedule.is_some()) {
-            let schedule: Schedule = serde_json::from_str(p.schedule.as_deref().unwrap_or("{}"))
-                .map_err(ApiError::internal)?;
-            let next = schedule.next_bill_at(1, now);
-            purchases.push(PurchaseRecord {
-                id: kassa_secrets::new_id("pur_")?,
-                client_no: auth.client_no,
+            purchases.push(start_purchase(
+                auth.client_no,
                 acct_no,
-                order_id: order_id.clone(),
-                product_id: p.id,
+                &order_id,
+                p,
                 gateway_id,
                 pm_no,
-                status: if next.is_none() {
-                    "completed".into()
-                } else if schedule.trial_days.is_some() {
-                    "trial".into()
-                } else {
-                    "active".into()
-                },
-                cycle: 1,
-                next_bill_at: next,
-                currency: campaign.currency.clone(),
-                ..Default::default()
-            });
+                &campaign.currency,
+                now,
+            )?);
         }
     }
     let order = OrderRecord {
@@ -450,6 +437,43 @@ pub async fn create_order(
     )
 }
 
+/// The purchase a recurring product starts when its first cycle was charged at `now`.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn start_purchase(
+    client_no: i64,
+    acct_no: i64,
+    order_id: &str,
+    p: &ProductRecord,
+    gateway_id: i64,
+    pm_no: Option<i64>,
+    currency: &str,
+    now: i64,
+) -> Result<PurchaseRecord, ApiError> {
+    let schedule: Schedule =
+        serde_json::from_str(p.schedule.as_deref().unwrap_or("{}")).map_err(ApiError::internal)?;
+    let next = schedule.next_bill_at(1, now);
+    Ok(PurchaseRecord {
+        id: kassa_secrets::new_id("pur_")?,
+        client_no,
+        acct_no,
+        order_id: order_id.to_string(),
+        product_id: p.id,
+        gateway_id,
+        pm_no,
+        status: if next.is_none() {
+            "completed".into()
+        } else if schedule.trial_days.is_some() {
+            "trial".into()
+        } else {
+            "active".into()
+        },
+        cycle: 1,
+        next_bill_at: next,
+        currency: currency.to_string(),
+        ..Default::default()
+    })
+}
+
 /// The worker's identity for the purchases it leases.
 fn worker_auth(client_no: i64) -> Auth {
     Auth {
@@ -477,9 +501,12 @@ pub async fn bill(
         .map_err(ApiError::internal)?;
     let cycle = p.cycle + 1;
     let attempt = p.attempt + 1;
-    let amount = p
+    let base = p
         .price_override
         .unwrap_or_else(|| schedule.price(cycle as u32));
+    // Re-attempts follow the gateway's recycle profile: its waits and price reductions.
+    let rules = super::recycle::rules_for(state, p.gateway_id).await?;
+    let amount = rules.price(base, attempt as usize);
     if p.needs_new_card {
         state.store.release_purchase(&p.id).await?;
         return Err(ApiError::Conflict {
@@ -501,13 +528,23 @@ pub async fn bill(
         };
         state.store.start_attempt(&p.id, &a).await?;
         state.store.finish_attempt(&p, &a).await?;
+        super::balance::owe_failed_rebill(state, &p, cycle, base).await?;
         return Ok(purchase_view(&p, None));
     };
     // The attempt is written first, with the payment's id: a crash after this point is found
     // again by that id and never billed under a new one.
-    let payment_id = match state.store.get_attempt(&p.id, cycle, attempt).await? {
-        Some(a) => a.payment_id,
+    // A started attempt keeps its recorded amount (the profile may have changed since).
+    let (payment_id, amount) = match state.store.get_attempt(&p.id, cycle, attempt).await? {
+        Some(a) => (a.payment_id, a.amount),
         None => {
+            // The card networks' retry limits: refused here, before Stripe, with the reason.
+            if super::recycle::refuse_over_network_limit(
+                state, &mut p, pm_no, cycle, amount, base, now,
+            )
+            .await?
+            {
+                return Ok(purchase_view(&p, None));
+            }
             let id = kassa_secrets::new_id("pay_")?;
             let a = AttemptRecord {
                 cycle,
@@ -522,7 +559,7 @@ pub async fn bill(
                     message: "this cycle is being billed already".into(),
                 });
             }
-            id
+            (id, amount)
         }
     };
     let auth = worker_auth(client_no);
@@ -595,8 +632,13 @@ pub async fn bill(
         &schedule,
         cycle as u32,
         now,
+        &rules,
     ) {
         RebillOutcome::Billed { next_bill_at } => {
+            if rules.hold_recycle_price && amount < base {
+                // Hold Recycle Price: later cycles keep the reduced price that recovered.
+                p.price_override = Some(amount);
+            }
             p.cycle = cycle;
             p.attempt = 0;
             p.next_bill_at = if p.cancel_at_end { None } else { next_bill_at };
@@ -633,6 +675,16 @@ pub async fn bill(
         ..Default::default()
     };
     state.store.finish_attempt(&p, &a).await?;
+    if approved && p.price_override == Some(amount) && amount < base {
+        state.store.set_purchase_price(&p.id, amount).await?;
+    }
+    // Recycling failed: the cycle's price becomes a debt on the account's balance (settled
+    // later); billed after all (a reactivated purchase): that debt is withdrawn.
+    if p.status == "recycle_failed" {
+        super::balance::owe_failed_rebill(state, &p, cycle, base).await?;
+    } else if approved {
+        state.store.void_rebill_debt(&p.id, cycle).await?;
+    }
     let event = if approved {
         "rebill.succeeded"
     } else {
@@ -651,18 +703,29 @@ pub async fn run_due(
     limit: i64,
 ) -> Result<usize, ApiError> {
     let mut done = 0;
+    let mut retried = false;
     loop {
         let ids = state
             .store
             .lease_due_purchases(worker, now, now + 5 * 60_000, limit)
             .await?;
         if ids.is_empty() {
+            // On PostgreSQL a lease that raced another worker's for the same rows waits for it,
+            // then finds them taken and returns none although more may be due: look once more
+            // (the other lease is committed by now) rather than idle until the next pass.
+            if done == 0 && !retried {
+                retried = true;
+                continue;
+            }
             return Ok(done);
         }
         for id in ids {
             let client_no = state.store.purchase_client(&id).await?;
             match bill(state, client_no, &id, now).await {
-                Ok(_) => done += 1,
+                Ok(_) => {
+                    tracing::debug!(purchase = %id, worker, "rebill billed");
+                    done += 1;
+                }
                 Err(e) => tracing::warn!(purchase = %id, error = %e, "rebill failed"),
             }
         }

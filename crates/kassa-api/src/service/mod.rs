@@ -1,6 +1,7 @@
 //! Use cases behind the routes: parse, check, seal, write with an audit entry, render.
 
 pub mod accounts;
+pub mod balance;
 pub mod billing;
 pub mod card_setup;
 pub mod checkout;
@@ -14,8 +15,10 @@ pub mod payment_methods;
 pub mod payment_ops;
 pub mod payments;
 pub mod reconcile;
+pub mod recycle;
 pub mod reports;
 pub mod sca;
+pub mod upsells;
 pub mod volume;
 pub mod webhooks;
 
