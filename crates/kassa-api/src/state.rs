@@ -31,6 +31,31 @@ pub struct AppState {
     pub config: Arc<Config>,
     /// One HTTP client for every call to Stripe (connection pooling, timeouts).
     pub http: reqwest::Client,
+    /// Each gateway's budget of Stripe calls, shared by all the work of this process.
+    pub throttles: Arc<Throttles>,
+}
+
+/// The gateways' throttles, made on first use and remade when their limits change.
+#[derive(Default)]
+pub struct Throttles(std::sync::Mutex<std::collections::HashMap<i64, Arc<kassa_stripe::Throttle>>>);
+
+impl Throttles {
+    pub fn get(
+        &self,
+        gateway_id: i64,
+        limits: kassa_domain::gateway::RateLimits,
+    ) -> Arc<kassa_stripe::Throttle> {
+        let want = (limits.requests_per_second, limits.max_concurrency);
+        let mut map = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        match map.get(&gateway_id) {
+            Some(t) if t.limits() == want => t.clone(),
+            _ => {
+                let t = Arc::new(kassa_stripe::Throttle::new(want.0, want.1));
+                map.insert(gateway_id, t.clone());
+                t
+            }
+        }
+    }
 }
 
 impl AppState {
@@ -41,6 +66,7 @@ impl AppState {
             metrics: Arc::new(Metrics::new()),
             config: Arc::new(config),
             http: kassa_stripe::StripeClient::http_client().unwrap_or_default(),
+            throttles: Arc::default(),
         }
     }
 }

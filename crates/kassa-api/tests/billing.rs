@@ -318,6 +318,72 @@ async fn concurrent_workers_never_bill_twice() {
     assert_eq!(rebills, 12);
 }
 
+/// Eight workers billing side by side against a monthly cap: the cap holds — what would take the
+/// month's volume over it never reaches Stripe.
+#[tokio::test]
+async fn eight_concurrent_workers_never_exceed_the_cap() {
+    let s =
+        shop(json!({"prices": [100, 1500], "interval_unit": "days", "interval_count": 30})).await;
+    let mut ids = Vec::new();
+    for _ in 0..12 {
+        ids.push(
+            order(&s).await["purchases"][0]["id"]
+                .as_str()
+                .unwrap()
+                .to_string(),
+        );
+    }
+    let gw = s.app.get("/v1/gateways").await.body["data"][0]["id"]
+        .as_i64()
+        .unwrap();
+    // Whatever the first charges used, room is left for exactly five 15.00 rebills.
+    let used = s.app.get(&format!("/v1/gateways/{gw}/usage")).await.body["gross"]
+        .as_i64()
+        .unwrap();
+    let cap = used + 5 * 1500 + 1000;
+    let r = s
+        .app
+        .patch(
+            &format!("/v1/gateways/{gw}"),
+            &json!({"limits": {"monthly_cap": cap}}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    // Due now (the same month as the first charges).
+    kassa_storage::testing::execute(
+        &s.app.store,
+        &format!(
+            "UPDATE purchases SET next_bill_at = {}",
+            kassa_storage::now_millis() - 60_000
+        ),
+    )
+    .await
+    .unwrap();
+    let now = kassa_storage::now_millis();
+    let state = s.app.state();
+    let workers: Vec<_> = (0..8)
+        .map(|w| {
+            let st = state.clone();
+            tokio::spawn(async move { run_due(&st, &format!("w{w}"), now, 2).await })
+        })
+        .collect();
+    for w in workers {
+        w.await.unwrap().unwrap();
+    }
+    let usage = s.app.get(&format!("/v1/gateways/{gw}/usage")).await.body;
+    assert!(usage["gross"].as_i64().unwrap() <= cap, "{usage}");
+    assert_eq!(usage["reserved"], 0, "{usage}");
+    let intents = s.emu.get(SECRET_KEY, "/v1/payment_intents?limit=100").await;
+    let rebills = intents["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|pi| pi["amount"] == 1500 && pi["status"] == "succeeded")
+        .count();
+    assert_eq!(rebills, 5, "exactly what fits under the cap reached Stripe");
+    assert_eq!(usage["gross"].as_i64().unwrap(), used + 5 * 1500);
+}
+
 #[tokio::test]
 async fn campaigns_delete_and_restore() {
     let s = shop(json!({"prices": [100], "interval_unit": "days", "interval_count": 30})).await;

@@ -9,11 +9,12 @@
 //! them the tests are skipped, except under CI (`CI` set), where they fail.
 
 use std::path::PathBuf;
-use std::process::Command;
 use std::time::Duration;
 
-use kassa_testkit::{browser_tools, BrowserTools as Tools, Emulator, StatusCode, TestApp};
-use serde_json::{json, Value};
+use kassa_testkit::{
+    browser_tools, run_browser_script, BrowserTools as Tools, Emulator, StatusCode, TestApp,
+};
+use serde_json::json;
 
 const CHALLENGE_CARD: &str = "4000000000003220";
 
@@ -41,39 +42,9 @@ impl Drop for Walk {
 
 /// Runs the browser: open `redirect`, click `button` (`complete` / `fail`), wait for `termination`.
 async fn walk(tools: Tools, redirect: &str, button: &str, termination: &str) -> Walk {
-    let Tools {
-        python,
-        driver,
-        chromium,
-    } = tools;
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/browser/walk_3ds.py");
-    let args = [redirect, button, termination].map(str::to_string);
-    let run = tokio::task::spawn_blocking(move || {
-        Command::new(python)
-            .arg(script)
-            .args(args)
-            .env("KASSA_CHROMEDRIVER", driver)
-            .env("KASSA_CHROMIUM", chromium)
-            .env("SE_OFFLINE", "true")
-            .env("PYTHONDONTWRITEBYTECODE", "1")
-            .output()
-    });
-    let output = tokio::time::timeout(Duration::from_secs(180), run)
-        .await
-        .expect("walk_3ds.py timed out")
-        .unwrap()
-        .expect("cannot start KASSA_PYTHON");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(
-        output.status.success(),
-        "walk_3ds.py failed ({}):\n--- stdout ---\n{stdout}\n--- stderr ---\n{stderr}",
-        output.status
-    );
-    let line = stdout.lines().rev().find(|l| !l.trim().is_empty());
-    let seen: Value = line
-        .and_then(|l| serde_json::from_str(l).ok())
-        .unwrap_or_else(|| panic!("walk_3ds.py printed no JSON:\n{stdout}\n{stderr}"));
+    let args = [redirect, button, termination].map(str::to_string).to_vec();
+    let seen = run_browser_script(tools, script, args, Duration::from_secs(180)).await;
     let text = |k: &str| {
         seen[k]
             .as_str()

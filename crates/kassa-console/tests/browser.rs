@@ -7,11 +7,10 @@
 //! (scripts/browser-env); without them the test is skipped, except under CI, where it fails.
 
 use std::path::PathBuf;
-use std::process::Command;
 use std::time::Duration;
 
-use kassa_testkit::{browser_tools, Emulator, TestApp};
-use serde_json::{json, Value};
+use kassa_testkit::{browser_tools, run_browser_script, Emulator, TestApp};
+use serde_json::json;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_operator_walks_the_console() {
@@ -45,34 +44,7 @@ async fn an_operator_walks_the_console() {
         app.api_key.clone(),
         shots.display().to_string(),
     ];
-    let run = tokio::task::spawn_blocking(move || {
-        Command::new(tools.python)
-            .arg(script)
-            .args(args)
-            .env("KASSA_CHROMEDRIVER", tools.driver)
-            .env("KASSA_CHROMIUM", tools.chromium)
-            .env("SE_OFFLINE", "true")
-            .env("PYTHONDONTWRITEBYTECODE", "1")
-            .output()
-    });
-    let output = tokio::time::timeout(Duration::from_secs(240), run)
-        .await
-        .expect("console.py timed out")
-        .unwrap()
-        .expect("cannot start KASSA_PYTHON");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(
-        output.status.success(),
-        "console.py failed ({}):\n--- stdout ---\n{stdout}\n--- stderr ---\n{stderr}",
-        output.status
-    );
-    let seen: Value = stdout
-        .lines()
-        .rev()
-        .find(|l| !l.trim().is_empty())
-        .and_then(|l| serde_json::from_str(l).ok())
-        .unwrap_or_else(|| panic!("console.py printed no JSON:\n{stdout}\n{stderr}"));
+    let seen = run_browser_script(tools, script, args.to_vec(), Duration::from_secs(240)).await;
     assert_eq!(seen["gateways"], json!(["Main Stripe"]), "{seen}");
     let notice = seen["notice"].as_str().unwrap();
     assert!(notice.starts_with("Gateway duplicated as #"), "{notice}");

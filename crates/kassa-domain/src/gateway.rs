@@ -239,6 +239,38 @@ pub struct GatewaySettings {
     pub fraud: FraudSettings,
     #[serde(default)]
     pub three_ds: ThreeDsSettings,
+    /// Kassa's budget of Stripe calls for this account (Stripe answers 429 past its limits).
+    #[serde(default)]
+    pub rate_limits: RateLimits,
+}
+
+/// How fast Kassa calls Stripe for one gateway account, across all its work in one process.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RateLimits {
+    /// Requests a second (Stripe allows 100 in live mode, 25 in test mode). 1–1000, default 25.
+    #[serde(default = "default_per_second")]
+    pub requests_per_second: u32,
+    /// Requests in flight at once. 1–200, default 10.
+    #[serde(default = "default_concurrency")]
+    pub max_concurrency: u32,
+}
+
+impl Default for RateLimits {
+    fn default() -> Self {
+        RateLimits {
+            requests_per_second: default_per_second(),
+            max_concurrency: default_concurrency(),
+        }
+    }
+}
+
+fn default_per_second() -> u32 {
+    25
+}
+
+fn default_concurrency() -> u32 {
+    10
 }
 
 fn default_duplicate_window() -> u32 {
@@ -281,6 +313,18 @@ impl GatewaySettings {
     /// the caller; `has_webhook_secrets` is not needed here.
     pub fn validate(&self, kind: GatewayType) -> Result<(), ValidationError> {
         field("title", check_text(&self.title, 100))?;
+        if !(1..=1000).contains(&self.rate_limits.requests_per_second) {
+            return Err(ValidationError::new(
+                "rate_limits.requests_per_second",
+                "must be from 1 to 1000",
+            ));
+        }
+        if !(1..=200).contains(&self.rate_limits.max_concurrency) {
+            return Err(ValidationError::new(
+                "rate_limits.max_concurrency",
+                "must be from 1 to 200",
+            ));
+        }
         opt_field("public_key", &self.public_key, |v| {
             crate::keys::PublishableKey::parse(v).map(|_| ())
         })?;

@@ -504,6 +504,17 @@ impl Store {
         rows.iter().map(|r| Ok(r.try_get("id")?)).collect()
     }
 
+    /// How many purchases are due at `now` (what a rebill run will try to bill).
+    pub async fn count_due_purchases(&self, now: i64) -> Result<i64, StorageError> {
+        let row = sqlx::query(
+            "SELECT COUNT(*) AS n FROM purchases WHERE status IN ('active', 'trial', 'recycle_billing') AND needs_new_card = 0 AND next_bill_at <= $1",
+        )
+        .bind(now)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(row.try_get("n")?)
+    }
+
     /// Leases one purchase (Force Bill Now), whatever its date; false when another worker has it.
     pub async fn lease_purchase(
         &self,
@@ -513,7 +524,7 @@ impl Store {
         now: i64,
         until: i64,
     ) -> Result<bool, StorageError> {
-        let r = sqlx::query("UPDATE purchases SET lease_owner = $1, lease_until = $2 WHERE client_no = $3 AND id = $4 AND (lease_until IS NULL OR lease_until < $5)")
+        let r = sqlx::query("UPDATE purchases SET lease_owner = $1, lease_until = $2 WHERE client_no = $3 AND id = $4 AND (lease_until IS NULL OR lease_until < $5 OR lease_owner = 'deferred')")
             .bind(owner)
             .bind(until)
             .bind(client_no)
@@ -644,6 +655,18 @@ impl Store {
             .bind(id)
             .execute(&self.pool)
             .await?;
+        Ok(())
+    }
+
+    /// Sets a purchase aside until `until`: no worker leases it before then.
+    pub async fn defer_purchase(&self, id: &str, until: i64) -> Result<(), StorageError> {
+        sqlx::query(
+            "UPDATE purchases SET lease_owner = 'deferred', lease_until = $1 WHERE id = $2",
+        )
+        .bind(until)
+        .bind(id)
+        .execute(&self.pool)
+        .await?;
         Ok(())
     }
 

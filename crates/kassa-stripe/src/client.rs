@@ -44,6 +44,7 @@ pub struct StripeClient {
     base_url: String,
     secret_key: StripeSecretKey,
     retry: RetryPolicy,
+    throttle: Option<std::sync::Arc<crate::Throttle>>,
 }
 
 impl std::fmt::Debug for StripeClient {
@@ -63,7 +64,14 @@ impl StripeClient {
             base_url: base_url.trim_end_matches('/').to_string(),
             secret_key,
             retry: RetryPolicy::default(),
+            throttle: None,
         }
+    }
+
+    /// Every request waits for the gateway's rate and concurrency budget.
+    pub fn with_throttle(mut self, throttle: std::sync::Arc<crate::Throttle>) -> Self {
+        self.throttle = Some(throttle);
+        self
     }
 
     pub fn with_retry(mut self, retry: RetryPolicy) -> Self {
@@ -146,7 +154,13 @@ impl StripeClient {
         let mut backoff = self.retry.first_backoff;
         loop {
             attempt += 1;
-            match self.send_once(method.clone(), path, form, opts).await {
+            let permit = match &self.throttle {
+                Some(t) => t.acquire().await,
+                None => None,
+            };
+            let result = self.send_once(method.clone(), path, form, opts).await;
+            drop(permit);
+            match result {
                 Ok(v) => return Ok(v),
                 // Without an idempotency key a POST is retried only if it surely did nothing.
                 Err(e)

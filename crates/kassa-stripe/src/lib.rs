@@ -12,7 +12,9 @@ mod error;
 mod form;
 pub mod objects;
 pub mod params;
+mod throttle;
 
 pub use client::{RequestOptions, RetryPolicy, StripeClient, API_VERSION};
 pub use error::{ApiError, ErrorKind, StripeError};
 pub use form::Form;
+pub use throttle::Throttle;

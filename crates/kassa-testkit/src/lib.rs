@@ -344,3 +344,44 @@ pub fn browser_tools() -> Option<BrowserTools> {
     eprintln!("skipped: {why}");
     None
 }
+
+/// Runs one of the suite's selenium scripts with the browser tools and returns the JSON object
+/// it printed last on standard output; fails the test with its output otherwise.
+pub async fn run_browser_script(
+    tools: BrowserTools,
+    script: &str,
+    args: Vec<String>,
+    timeout: std::time::Duration,
+) -> Value {
+    let name = script.rsplit('/').next().unwrap_or(script).to_string();
+    let script = script.to_string();
+    let run = tokio::task::spawn_blocking(move || {
+        std::process::Command::new(tools.python)
+            .arg(script)
+            .args(args)
+            .env("KASSA_CHROMEDRIVER", tools.driver)
+            .env("KASSA_CHROMIUM", tools.chromium)
+            .env("SE_OFFLINE", "true")
+            .env("PYTHONDONTWRITEBYTECODE", "1")
+            .env("PYTHONPATH", concat!(env!("CARGO_MANIFEST_DIR"), "/python"))
+            .output()
+    });
+    let output = tokio::time::timeout(timeout, run)
+        .await
+        .unwrap_or_else(|_| panic!("{name} timed out"))
+        .expect("browser script task")
+        .expect("cannot start KASSA_PYTHON");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        output.status.success(),
+        "{name} failed ({}):\n--- stdout ---\n{stdout}\n--- stderr ---\n{stderr}",
+        output.status
+    );
+    stdout
+        .lines()
+        .rev()
+        .find(|l| !l.trim().is_empty())
+        .and_then(|l| serde_json::from_str(l).ok())
+        .unwrap_or_else(|| panic!("{name} printed no JSON:\n{stdout}\n{stderr}"))
+}

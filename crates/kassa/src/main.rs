@@ -2,6 +2,7 @@
 //! `clients create` makes a client (tenant) and its API key.
 
 mod config;
+mod progress;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -328,15 +329,28 @@ async fn rebill_run(until: Option<String>, db: DatabaseArgs, key: KeyArgs) -> Re
                 / 1_000_000) as i64
         }
     };
-    let billed = kassa_api::service::billing::run_due(
+    let due = state
+        .store
+        .count_due_purchases(at)
+        .await
+        .map_err(|e| CliError::Io(e.to_string()))?;
+    let bar = progress::Bar::new(due.max(0) as usize);
+    let billed = kassa_api::service::billing::run_due_reporting(
         &state,
         &kassa_api::service::billing::worker_name(),
         at,
-        50,
+        200,
+        &|n| bar.show(n),
     )
     .await
     .map_err(|e| CliError::Io(e.to_string()))?;
-    println!("{}", serde_json::json!({"billed": billed}));
+    let seconds = bar.finish(billed);
+    println!(
+        "{}",
+        serde_json::json!({"due": due, "billed": billed, "not_billed": (due - billed as i64).max(0),
+                           "seconds": (seconds * 1000.0).round() / 1000.0,
+                           "per_second": if seconds > 0.0 { (billed as f64 / seconds).round() } else { 0.0 }})
+    );
     Ok(())
 }
 

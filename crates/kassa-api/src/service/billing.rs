@@ -613,7 +613,12 @@ pub async fn bill(
                     )
                 }
                 Err(e) => {
-                    state.store.release_purchase(&p.id).await?;
+                    // Refused before Stripe (the gateway's cap, a disabled gateway): not again
+                    // in this run, and not before an hour has passed.
+                    state
+                        .store
+                        .defer_purchase(&p.id, now + REFUSED_RETRY_MS)
+                        .await?;
                     return Err(e);
                 }
             }
@@ -621,8 +626,12 @@ pub async fn bill(
         Err(e) => return Err(e.into()),
     };
     if !matches!(status.as_str(), "captured" | "authorized" | "declined") {
-        // Unknown for now: keep the attempt open; the next run finds it by its payment.
-        state.store.release_purchase(&p.id).await?;
+        // Unknown for now: keep the attempt open; a later run (after the reconciler) finds it by
+        // its payment.
+        state
+            .store
+            .defer_purchase(&p.id, now + UNKNOWN_RETRY_MS)
+            .await?;
         return Ok(purchase_view(&p, None));
     }
     match rebill_outcome(
@@ -702,6 +711,17 @@ pub async fn run_due(
     now: i64,
     limit: i64,
 ) -> Result<usize, ApiError> {
+    run_due_reporting(state, worker, now, limit, &|_| {}).await
+}
+
+/// [`run_due`], telling `progress` the running count after each purchase.
+pub async fn run_due_reporting(
+    state: &AppState,
+    worker: &str,
+    now: i64,
+    limit: i64,
+    progress: &(dyn Fn(usize) + Sync),
+) -> Result<usize, ApiError> {
     let mut done = 0;
     let mut retried = false;
     loop {
@@ -719,15 +739,52 @@ pub async fn run_due(
             }
             return Ok(done);
         }
+        // Billed side by side; each gateway's throttle decides how fast they reach Stripe.
+        let mut running = tokio::task::JoinSet::new();
         for id in ids {
-            let client_no = state.store.purchase_client(&id).await?;
-            match bill(state, client_no, &id, now).await {
-                Ok(_) => {
-                    tracing::debug!(purchase = %id, worker, "rebill billed");
+            while running.len() >= WORKER_CONCURRENCY {
+                if let Some(Ok(true)) = running.join_next().await {
                     done += 1;
+                    progress(done);
                 }
-                Err(e) => tracing::warn!(purchase = %id, error = %e, "rebill failed"),
             }
+            let state = state.clone();
+            let worker = worker.to_string();
+            running.spawn(async move { bill_leased(&state, &worker, &id, now).await });
+        }
+        while let Some(r) = running.join_next().await {
+            if let Ok(true) = r {
+                done += 1;
+                progress(done);
+            }
+        }
+    }
+}
+
+/// A rebill refused before it reached Stripe is tried again after this long.
+const REFUSED_RETRY_MS: i64 = 60 * 60_000;
+/// A rebill whose outcome at Stripe is unknown is looked at again after this long.
+const UNKNOWN_RETRY_MS: i64 = 60_000;
+
+/// How many purchases one worker bills at once.
+pub const WORKER_CONCURRENCY: usize = 32;
+
+async fn bill_leased(state: &AppState, worker: &str, id: &str, now: i64) -> bool {
+    let client_no = match state.store.purchase_client(id).await {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::warn!(purchase = %id, error = %e, "rebill: purchase not readable");
+            return false;
+        }
+    };
+    match bill(state, client_no, id, now).await {
+        Ok(_) => {
+            tracing::debug!(purchase = %id, worker, "rebill billed");
+            true
+        }
+        Err(e) => {
+            tracing::warn!(purchase = %id, error = %e, "rebill failed");
+            false
         }
     }
 }

@@ -88,7 +88,9 @@ pub async fn load(
         .ok_or_else(|| ApiError::internal("gateway without a secret key"))?;
     let key = StripeSecretKey::parse(&state.master_key.open(PURPOSE_SECRET_KEY, sealed)?)
         .map_err(|e| ApiError::internal(e.message))?;
-    let client = StripeClient::new(state.http.clone(), &settings.api_base_url, key);
+    let throttle = state.throttles.get(record.id, settings.rate_limits);
+    let client =
+        StripeClient::new(state.http.clone(), &settings.api_base_url, key).with_throttle(throttle);
     let legacy = record.gateway_type == "stripe_v1";
     Ok(GatewayCtx {
         record,

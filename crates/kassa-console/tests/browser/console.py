@@ -20,46 +20,16 @@ import shutil
 import sys
 import tempfile
 
-os.environ["SE_OFFLINE"] = "true"
-os.environ.setdefault("NO_PROXY", "127.0.0.1,localhost")
-
-from selenium import webdriver  # noqa: E402
-from selenium.webdriver.chrome.service import Service  # noqa: E402
+from kassa_browser import WAIT_SECONDS, browser  # noqa: E402 (kassa-testkit/python)
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.support import expected_conditions as ec  # noqa: E402
 from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
 
-CHROMIUM = os.environ.get("KASSA_CHROMIUM", "/usr/bin/chromium")
-CHROMEDRIVER = os.environ.get("KASSA_CHROMEDRIVER", "/usr/bin/chromedriver")
-WAIT_SECONDS = 30
 REPORTS = ["gateway_volume", "reserve", "chargebacks", "declines", "rebill_forecast"]
 
 
 def log(*args):
     print("console:", *args, file=sys.stderr, flush=True)
-
-
-def browser(profile):
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for flag in (
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-dev-shm-usage",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--window-size=1280,900",
-        f"--user-data-dir={profile}",
-    ):
-        options.add_argument(flag)
-    service = Service(executable_path=CHROMEDRIVER, log_output=sys.stderr)
-    driver = webdriver.Chrome(options=options, service=service)
-    driver.set_page_load_timeout(WAIT_SECONDS)
-    return driver
 
 
 def main():

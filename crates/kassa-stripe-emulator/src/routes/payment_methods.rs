@@ -5,7 +5,7 @@ use serde_json::Value;
 use super::{customers, path_id, Req};
 use crate::cards::{self, Behavior};
 use crate::error::{ApiError, ApiResult};
-use crate::form::{Params, Spec};
+use crate::form::{Node, Params, Spec};
 use crate::ids::{new_id, now};
 use crate::objects::{apply_metadata, billing_details, PaymentMethod, BILLING_DETAILS};
 use crate::render;
@@ -203,6 +203,31 @@ pub fn check_attachable(acct: &Account, id: &str, param: &str) -> ApiResult<()> 
 
 pub fn reuse_error() -> ApiError {
     ApiError::invalid("This PaymentMethod was previously used without being attached to a Customer or was detached from a Customer, and may not be used again.")
+}
+
+/// The PaymentMethod an intent's parameters name: `payment_method` (a stored id or a test token)
+/// or one built from `payment_method_data`; `None` when neither is given.
+pub fn from_intent_params(acct: &mut Account, p: &Params) -> ApiResult<Option<String>> {
+    let given = p.str_nonempty(&["payment_method"])?;
+    if given.is_some() && p.has(&["payment_method_data"]) {
+        return Err(ApiError::invalid(
+            "You cannot specify both `payment_method` and `payment_method_data`.",
+        ));
+    }
+    if let Some(Node::Map(m)) = p.get(&["payment_method_data"]) {
+        let sub = Params { root: m.clone() };
+        let pm = build(acct, &sub).map_err(|mut e| {
+            e.param = e.param.take().map(|x| format!("payment_method_data[{x}]"));
+            e
+        })?;
+        let id = pm.id.clone();
+        acct.payment_methods.insert(id.clone(), pm);
+        return Ok(Some(id));
+    }
+    match given {
+        Some(pm) => Ok(Some(resolve(acct, pm, "payment_method")?)),
+        None => Ok(None),
+    }
 }
 
 /// Attaches (test tokens first become a new PaymentMethod); returns the PaymentMethod id.

@@ -6,7 +6,7 @@ use serde_json::json;
 use super::customers;
 use super::payment_methods;
 use crate::error::{ApiError, ApiResult};
-use crate::form::{Node, Params, Spec};
+use crate::form::{Params, Spec};
 use crate::objects::{apply_metadata, bounded_str, email_param, shipping_param, PaymentIntent};
 use crate::state::{Account, AccountSettings};
 
@@ -218,23 +218,8 @@ pub fn apply(acct: &mut Account, pi: &mut PaymentIntent, p: &Params) -> ApiResul
         }
     }
     card_options(pi, p)?;
-    let pm_given = p.str_nonempty(&["payment_method"])?;
-    if pm_given.is_some() && p.has(&["payment_method_data"]) {
-        return Err(ApiError::invalid(
-            "You cannot specify both `payment_method` and `payment_method_data`.",
-        ));
-    }
-    if let Some(Node::Map(m)) = p.get(&["payment_method_data"]) {
-        let sub = Params { root: m.clone() };
-        let pm = payment_methods::build(acct, &sub).map_err(|mut e| {
-            e.param = e.param.take().map(|x| format!("payment_method_data[{x}]"));
-            e
-        })?;
-        pi.payment_method = Some(pm.id.clone());
-        acct.payment_methods.insert(pm.id.clone(), pm);
-    }
-    if let Some(pm) = pm_given {
-        pi.payment_method = Some(payment_methods::resolve(acct, pm, "payment_method")?);
+    if let Some(pm) = payment_methods::from_intent_params(acct, p)? {
+        pi.payment_method = Some(pm);
     }
     Ok(())
 }

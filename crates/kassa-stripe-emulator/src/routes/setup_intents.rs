@@ -147,23 +147,8 @@ fn apply(acct: &mut Account, si: &mut SetupIntent, p: &Params) -> ApiResult<()> 
     if let Some(r) = p.str_nonempty(&["return_url"])? {
         si.return_url = Some(r.to_string());
     }
-    let pm_given = p.str_nonempty(&["payment_method"])?;
-    if pm_given.is_some() && p.has(&["payment_method_data"]) {
-        return Err(ApiError::invalid(
-            "You cannot specify both `payment_method` and `payment_method_data`.",
-        ));
-    }
-    if let Some(Node::Map(m)) = p.get(&["payment_method_data"]) {
-        let sub = Params { root: m.clone() };
-        let pm = payment_methods::build(acct, &sub).map_err(|mut e| {
-            e.param = e.param.take().map(|x| format!("payment_method_data[{x}]"));
-            e
-        })?;
-        si.payment_method = Some(pm.id.clone());
-        acct.payment_methods.insert(pm.id.clone(), pm);
-    }
-    if let Some(pm) = pm_given {
-        si.payment_method = Some(payment_methods::resolve(acct, pm, "payment_method")?);
+    if let Some(pm) = payment_methods::from_intent_params(acct, p)? {
+        si.payment_method = Some(pm);
     }
     Ok(())
 }
