@@ -268,6 +268,44 @@ async fn a_cycle_billed_after_all_is_no_longer_owed() {
     assert_eq!(b["entries"][0]["status"], "void");
 }
 
+/// A failed cycle paid by a settle is not billed again when the purchase is set active: the
+/// purchase goes on with the next cycle.
+#[tokio::test]
+async fn a_cycle_settled_then_reactivated_is_not_charged_twice() {
+    let (app, emu, acct, pur, _t0) = failed_purchase().await;
+    let good = store_card(&app, acct, "5555555555554444").await;
+    let r = app
+        .post(
+            &format!("/v1/accounts/{acct}/settle"),
+            &json!({"payment_method_no": good}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    assert_eq!(
+        charged(&emu, 2000).await,
+        1,
+        "the settle charged cycle 2's 20.00"
+    );
+    let r = app
+        .patch(
+            &format!("/v1/purchases/{pur}"),
+            &json!({"payment_method_no": good, "status": "active"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    assert_eq!(
+        (r.body["status"].as_str(), r.body["cycle"].as_i64()),
+        (Some("active"), Some(2)),
+        "{:?}",
+        r.body
+    );
+    // Nothing is due before the next interval; a run now bills nothing.
+    let now = kassa_storage::now_millis();
+    assert_eq!(run_due(&app.state(), "w1", now, 50).await.unwrap(), 0);
+    assert_eq!(charged(&emu, 2000).await, 1);
+    assert_eq!(owed(&balance(&app, acct).await), 0);
+}
+
 /// Collect charges an amount now; it counts against the balance (more than owed is a credit).
 /// Two settles at once charge the balance once.
 #[tokio::test]

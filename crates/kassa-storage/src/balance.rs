@@ -187,6 +187,26 @@ impl Store {
         Ok(())
     }
 
+    /// Whether a failed rebill's debt may have been paid: a settle or collect of the account (in
+    /// the debt's currency) was made, or is under way, after the debt was entered.
+    pub async fn rebill_debt_paid(
+        &self,
+        purchase_id: &str,
+        cycle: i64,
+    ) -> Result<bool, StorageError> {
+        let row = sqlx::query(
+            "SELECT COUNT(*) AS n FROM balance_entries d JOIN balance_entries s
+               ON s.client_no = d.client_no AND s.acct_no = d.acct_no AND s.currency = d.currency
+             WHERE d.purchase_id = $1 AND d.cycle = $2 AND d.kind = 'rebill' AND d.status = 'applied'
+               AND s.kind IN ('settle', 'collect') AND s.status IN ('applied', 'pending') AND s.id > d.id",
+        )
+        .bind(purchase_id)
+        .bind(cycle)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(row.try_get::<i64, _>("n")? > 0)
+    }
+
     /// Withdraws a failed rebill's debt (the cycle was billed after all).
     pub async fn void_rebill_debt(
         &self,

@@ -638,6 +638,23 @@ impl Store {
         Ok(())
     }
 
+    /// Moves a purchase to its recorded cycle, attempt, next date and status (no billing attempt).
+    pub async fn advance_purchase(&self, p: &PurchaseRecord, now: i64) -> Result<(), StorageError> {
+        sqlx::query(
+            "UPDATE purchases SET status = $1, cycle = $2, attempt = $3, next_bill_at = $4, lease_owner = NULL, lease_until = NULL, updated_at = $5
+             WHERE id = $6",
+        )
+        .bind(&p.status)
+        .bind(p.cycle)
+        .bind(p.attempt)
+        .bind(p.next_bill_at)
+        .bind(now)
+        .bind(&p.id)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
     /// Sets a purchase's price for later cycles (Hold Recycle Price after a recovery).
     pub async fn set_purchase_price(&self, id: &str, price: i64) -> Result<(), StorageError> {
         sqlx::query("UPDATE purchases SET price_override = $1, updated_at = $2 WHERE id = $3")

@@ -882,6 +882,13 @@ pub async fn update_purchase(
     }
     if let Some(s) = c.status {
         match (s.as_str(), p.status.as_str()) {
+            ("active", "recycle_failed")
+                if state.store.rebill_debt_paid(&p.id, p.cycle + 1).await? =>
+            {
+                // The failed cycle was paid by a settle or collect since: billing it again would
+                // charge it twice. The purchase goes on with the cycle after it.
+                return reactivate_after_paid_cycle(state, p).await;
+            }
             ("paused", "active" | "trial" | "recycle_billing")
             | ("active", "paused" | "recycle_failed") => p.status = s,
             _ => {
@@ -893,6 +900,28 @@ pub async fn update_purchase(
         }
     }
     state.store.update_purchase_terms(&p).await?;
+    Ok(purchase_view(&p, None))
+}
+
+/// A recycle-failed purchase whose failed cycle was paid through the balance: that cycle counts
+/// as billed (now), and the schedule goes on from it.
+async fn reactivate_after_paid_cycle(
+    state: &AppState,
+    mut p: PurchaseRecord,
+) -> Result<Value, ApiError> {
+    let product = state.store.get_product(p.client_no, p.product_id).await?;
+    let schedule: Schedule = serde_json::from_str(product.schedule.as_deref().unwrap_or("{}"))
+        .map_err(ApiError::internal)?;
+    let now = kassa_storage::now_millis();
+    p.cycle += 1;
+    p.attempt = 0;
+    p.next_bill_at = schedule.next_bill_at(p.cycle as u32, now);
+    p.status = if p.next_bill_at.is_some() {
+        "active".into()
+    } else {
+        "completed".into()
+    };
+    state.store.advance_purchase(&p, now).await?;
     Ok(purchase_view(&p, None))
 }
 
