@@ -192,6 +192,9 @@ pub struct PaymentView {
     /// Stripe's Radar outcome of the charge.
     #[schema(value_type = Option<Object>)]
     pub outcome: Option<serde_json::Value>,
+    /// The card as Stripe reported it: `brand`, `last4`.
+    #[schema(value_type = Option<Object>)]
+    pub card: Option<serde_json::Value>,
     /// For `requires_action`: where the shopper authenticates.
     pub redirect_issuer_url: Option<String>,
     /// Radar's risk score (0–99), when fraud scoring is on.

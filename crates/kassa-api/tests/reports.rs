@@ -277,3 +277,50 @@ async fn the_rebill_forecast_counts_due_purchases_of_live_campaigns() {
         "{usage}"
     );
 }
+
+#[tokio::test]
+async fn payments_list_filters() {
+    let b = books().await;
+    let count = |q: &'static str| {
+        let app = &b.app;
+        async move {
+            let r = app.get(&format!("/v1/payments?limit=100&{q}")).await;
+            assert_eq!(r.status, StatusCode::OK, "{q}: {:?}", r.body);
+            r.body["data"].as_array().unwrap().len()
+        }
+    };
+    assert_eq!(count("").await, 4);
+    assert_eq!(count("card_brand=mastercard").await, 1);
+    assert_eq!(count("card_brand=visa").await, 3);
+    assert_eq!(count("status=declined").await, 2);
+    assert_eq!(count("initiator=cit").await, 4);
+    assert_eq!(count("initiator=mit").await, 0);
+    assert_eq!(
+        count(&*Box::leak(format!("gateway_id={}", b.gw).into_boxed_str())).await,
+        4
+    );
+    assert_eq!(count("gateway_id=999999").await, 0);
+    let today = time::OffsetDateTime::now_utc().date();
+    let q = |d: time::Date, k: &str| &*Box::leak(format!("{k}={d}").into_boxed_str());
+    assert_eq!(count(q(today, "created_from")).await, 4);
+    assert_eq!(count(q(today, "created_to")).await, 4);
+    assert_eq!(count(q(today.next_day().unwrap(), "created_from")).await, 0);
+    assert_eq!(
+        count(q(today.previous_day().unwrap(), "created_to")).await,
+        0
+    );
+    let card = &b.app.get("/v1/payments?card_brand=mastercard").await.body["data"][0]["card"];
+    assert_eq!(card["last4"], "4444");
+    for (q, param) in [
+        ("initiator=bot", "initiator"),
+        ("created_from=12-01-2026", "created_from"),
+        ("gateway_id=x", "gateway_id"),
+    ] {
+        let r = b.app.get(&format!("/v1/payments?{q}")).await;
+        assert_eq!(
+            (r.status, r.param()),
+            (StatusCode::BAD_REQUEST, Some(param)),
+            "{q}"
+        );
+    }
+}

@@ -5,6 +5,7 @@
 
 mod charts;
 mod pages;
+mod payments;
 mod session;
 
 use axum::http::{header, HeaderValue};
@@ -38,6 +39,7 @@ pub fn router(state: AppState) -> Router {
             "/console/gateways/{id}/archive",
             post(pages::archive_gateway),
         )
+        .route("/console/payments", get(payments::list))
         .route("/console/reports", get(pages::reports_index))
         .route("/console/reports/{name}", get(pages::report))
         .route("/console/reports/{name}/csv", get(pages::report_csv))

@@ -49,7 +49,7 @@ fn askama_escape(s: &str) -> String {
         .replace('\'', "&#39;")
 }
 
-fn api_error(e: kassa_api::ApiError) -> Response {
+pub(crate) fn api_error(e: kassa_api::ApiError) -> Response {
     let status = e.status();
     error_page(status, &e.to_string())
 }

@@ -244,3 +244,27 @@ async fn report_pages_have_charts_tables_and_csv() {
         StatusCode::NOT_FOUND
     );
 }
+
+#[tokio::test]
+async fn the_payments_list_filters() {
+    let (app, _emu, gw) = setup().await;
+    let mut b = Browser::new(&app);
+    b.sign_in(&app.api_key).await;
+    let page = b.get("/console/payments").await.text().await.unwrap();
+    assert!(page.contains("<table id=\"payments\">"));
+    assert!(
+        page.contains("250.00 USD") && page.contains("visa 4242"),
+        "{page}"
+    );
+    assert!(page.contains(&format!("<option value=\"{gw}\">")));
+    let page = b
+        .get("/console/payments?card_brand=amex")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("No payments match."));
+    assert!(page.contains("<option value=\"amex\" selected>"));
+    let r = b.get("/console/payments?initiator=robot").await;
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+}

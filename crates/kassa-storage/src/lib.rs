@@ -45,7 +45,7 @@ pub use groups::{GroupRecord, GroupWrite};
 pub use idempotency::{IdempotencyBegin, StoredResponse};
 pub use notifications::{EndpointRecord, NotificationRecord};
 pub use payment_methods::PaymentMethodRecord;
-pub use payments::{PaymentRecord, PaymentUpdate, TransactionRecord, TxnOutcome};
+pub use payments::{PaymentFilter, PaymentRecord, PaymentUpdate, TransactionRecord, TxnOutcome};
 pub use recycle::RecycleProfileRecord;
 pub use reports::{CapturedTotal, ChargebackRow, DeclineRow, DueRow, VolumeMonth};
 pub use volume::Volume;

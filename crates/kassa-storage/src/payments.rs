@@ -75,6 +75,23 @@ pub struct PaymentUpdate {
     pub auth_no: Option<String>,
     pub initial_auth_txn_id: Option<String>,
     pub details: String,
+    /// The card brand Stripe reported, when it did.
+    pub card_brand: Option<String>,
+}
+
+/// What `list_payments` keeps (every field optional).
+#[derive(Debug, Clone, Default)]
+pub struct PaymentFilter {
+    pub acct_no: Option<i64>,
+    pub status: Option<String>,
+    pub gateway_id: Option<i64>,
+    pub card_brand: Option<String>,
+    /// `Some(true)`: merchant-initiated only (`recurring_processing_model_ind` 2, 3); `Some(false)`:
+    /// cardholder-initiated only.
+    pub merchant_initiated: Option<bool>,
+    /// `[created_from, created_to)`, Unix milliseconds.
+    pub created_from: Option<i64>,
+    pub created_to: Option<i64>,
 }
 
 const P_COLUMNS: &str = "id, client_no, acct_no, gateway_id, pm_no, status, currency, amount, amount_authorized, amount_captured, amount_refunded, recurring_model, processor_payment_id, auth_no, initial_auth_txn_id, descriptor, details, busy_txn, card_key, version, created_at, updated_at";
@@ -283,21 +300,33 @@ impl Store {
     pub async fn list_payments(
         &self,
         client_no: i64,
-        acct_no: Option<i64>,
-        status: Option<&str>,
+        f: &PaymentFilter,
         limit: i64,
         starting_after: Option<&str>,
     ) -> Result<Page<PaymentRecord>, StorageError> {
+        let initiator = match f.merchant_initiated {
+            None => 0,
+            Some(false) => 1,
+            Some(true) => 2,
+        };
         let rows = sqlx::query(&format!(
             "SELECT {P_COLUMNS} FROM payments
              WHERE client_no = $1 AND ($2 = '' OR id < $2) AND ($3 = 0 OR acct_no = $3) AND ($4 = '' OR status = $4)
+               AND ($6 = 0 OR gateway_id = $6) AND ($7 = '' OR card_brand = $7)
+               AND ($8 = 0 OR ($8 = 1 AND recurring_model < 2) OR ($8 = 2 AND recurring_model >= 2))
+               AND created_at >= $9 AND created_at < $10
              ORDER BY id DESC LIMIT $5"
         ))
         .bind(client_no)
         .bind(starting_after.unwrap_or(""))
-        .bind(acct_no.unwrap_or(0))
-        .bind(status.unwrap_or(""))
+        .bind(f.acct_no.unwrap_or(0))
+        .bind(f.status.as_deref().unwrap_or(""))
         .bind(limit + 1)
+        .bind(f.gateway_id.unwrap_or(0))
+        .bind(f.card_brand.as_deref().unwrap_or(""))
+        .bind(initiator)
+        .bind(f.created_from.unwrap_or(0))
+        .bind(f.created_to.unwrap_or(i64::MAX))
         .fetch_all(&self.pool)
         .await?;
         let mut data = rows.iter().map(payment).collect::<Result<Vec<_>, _>>()?;
@@ -354,7 +383,8 @@ impl Store {
             "UPDATE payments SET status = $1, amount_authorized = $2, amount_captured = $3, amount_refunded = $4,
                     processor_payment_id = COALESCE($5, processor_payment_id), auth_no = COALESCE($6, auth_no),
                     initial_auth_txn_id = COALESCE($7, initial_auth_txn_id), details = $8,
-                    busy_txn = CASE WHEN $9 = 1 THEN NULL ELSE busy_txn END, version = version + 1, updated_at = $10
+                    busy_txn = CASE WHEN $9 = 1 THEN NULL ELSE busy_txn END, version = version + 1, updated_at = $10,
+                    card_brand = COALESCE($14, card_brand)
              WHERE client_no = $11 AND id = $12 AND busy_txn = $13
              RETURNING {P_COLUMNS}"
         ))
@@ -371,6 +401,7 @@ impl Store {
         .bind(client_no)
         .bind(payment_id)
         .bind(txn_id)
+        .bind(update.card_brand.as_deref())
         .fetch_optional(&mut *tx)
         .await?
         .ok_or(StorageError::Stale)?;

@@ -493,7 +493,15 @@ async fn payments_claims_and_transactions() {
         Err(StorageError::NotFound)
     ));
     let page = store
-        .list_payments(c.client_no, Some(acct.acct_no), None, 10, None)
+        .list_payments(
+            c.client_no,
+            &kassa_storage::PaymentFilter {
+                acct_no: Some(acct.acct_no),
+                ..Default::default()
+            },
+            10,
+            None,
+        )
         .await
         .unwrap();
     assert_eq!(page.data.len(), 1);

@@ -163,14 +163,27 @@ pub async fn create(
 }
 
 #[utoipa::path(operation_id = "list_payments", get, path = "/v1/payments", tag = "payments",
-    params(("limit" = Option<i64>, Query), ("starting_after" = Option<String>, Query), ("acct_no" = Option<i64>, Query), ("status" = Option<String>, Query)),
+    params(("limit" = Option<i64>, Query), ("starting_after" = Option<String>, Query), ("acct_no" = Option<i64>, Query), ("status" = Option<String>, Query),
+        ("gateway_id" = Option<i64>, Query), ("card_brand" = Option<String>, Query, description = "visa, mastercard, amex, …"),
+        ("initiator" = Option<String>, Query, description = "cit or mit"),
+        ("created_from" = Option<String>, Query, description = "YYYY-MM-DD (UTC), included"), ("created_to" = Option<String>, Query, description = "YYYY-MM-DD (UTC), included")),
     responses((status = 200, body = ListView<PaymentView>), (status = 400, body = ErrorBody)))]
 pub async fn list(
     State(state): State<AppState>,
     auth: Auth,
     q: QueryMap,
 ) -> Result<Json<ListView<PaymentView>>, ApiError> {
-    q.only(&["limit", "starting_after", "acct_no", "status"])?;
+    q.only(&[
+        "limit",
+        "starting_after",
+        "acct_no",
+        "status",
+        "gateway_id",
+        "card_brand",
+        "initiator",
+        "created_from",
+        "created_to",
+    ])?;
     let limit = q.int("limit")?.unwrap_or(10);
     if !(1..=100).contains(&limit) {
         return Err(ApiError::invalid(
@@ -178,15 +191,8 @@ pub async fn list(
             "limit: must be between 1 and 100",
         ));
     }
-    let (data, more) = svc::list(
-        &state,
-        &auth,
-        q.int("acct_no")?,
-        q.get("status"),
-        limit,
-        q.get("starting_after"),
-    )
-    .await?;
+    let filter = svc::payment_filter(&q.0)?;
+    let (data, more) = svc::list(&state, &auth, &filter, limit, q.get("starting_after")).await?;
     Ok(Json(ListView::new(data, more)))
 }
 

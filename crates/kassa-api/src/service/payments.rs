@@ -672,6 +672,7 @@ pub(crate) fn authorize_outcome(
                 .and_then(|d| d.card.as_ref())
             {
                 details["card"] = json!({"brand": c.brand, "last4": c.last4});
+                u.card_brand = c.brand.clone();
             }
             // 3-D Secure 1 or 2: version, frictionless or challenge, result.
             if let Some(t) = charge.and_then(|c| {
@@ -753,6 +754,7 @@ pub(crate) fn authorize_outcome(
             details["decline"] = decline_json(&code, a.decline_code.as_deref(), None, &a.message);
             if let Some(card) = a.payment_method.as_ref().map(|p| &p["card"]) {
                 details["card"] = json!({"brand": card["brand"], "last4": card["last4"]});
+                u.card_brand = card["brand"].as_str().map(str::to_string);
             }
             card_error = Some(if a.kind == kassa_stripe::ErrorKind::Card {
                 ApiError::Card {
@@ -879,6 +881,7 @@ pub async fn view(
         descriptor: rec.descriptor.clone(),
         decline: details.get("decline").cloned().filter(|d| !d.is_null()),
         outcome: details.get("outcome").cloned().filter(|d| !d.is_null()),
+        card: details.get("card").cloned().filter(|d| !d.is_null()),
         redirect_issuer_url: details
             .get("redirect_issuer_url")
             .and_then(Value::as_str)
@@ -907,18 +910,68 @@ pub async fn get(state: &AppState, auth: &Auth, id: &str) -> Result<PaymentView,
 pub async fn list(
     state: &AppState,
     auth: &Auth,
-    acct_no: Option<i64>,
-    status: Option<&str>,
+    filter: &kassa_storage::PaymentFilter,
     limit: i64,
     starting_after: Option<&str>,
 ) -> Result<(Vec<PaymentView>, bool), ApiError> {
     let page = state
         .store
-        .list_payments(auth.client_no, acct_no, status, limit, starting_after)
+        .list_payments(auth.client_no, filter, limit, starting_after)
         .await?;
     let mut out = Vec::with_capacity(page.data.len());
     for rec in &page.data {
         out.push(view(state, rec, false).await?);
     }
     Ok((out, page.has_more))
+}
+
+/// A day (`YYYY-MM-DD`, UTC) as Unix milliseconds at its start.
+fn day_millis(
+    q: &std::collections::HashMap<String, String>,
+    name: &str,
+) -> Result<Option<i64>, ApiError> {
+    let Some(v) = q.get(name).filter(|v| !v.is_empty()) else {
+        return Ok(None);
+    };
+    let format = time::macros::format_description!("[year]-[month]-[day]");
+    let d = time::Date::parse(v, &format)
+        .map_err(|_| ApiError::invalid(name, format!("{name}: use YYYY-MM-DD")))?;
+    Ok(Some(d.midnight().assume_utc().unix_timestamp() * 1000))
+}
+
+/// The filters of `GET /v1/payments` (the console's payments list uses them too).
+pub fn payment_filter(
+    q: &std::collections::HashMap<String, String>,
+) -> Result<kassa_storage::PaymentFilter, ApiError> {
+    let merchant_initiated = match q.get("initiator").map(String::as_str) {
+        None | Some("") => None,
+        Some("cit") => Some(false),
+        Some("mit") => Some(true),
+        Some(x) => {
+            return Err(ApiError::invalid(
+                "initiator",
+                format!("initiator: `{x}` is not one of cit, mit"),
+            ))
+        }
+    };
+    let text = |k: &str| q.get(k).filter(|v| !v.is_empty()).cloned();
+    let int = |k: &str| -> Result<Option<i64>, ApiError> {
+        match q.get(k).filter(|v| !v.is_empty()) {
+            None => Ok(None),
+            Some(v) => v
+                .parse()
+                .map(Some)
+                .map_err(|_| ApiError::invalid(k, format!("{k}: must be a whole number"))),
+        }
+    };
+    Ok(kassa_storage::PaymentFilter {
+        acct_no: int("acct_no")?,
+        status: text("status"),
+        gateway_id: int("gateway_id")?,
+        card_brand: text("card_brand"),
+        merchant_initiated,
+        created_from: day_millis(q, "created_from")?,
+        // The last day is included.
+        created_to: day_millis(q, "created_to")?.map(|t| t + 86_400_000),
+    })
 }

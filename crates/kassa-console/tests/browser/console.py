@@ -3,7 +3,7 @@
     console.py BASE_URL API_KEY SCREENSHOT_DIR
 
 Signs in with the API key, reads the Gateway List, duplicates the first gateway with a new
-descriptor suffix, opens the reports and each report page, looks at the Gateway List on a phone's
+descriptor suffix, opens the payments list, the reports and each report page, looks at the Gateway List on a phone's
 screen, and signs out. Saves a PNG screenshot of each page in SCREENSHOT_DIR and prints one JSON
 object on stdout:
 
@@ -68,6 +68,11 @@ def main():
         notice = wait.until(ec.visibility_of_element_located((By.CSS_SELECTOR, ".notice")))
         seen["notice"] = notice.text
         shot("gateway-duplicated")
+
+        driver.get(base + "/console/payments")
+        wait.until(ec.visibility_of_element_located((By.ID, "payments")))
+        seen["payments"] = len(driver.find_elements(By.CSS_SELECTOR, "#payments tbody tr"))
+        shot("payments")
 
         driver.get(base + "/console/reports")
         wait.until(ec.visibility_of_element_located((By.CSS_SELECTOR, "ul.reports")))
