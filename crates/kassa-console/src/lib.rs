@@ -4,6 +4,7 @@
 //! and every form carries the session's CSRF token.
 
 mod charts;
+mod events;
 mod pages;
 mod payments;
 mod session;
@@ -40,6 +41,8 @@ pub fn router(state: AppState) -> Router {
             post(pages::archive_gateway),
         )
         .route("/console/payments", get(payments::list))
+        .route("/console/webhook_events", get(events::list))
+        .route("/console/webhook_events/{id}/retry", post(events::retry))
         .route("/console/reports", get(pages::reports_index))
         .route("/console/reports/{name}", get(pages::report))
         .route("/console/reports/{name}/csv", get(pages::report_csv))

@@ -30,7 +30,7 @@ pub fn money(v: i64) -> String {
     format!("{sign}{grouped}.{:02}", a % 100)
 }
 
-fn error_page(status: StatusCode, message: &str) -> Response {
+pub(crate) fn error_page(status: StatusCode, message: &str) -> Response {
     (
         status,
         axum::response::Html(format!(

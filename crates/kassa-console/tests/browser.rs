@@ -68,7 +68,7 @@ async fn an_operator_walks_the_console() {
         .unwrap()
         .ends_with("/console/sign-in"));
     let files = seen["screenshots"].as_array().unwrap();
-    assert_eq!(files.len(), 11, "{seen}");
+    assert_eq!(files.len(), 12, "{seen}");
     for f in files {
         let size = std::fs::metadata(f.as_str().unwrap())
             .map(|m| m.len())

@@ -268,3 +268,79 @@ async fn the_payments_list_filters() {
     let r = b.get("/console/payments?initiator=robot").await;
     assert_eq!(r.status(), StatusCode::BAD_REQUEST);
 }
+
+#[tokio::test]
+async fn the_webhook_event_log() {
+    let (app, emu, gw) = setup().await;
+    kassa_api::service::webhooks::register(&app.state(), gw, None)
+        .await
+        .unwrap();
+    let acct = app.get("/v1/accounts").await.body["data"][0]["acct_no"]
+        .as_i64()
+        .unwrap();
+    let pm = app
+        .post(
+            &format!("/v1/accounts/{acct}/payment_methods"),
+            &json!({"card": {"number": "4242424242424242", "exp_month": 12, "exp_year": 2034, "cvc": "123"}}),
+        )
+        .await
+        .body;
+    let pm_id = pm["token"]
+        .as_str()
+        .unwrap()
+        .split(':')
+        .next()
+        .unwrap()
+        .to_string();
+    let r = reqwest::Client::new()
+        .post(format!(
+            "{}/_emulator/payment_methods/{pm_id}/card_update",
+            emu.url
+        ))
+        .bearer_auth(kassa_testkit::SECRET_KEY)
+        .form(&[("exp_year", "2036")])
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success());
+    let mut b = Browser::new(&app);
+    let csrf = b.sign_in(&app.api_key).await;
+    let mut page = String::new();
+    for _ in 0..100 {
+        page = b
+            .get("/console/webhook_events?status=applied")
+            .await
+            .text()
+            .await
+            .unwrap();
+        if page.contains("payment_method.automatically_updated") {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(30)).await;
+    }
+    assert!(
+        page.contains("payment_method.automatically_updated"),
+        "{page}"
+    );
+    assert!(page.contains("verified with gateway"), "{page}");
+    let none = b
+        .get("/console/webhook_events?status=failed")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(none.contains("No events."));
+    // Only failed events are retried.
+    let id = app.get("/v1/webhook_events").await.body["data"][0]["id"]
+        .as_i64()
+        .unwrap();
+    let r = b
+        .post(
+            &format!("/console/webhook_events/{id}/retry"),
+            &[("csrf", &csrf)],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::CONFLICT);
+    let r = b.get("/console/webhook_events?status=nope").await;
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+}

@@ -3,7 +3,7 @@
     console.py BASE_URL API_KEY SCREENSHOT_DIR
 
 Signs in with the API key, reads the Gateway List, duplicates the first gateway with a new
-descriptor suffix, opens the payments list, the reports and each report page, looks at the Gateway List on a phone's
+descriptor suffix, opens the payments list, the webhook event log, the reports and each report page, looks at the Gateway List on a phone's
 screen, and signs out. Saves a PNG screenshot of each page in SCREENSHOT_DIR and prints one JSON
 object on stdout:
 
@@ -73,6 +73,10 @@ def main():
         wait.until(ec.visibility_of_element_located((By.ID, "payments")))
         seen["payments"] = len(driver.find_elements(By.CSS_SELECTOR, "#payments tbody tr"))
         shot("payments")
+
+        driver.get(base + "/console/webhook_events")
+        wait.until(ec.visibility_of_element_located((By.ID, "events")))
+        shot("webhook-events")
 
         driver.get(base + "/console/reports")
         wait.until(ec.visibility_of_element_located((By.CSS_SELECTOR, "ul.reports")))
