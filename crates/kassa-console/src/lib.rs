@@ -4,6 +4,7 @@
 //! and every form carries the session's CSRF token.
 
 mod charts;
+mod customers;
 mod events;
 mod pages;
 mod payments;
@@ -41,6 +42,16 @@ pub fn router(state: AppState) -> Router {
             post(pages::archive_gateway),
         )
         .route("/console/payments", get(payments::list))
+        .route(
+            "/console/payments/{id}/{action}",
+            post(customers::payment_action),
+        )
+        .route("/console/customers", get(customers::search))
+        .route("/console/customers/{acct_no}", get(customers::profile))
+        .route(
+            "/console/purchases/{id}/{action}",
+            post(customers::purchase_action),
+        )
         .route("/console/webhook_events", get(events::list))
         .route("/console/webhook_events/{id}/retry", post(events::retry))
         .route("/console/reports", get(pages::reports_index))

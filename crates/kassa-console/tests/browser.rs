@@ -59,6 +59,7 @@ async fn an_operator_walks_the_console() {
     assert_eq!(g.body["descriptor_suffix"], "SERUM");
     assert_ne!(copy, gw);
     assert_eq!(seen["payments"], 2, "{seen}");
+    assert_eq!(seen["profile_payments"], 2, "{seen}");
     let reports = &seen["reports"];
     assert_eq!(reports["gateway_volume"]["svg"], true, "{seen}");
     assert_eq!(reports["gateway_volume"]["rows"], 1);
@@ -68,7 +69,7 @@ async fn an_operator_walks_the_console() {
         .unwrap()
         .ends_with("/console/sign-in"));
     let files = seen["screenshots"].as_array().unwrap();
-    assert_eq!(files.len(), 12, "{seen}");
+    assert_eq!(files.len(), 14, "{seen}");
     for f in files {
         let size = std::fs::metadata(f.as_str().unwrap())
             .map(|m| m.len())

@@ -344,3 +344,134 @@ async fn the_webhook_event_log() {
     let r = b.get("/console/webhook_events?status=nope").await;
     assert_eq!(r.status(), StatusCode::BAD_REQUEST);
 }
+
+#[tokio::test]
+async fn a_customer_profile_with_force_bill_now_refund_and_void() {
+    let (app, _emu, gw) = setup().await;
+    let acct = app.get("/v1/accounts").await.body["data"][0]["acct_no"]
+        .as_i64()
+        .unwrap();
+    let campaign = app
+        .post("/v1/campaigns", &json!({"name": "Club", "currency": "usd"}))
+        .await
+        .body["id"]
+        .as_i64()
+        .unwrap();
+    let product = app
+        .post(
+            &format!("/v1/campaigns/{campaign}/products"),
+            &json!({"name": "Box", "schedule": {"prices": [100, 1900], "interval_unit": "days", "interval_count": 30}, "gateway_id": gw}),
+        )
+        .await
+        .body["id"]
+        .as_i64()
+        .unwrap();
+    let o = app
+        .post(
+            "/v1/orders",
+            &json!({"campaign_id": campaign, "acct_no": acct, "items": [{"product_id": product}],
+                    "card": {"number": "5555555555554444", "exp_month": 12, "exp_year": 2034, "cvc": "123"}}),
+        )
+        .await;
+    let pur = o.body["purchases"][0]["id"].as_str().unwrap().to_string();
+    let auth = app
+        .post(
+            "/v1/payments",
+            &json!({"acct_no": acct, "amount": 700, "currency": "usd", "capture": false,
+                    "card": {"number": "4242424242424242", "exp_month": 12, "exp_year": 2034, "cvc": "123"}}),
+        )
+        .await;
+    let auth_id = auth.body["id"].as_str().unwrap().to_string();
+    let mut b = Browser::new(&app);
+    let csrf = b.sign_in(&app.api_key).await;
+    let page = b
+        .get("/console/customers?q=C-1")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        page.contains(&format!("href=\"/console/customers/{acct}\"")),
+        "{page}"
+    );
+    assert!(b
+        .get("/console/customers?q=ada@example.com")
+        .await
+        .text()
+        .await
+        .unwrap()
+        .contains("Ada"));
+    let page = b
+        .get(&format!("/console/customers/{acct}"))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        page.contains("Force Bill NOW") && page.contains("mastercard 4444"),
+        "{page}"
+    );
+    // Force Bill NOW: cycle 2 is billed at once.
+    let r = b
+        .post(
+            &format!("/console/purchases/{pur}/bill_now"),
+            &[("csrf", &csrf)],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert_eq!(
+        r.headers()["location"],
+        format!("/console/customers/{acct}?done=billed").as_str()
+    );
+    assert_eq!(
+        app.get(&format!("/v1/purchases/{pur}")).await.body["cycle"],
+        2
+    );
+    // Void the authorization; refund the first sale.
+    let r = b
+        .post(
+            &format!("/console/payments/{auth_id}/void"),
+            &[("csrf", &csrf)],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert_eq!(
+        app.get(&format!("/v1/payments/{auth_id}")).await.body["status"],
+        "voided"
+    );
+    let sale = o.body["payment_id"].as_str().unwrap().to_string();
+    let r = b
+        .post(
+            &format!("/console/payments/{sale}/refund"),
+            &[("csrf", &csrf)],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert_eq!(
+        app.get(&format!("/v1/payments/{sale}")).await.body["status"],
+        "refunded"
+    );
+    let r = b
+        .post(
+            &format!("/console/purchases/{pur}/cancel"),
+            &[("csrf", &csrf)],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert_eq!(
+        app.get(&format!("/v1/purchases/{pur}")).await.body["status"],
+        "cancelled"
+    );
+    // Without the token nothing happens; another client sees no such customer.
+    let r = b
+        .post(&format!("/console/purchases/{pur}/bill_now"), &[])
+        .await;
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    let (_, other) = app.new_client("Other").await;
+    let mut o = Browser::new(&app);
+    o.sign_in(&other).await;
+    assert_eq!(
+        o.get(&format!("/console/customers/{acct}")).await.status(),
+        StatusCode::NOT_FOUND
+    );
+}

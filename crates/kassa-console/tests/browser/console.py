@@ -3,7 +3,7 @@
     console.py BASE_URL API_KEY SCREENSHOT_DIR
 
 Signs in with the API key, reads the Gateway List, duplicates the first gateway with a new
-descriptor suffix, opens the payments list, the webhook event log, the reports and each report page, looks at the Gateway List on a phone's
+descriptor suffix, opens the payments list, a customer's profile, the webhook event log, the reports and each report page, looks at the Gateway List on a phone's
 screen, and signs out. Saves a PNG screenshot of each page in SCREENSHOT_DIR and prints one JSON
 object on stdout:
 
@@ -73,6 +73,14 @@ def main():
         wait.until(ec.visibility_of_element_located((By.ID, "payments")))
         seen["payments"] = len(driver.find_elements(By.CSS_SELECTOR, "#payments tbody tr"))
         shot("payments")
+
+        driver.get(base + "/console/customers?q=C-1")
+        wait.until(ec.visibility_of_element_located((By.ID, "customers")))
+        shot("customers")
+        driver.find_element(By.CSS_SELECTOR, "#customers tbody a").click()
+        wait.until(ec.visibility_of_element_located((By.ID, "account-payments")))
+        seen["profile_payments"] = len(driver.find_elements(By.CSS_SELECTOR, "#account-payments tbody tr"))
+        shot("customer-profile")
 
         driver.get(base + "/console/webhook_events")
         wait.until(ec.visibility_of_element_located((By.ID, "events")))
