@@ -86,7 +86,8 @@ pub async fn search(
             Err(e) => return api_error(e.into()),
         }
     }
-    found.dedup_by_key(|a| a.acct_no);
+    let mut seen = std::collections::HashSet::new();
+    found.retain(|a| seen.insert(a.acct_no));
     render(&SearchPage {
         who: session.key_label.clone(),
         csrf: session.csrf.clone(),
