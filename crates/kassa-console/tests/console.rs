@@ -351,29 +351,16 @@ async fn a_customer_profile_with_force_bill_now_refund_and_void() {
     let acct = app.get("/v1/accounts").await.body["data"][0]["acct_no"]
         .as_i64()
         .unwrap();
-    let campaign = app
-        .post("/v1/campaigns", &json!({"name": "Club", "currency": "usd"}))
-        .await
-        .body["id"]
-        .as_i64()
-        .unwrap();
-    let product = app
-        .post(
-            &format!("/v1/campaigns/{campaign}/products"),
-            &json!({"name": "Box", "schedule": {"prices": [100, 1900], "interval_unit": "days", "interval_count": 30}, "gateway_id": gw}),
-        )
-        .await
-        .body["id"]
-        .as_i64()
-        .unwrap();
-    let o = app
-        .post(
-            "/v1/orders",
-            &json!({"campaign_id": campaign, "acct_no": acct, "items": [{"product_id": product}],
-                    "card": {"number": "5555555555554444", "exp_month": 12, "exp_year": 2034, "cvc": "123"}}),
+    let (campaign, product) = app
+        .recurring_product(
+            gw,
+            json!({"prices": [100, 1900], "interval_unit": "days", "interval_count": 30}),
         )
         .await;
-    let pur = o.body["purchases"][0]["id"].as_str().unwrap().to_string();
+    let o = app
+        .order_with_card(campaign, acct, product, "5555555555554444")
+        .await;
+    let pur = o["purchases"][0]["id"].as_str().unwrap().to_string();
     let auth = app
         .post(
             "/v1/payments",
@@ -439,7 +426,7 @@ async fn a_customer_profile_with_force_bill_now_refund_and_void() {
         app.get(&format!("/v1/payments/{auth_id}")).await.body["status"],
         "voided"
     );
-    let sale = o.body["payment_id"].as_str().unwrap().to_string();
+    let sale = o["payment_id"].as_str().unwrap().to_string();
     let r = b
         .post(
             &format!("/console/payments/{sale}/refund"),

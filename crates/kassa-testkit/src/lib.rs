@@ -280,6 +280,46 @@ impl TestApp {
         (id, grp.body["group_no"].as_i64().expect("group_no"))
     }
 
+    /// A campaign with one recurring product sold on `gateway_id` with `schedule`
+    /// (`{prices, interval_unit, interval_count, …}`); returns `(campaign_id, product_id)`.
+    pub async fn recurring_product(&self, gateway_id: i64, schedule: Value) -> (i64, i64) {
+        let c = self
+            .post(
+                "/v1/campaigns",
+                &serde_json::json!({"name": "Offers", "currency": "usd"}),
+            )
+            .await;
+        assert_eq!(c.status, StatusCode::CREATED, "{:?}", c.body);
+        let campaign = c.body["id"].as_i64().expect("campaign id");
+        let p = self
+            .post(
+                &format!("/v1/campaigns/{campaign}/products"),
+                &serde_json::json!({"name": "Box", "schedule": schedule, "gateway_id": gateway_id}),
+            )
+            .await;
+        assert_eq!(p.status, StatusCode::CREATED, "{:?}", p.body);
+        (campaign, p.body["id"].as_i64().expect("product id"))
+    }
+
+    /// An order of one product paid with a new card (`number`); returns the order.
+    pub async fn order_with_card(
+        &self,
+        campaign: i64,
+        acct_no: i64,
+        product: i64,
+        number: &str,
+    ) -> Value {
+        let o = self
+            .post(
+                "/v1/orders",
+                &serde_json::json!({"campaign_id": campaign, "acct_no": acct_no, "items": [{"product_id": product}],
+                    "card": {"number": number, "exp_month": 12, "exp_year": 2034, "cvc": "123"}}),
+            )
+            .await;
+        assert_eq!(o.status, StatusCode::CREATED, "{:?}", o.body);
+        o.body
+    }
+
     /// An account in collection group `group_no`; returns its `acct_no`.
     pub async fn account(&self, client_acct_id: &str, group_no: i64) -> i64 {
         let r = self

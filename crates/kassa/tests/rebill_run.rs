@@ -4,7 +4,7 @@
 use std::process::Command;
 use std::time::Instant;
 
-use kassa_testkit::{Emulator, StatusCode, TestApp};
+use kassa_testkit::{Emulator, TestApp};
 use serde_json::{json, Value};
 
 const BIN: &str = env!("CARGO_BIN_EXE_kassa");
@@ -30,32 +30,18 @@ async fn rebill_run_bills_everything_due_within_the_gateways_rate() {
         .await;
     assert_eq!(bad.param(), Some("rate_limits.requests_per_second"));
     let acct = app.account("C-1", group).await;
-    let campaign = app
-        .post("/v1/campaigns", &json!({"name": "Run", "currency": "usd"}))
-        .await
-        .body["id"]
-        .as_i64()
-        .unwrap();
-    let product = app
-        .post(
-            &format!("/v1/campaigns/{campaign}/products"),
-            &json!({"name": "Box", "schedule": {"prices": [100, 1700], "interval_unit": "days", "interval_count": 30}, "gateway_id": gw}),
+    let (campaign, product) = app
+        .recurring_product(
+            gw,
+            json!({"prices": [100, 1700], "interval_unit": "days", "interval_count": 30}),
         )
-        .await
-        .body["id"]
-        .as_i64()
-        .unwrap();
+        .await;
     let mut ids = Vec::new();
     for _ in 0..PURCHASES {
         let o = app
-            .post(
-                "/v1/orders",
-                &json!({"campaign_id": campaign, "acct_no": acct, "items": [{"product_id": product}],
-                    "card": {"number": "4242424242424242", "exp_month": 12, "exp_year": 2034, "cvc": "123"}}),
-            )
+            .order_with_card(campaign, acct, product, "4242424242424242")
             .await;
-        assert_eq!(o.status, StatusCode::CREATED, "{:?}", o.body);
-        ids.push(o.body["purchases"][0]["id"].as_str().unwrap().to_string());
+        ids.push(o["purchases"][0]["id"].as_str().unwrap().to_string());
     }
     let dir = tempfile::tempdir().unwrap();
     let url = app.db.url.clone();

@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use kassa_storage::testing::TestDb;
-use kassa_testkit::{Emulator, StatusCode, TestApp, SECRET_KEY};
+use kassa_testkit::{Emulator, TestApp, SECRET_KEY};
 use serde_json::{json, Value};
 
 const BIN: &str = env!("CARGO_BIN_EXE_kassa");
@@ -98,35 +98,18 @@ async fn two_worker_processes_bill_each_purchase_once() {
     let emu = Emulator::spawn().await;
     let (gw, group) = app.emulator_gateway(&emu, json!({})).await;
     let acct = app.account("C-1", group).await;
-    let campaign = app
-        .post(
-            "/v1/campaigns",
-            &json!({"name": "Scale", "currency": "usd"}),
+    let (campaign, product) = app
+        .recurring_product(
+            gw,
+            json!({"prices": [100, REBILL], "interval_unit": "days", "interval_count": 30}),
         )
-        .await
-        .body["id"]
-        .as_i64()
-        .unwrap();
-    let product = app
-        .post(
-            &format!("/v1/campaigns/{campaign}/products"),
-            &json!({"name": "Box", "schedule": {"prices": [100, REBILL], "interval_unit": "days", "interval_count": 30}, "gateway_id": gw}),
-        )
-        .await
-        .body["id"]
-        .as_i64()
-        .unwrap();
+        .await;
     let mut ids = Vec::new();
     for _ in 0..PURCHASES {
         let o = app
-            .post(
-                "/v1/orders",
-                &json!({"campaign_id": campaign, "acct_no": acct, "items": [{"product_id": product}],
-                    "card": {"number": "4242424242424242", "exp_month": 12, "exp_year": 2034, "cvc": "123"}}),
-            )
+            .order_with_card(campaign, acct, product, "4242424242424242")
             .await;
-        assert_eq!(o.status, StatusCode::CREATED, "{:?}", o.body);
-        ids.push(o.body["purchases"][0]["id"].as_str().unwrap().to_string());
+        ids.push(o["purchases"][0]["id"].as_str().unwrap().to_string());
     }
     // Both workers up (their rebill loops tick at start, then every 10 s), then everything due
     // at once, so their next ticks meet the same due purchases.

@@ -207,6 +207,10 @@ pub fn card_record(
 }
 
 pub fn view(rec: &PaymentMethodRecord) -> PaymentMethodView {
+    let three_ds: Option<Value> = rec
+        .three_ds
+        .as_deref()
+        .and_then(|s| serde_json::from_str(s).ok());
     PaymentMethodView {
         object: "payment_method",
         payment_method_no: rec.pm_no,
@@ -225,26 +229,18 @@ pub fn view(rec: &PaymentMethodRecord) -> PaymentMethodView {
         initial_txn_id: rec.initial_txn_id.clone(),
         holder_type: rec.holder_type.clone(),
         holder_name: rec.holder_name.clone(),
-        three_ds: rec
-            .three_ds
-            .as_deref()
-            .and_then(|s| serde_json::from_str::<Value>(s).ok())
-            .map(|mut v| {
-                // Where the shopper returns is Kassa's business; the merchant set it.
-                if let Value::Object(m) = &mut v {
-                    m.remove("termination_url");
-                    m.remove("error");
-                }
-                v
-            }),
-        redirect_issuer_url: (rec.status == super::card_setup::REQUIRES_ACTION)
-            .then(|| {
-                rec.three_ds
-                    .as_deref()
-                    .and_then(|s| serde_json::from_str::<Value>(s).ok())
-                    .and_then(|v| v["redirect_issuer_url"].as_str().map(str::to_string))
-            })
-            .flatten(),
+        redirect_issuer_url: three_ds
+            .as_ref()
+            .filter(|_| rec.status == super::card_setup::REQUIRES_ACTION)
+            .and_then(|v| v["redirect_issuer_url"].as_str().map(str::to_string)),
+        three_ds: three_ds.map(|mut v| {
+            // Where the shopper returns is the merchant's setting, not the card's.
+            if let Value::Object(m) = &mut v {
+                m.remove("termination_url");
+                m.remove("error");
+            }
+            v
+        }),
         created_at: timestamp(rec.created_at),
         updated_at: timestamp(rec.updated_at),
     }
