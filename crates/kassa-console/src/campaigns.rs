@@ -221,7 +221,7 @@ fn terms(p: &Value, currency: Currency) -> String {
     }
 }
 
-async fn campaign_page(
+pub(crate) async fn campaign_page(
     state: &AppState,
     session: &Session,
     id: &str,

@@ -267,6 +267,7 @@ pub async fn profile(
     let notice = q.get("done").map(|d| {
         match d.as_str() {
             "billed" => "Billed now (Force Bill NOW).",
+            "ordered" => "Test order placed.",
             "cancelled" => "Purchase cancelled.",
             "refunded" => "Payment refunded.",
             "voided" => "Authorization voided.",

@@ -13,6 +13,7 @@ mod pages;
 mod payments;
 mod routing;
 mod session;
+mod test_order;
 
 use axum::http::{header, HeaderValue};
 use axum::response::{IntoResponse, Redirect};
@@ -61,6 +62,10 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/console/campaigns/{id}/products",
             post(campaigns::add_product),
+        )
+        .route(
+            "/console/campaigns/{id}/test_order",
+            post(test_order::place),
         )
         .route(
             "/console/campaigns/{id}/products/{product_id}",

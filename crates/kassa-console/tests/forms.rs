@@ -286,6 +286,58 @@ async fn campaigns_products_routing_profiles_and_collection_groups() {
         .await
         .contains("cycles 1.00, 49.95 every 1 months, trial 14 days"));
 
+    // A test order with a real (test) card: a customer is made, the order charged on gateway 1.
+    let pid = product.to_string();
+    let order = |card: &'static str, email: &'static str| {
+        vec![
+            ("csrf", csrf),
+            ("product_id", pid.as_str()),
+            ("first_name", "Tess"),
+            ("last_name", "Tester"),
+            ("email", email),
+            ("country", "US"),
+            ("card_number", card),
+            ("exp_month", "12"),
+            ("exp_year", "2034"),
+            ("cvc", "123"),
+        ]
+    };
+    let r = b
+        .post(
+            &format!("{path}/test_order"),
+            &order("4000 0000 0000 0002", "decline@example.com"),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    let page = r.text().await.unwrap();
+    assert!(
+        page.contains("Test order not placed: Your card was declined"),
+        "{page}"
+    );
+    assert!(!page.contains("4000 0000 0000 0002") && !page.contains("4000000000000002"));
+    let r = b
+        .post(
+            &format!("{path}/test_order"),
+            &order("4242 4242 4242 4242", "tess@example.com"),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let location = r.headers()["location"].to_str().unwrap().to_string();
+    let acct: i64 = location
+        .trim_start_matches("/console/customers/")
+        .split('?')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let purchases = app.get(&format!("/v1/purchases?acct_no={acct}")).await.body;
+    assert_eq!(purchases["data"][0]["product_id"], product);
+    assert_eq!(purchases["data"][0]["gateway_id"], gw1);
+    let profile = b.page(&location).await;
+    assert!(profile.contains("Test order placed.") && profile.contains("Force Bill NOW"));
+    let a = app.get(&format!("/v1/accounts/{acct}")).await.body;
+    assert_eq!(a["client_acct_id"], "test-tess@example.com");
+
     // A routing profile over both gateways: weights must add up to 100.
     let (i1, i2) = (format!("include_{gw1}"), format!("include_{gw2}"));
     let (w1, w2) = (format!("weight_{gw1}"), format!("weight_{gw2}"));
