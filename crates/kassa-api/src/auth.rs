@@ -1,6 +1,9 @@
 //! API-key authentication: `Authorization: Bearer <key>` decides the client.
 
-use axum::extract::FromRequestParts;
+use std::net::{IpAddr, SocketAddr};
+use std::time::Instant;
+
+use axum::extract::{ConnectInfo, FromRequestParts};
 use axum::http::request::Parts;
 use axum::http::HeaderMap;
 use kassa_secrets::ApiKey;
@@ -27,7 +30,34 @@ impl Auth {
     }
 }
 
-pub async fn authenticate(headers: &HeaderMap, state: &AppState) -> Result<Auth, ApiError> {
+/// The caller's address, when the server was started with connection info.
+pub fn client_ip(extensions: &axum::http::Extensions) -> Option<IpAddr> {
+    extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip())
+}
+
+/// Looks the key up, refusing an address that has sent too many wrong keys lately.
+pub async fn authenticate(
+    headers: &HeaderMap,
+    ip: Option<IpAddr>,
+    state: &AppState,
+) -> Result<Auth, ApiError> {
+    // Without connection info (in-process routers), all callers share one count.
+    let ip = ip.unwrap_or(IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED));
+    let now = Instant::now();
+    state
+        .auth_limiter
+        .check(ip, now)
+        .map_err(|retry_after_secs| ApiError::RateLimited { retry_after_secs })?;
+    let found = lookup(headers, state).await;
+    if matches!(found, Err(ApiError::Unauthenticated(_))) {
+        state.auth_limiter.failed(ip, now);
+    }
+    found
+}
+
+async fn lookup(headers: &HeaderMap, state: &AppState) -> Result<Auth, ApiError> {
     let value = headers
         .get(axum::http::header::AUTHORIZATION)
         .ok_or(ApiError::Unauthenticated(
@@ -72,6 +102,6 @@ impl FromRequestParts<AppState> for Auth {
         if let Some(auth) = parts.extensions.get::<Auth>() {
             return Ok(auth.clone());
         }
-        authenticate(&parts.headers, state).await
+        authenticate(&parts.headers, client_ip(&parts.extensions), state).await
     }
 }

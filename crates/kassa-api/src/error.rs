@@ -46,6 +46,9 @@ pub enum ApiError {
         message: String,
         payment_id: Option<String>,
     },
+    /// 429: too many wrong API keys from this address; try again after `retry_after_secs`.
+    #[error("Too many requests with an invalid API key from this address; try again in {retry_after_secs} s.")]
+    RateLimited { retry_after_secs: u64 },
     /// 502: Stripe refused or failed in a way that is not the caller's input.
     #[error("{message}")]
     Gateway { code: &'static str, message: String },
@@ -123,6 +126,7 @@ impl ApiError {
             ApiError::Unprocessable { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::Card { .. } => StatusCode::PAYMENT_REQUIRED,
             ApiError::Gateway { .. } => StatusCode::BAD_GATEWAY,
+            ApiError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -163,6 +167,7 @@ impl ApiError {
                 ("idempotency_error", "idempotency_key_in_use", None)
             }
             ApiError::Gateway { code, .. } => ("api_error", *code, None),
+            ApiError::RateLimited { .. } => ("rate_limit_error", "rate_limited", None),
             ApiError::Card { .. } | ApiError::Internal(_) => ("api_error", "internal_error", None),
         };
         let message = match self {
@@ -190,7 +195,14 @@ impl IntoResponse for ApiError {
         if let ApiError::Internal(detail) = &self {
             tracing::error!(error = %detail, "internal error");
         }
-        (self.status(), axum::Json(self.body())).into_response()
+        let mut resp = (self.status(), axum::Json(self.body())).into_response();
+        if let ApiError::RateLimited { retry_after_secs } = self {
+            resp.headers_mut().insert(
+                axum::http::header::RETRY_AFTER,
+                axum::http::HeaderValue::from(retry_after_secs),
+            );
+        }
+        resp
     }
 }
 

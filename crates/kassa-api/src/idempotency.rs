@@ -70,7 +70,12 @@ async fn handle(state: AppState, req: Request, next: Next) -> Result<Response, A
             "Idempotency-Key: must be 1 to 255 printable characters",
         ));
     }
-    let auth = authenticate(req.headers(), &state).await?;
+    let auth = authenticate(
+        req.headers(),
+        crate::auth::client_ip(req.extensions()),
+        &state,
+    )
+    .await?;
     let (mut parts, body) = req.into_parts();
     let bytes = to_bytes(body, MAX_BODY)
         .await

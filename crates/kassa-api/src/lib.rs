@@ -6,6 +6,7 @@
 //! which maps to one HTTP status and the documented error body.
 
 mod auth;
+pub mod auth_limit;
 pub mod demo;
 mod error;
 mod idempotency;
@@ -17,7 +18,7 @@ pub mod service;
 mod state;
 pub mod views;
 
-pub use auth::Auth;
+pub use auth::{client_ip, Auth};
 pub use error::ApiError;
 pub use idempotency::RETENTION_MILLIS as IDEMPOTENCY_RETENTION_MILLIS;
 pub use metrics::Metrics;

@@ -33,6 +33,8 @@ pub struct AppState {
     pub http: reqwest::Client,
     /// Each gateway's budget of Stripe calls, shared by all the work of this process.
     pub throttles: Arc<Throttles>,
+    /// Wrong API keys per address (brute force is refused).
+    pub auth_limiter: Arc<crate::auth_limit::FailedAuthLimiter>,
 }
 
 /// The gateways' throttles, made on first use and remade when their limits change.
@@ -67,6 +69,7 @@ impl AppState {
             config: Arc::new(config),
             http: kassa_stripe::StripeClient::http_client().unwrap_or_default(),
             throttles: Arc::default(),
+            auth_limiter: Arc::default(),
         }
     }
 }

@@ -127,6 +127,7 @@ fn origin(url: &str) -> &str {
 pub async fn sign_in(
     State(state): State<AppState>,
     headers: HeaderMap,
+    extensions: axum::http::Extensions,
     Form(form): Form<HashMap<String, String>>,
 ) -> Response {
     // Login CSRF: a browser's cross-site POST carries a foreign Origin.
@@ -136,16 +137,31 @@ pub async fn sign_in(
             return (StatusCode::FORBIDDEN, "cross-site sign-in refused").into_response();
         }
     }
+    // Guessing keys here counts against the same limit as the API's.
+    let ip = kassa_api::client_ip(&extensions)
+        .unwrap_or(std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED));
+    let now = std::time::Instant::now();
+    if let Err(wait) = state.auth_limiter.check(ip, now) {
+        let message =
+            format!("Too many invalid API keys from this address; try again in {wait} s.");
+        return page(
+            &SignInPage {
+                error: Some(message),
+            },
+            StatusCode::TOO_MANY_REQUESTS,
+        );
+    }
     let key = form.get("api_key").map(|k| k.trim()).unwrap_or_default();
     let record = match state.store.find_api_key(&ApiKey::hash(key)).await {
         Ok(Some(r)) if !key.is_empty() => r,
         Ok(_) => {
+            state.auth_limiter.failed(ip, now);
             return page(
                 &SignInPage {
                     error: Some("That API key is not valid.".into()),
                 },
                 StatusCode::UNAUTHORIZED,
-            )
+            );
         }
         Err(e) => {
             tracing::error!(error = %e, "api key lookup failed");

@@ -56,7 +56,11 @@ async fn an_operator_walks_the_console() {
         .trim_end_matches(" created.")
         .parse()
         .unwrap();
-    assert_eq!(seen["gateways"], json!(["Form Stripe", "Main Stripe"]), "{seen}");
+    assert_eq!(
+        seen["gateways"],
+        json!(["Form Stripe", "Main Stripe"]),
+        "{seen}"
+    );
     let g = app.get(&format!("/v1/gateways/{form_gw}")).await.body;
     assert_eq!(g["type"], "stripe_v2");
     assert_eq!(g["limits"]["monthly_cap"], 2_500_000);
@@ -64,7 +68,10 @@ async fn an_operator_walks_the_console() {
     assert_eq!(g["customer_service"]["phone"], "+1 800 555 0199");
     assert_eq!(g["disable_email_receipt"], true);
     assert_eq!(seen["edit_cap"], "25,000.00");
-    assert_eq!(seen["edit_secret"], "", "the stored key is never put back in the form");
+    assert_eq!(
+        seen["edit_secret"], "",
+        "the stored key is never put back in the form"
+    );
     let notice = seen["notice"].as_str().unwrap();
     assert!(notice.starts_with("Gateway duplicated as #"), "{notice}");
     let copy: i64 = notice
@@ -83,16 +90,29 @@ async fn an_operator_walks_the_console() {
     assert_eq!(seen["ordered"], "Test order placed.");
     assert_eq!(seen["billed"], "Billed now (Force Bill NOW).");
     assert_eq!(seen["purchase_cycle"], "2", "{seen}");
-    assert_eq!(seen["profile_payments"], json!(["49.95 USD", "1.00 USD"]), "{seen}");
+    assert_eq!(
+        seen["profile_payments"],
+        json!(["49.95 USD", "1.00 USD"]),
+        "{seen}"
+    );
     assert_eq!(seen["refunded"], "Payment refunded.");
     assert_eq!(seen["statuses"], json!(["captured", "refunded"]), "{seen}");
-    let tess = app.get("/v1/accounts?client_acct_id=test-tess@example.com").await.body;
+    let tess = app
+        .get("/v1/accounts?client_acct_id=test-tess@example.com")
+        .await
+        .body;
     let acct_no = tess["data"][0]["acct_no"].as_i64().unwrap();
-    let pays = app.get(&format!("/v1/payments?acct_no={acct_no}")).await.body;
+    let pays = app
+        .get(&format!("/v1/payments?acct_no={acct_no}"))
+        .await
+        .body;
     let pays = pays["data"].as_array().unwrap();
     assert_eq!(pays.len(), 2);
     for p in pays {
-        assert_eq!(p["gateway_id"], form_gw, "sold and rebilled on the form's gateway");
+        assert_eq!(
+            p["gateway_id"], form_gw,
+            "sold and rebilled on the form's gateway"
+        );
     }
     assert_eq!(seen["payments"], 4, "{seen}");
     let reports = &seen["reports"];

@@ -76,7 +76,8 @@ impl TestApp {
         );
         let app_state = state.clone();
         let server = tokio::spawn(async move {
-            let _ = axum::serve(listener, make(app_state)).await;
+            let app = make(app_state).into_make_service_with_connect_info::<std::net::SocketAddr>();
+            let _ = axum::serve(listener, app).await;
         });
         let mut app = TestApp {
             base_url,

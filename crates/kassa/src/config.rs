@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use crate::CliError;
 
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://kassa.db";
-const KEY_CHECK_META: &str = "master_key_check";
+pub const KEY_CHECK_META: &str = "master_key_check";
 const KEY_CHECK_PURPOSE: &str = "kassa.master_key_check";
 
 #[derive(Args, Clone)]
@@ -101,7 +101,7 @@ impl KeyArgs {
     }
 }
 
-fn read_key_file(path: &PathBuf) -> Result<MasterKey, CliError> {
+pub fn read_key_file(path: &PathBuf) -> Result<MasterKey, CliError> {
     let text = std::fs::read_to_string(path).map_err(|e| {
         CliError::Config(format!(
             "cannot read master key file {}: {e}",
@@ -137,8 +137,13 @@ fn write_key_file(path: &PathBuf, b64: &str) -> Result<(), CliError> {
 
 /// Refuses a master key other than the one this database's secrets were sealed with: the
 /// database keeps a small value sealed by the first key it saw.
+/// The value the database keeps to recognise `key`.
+pub fn key_check_value(key: &MasterKey) -> Result<String, CliError> {
+    Ok(key.seal(KEY_CHECK_PURPOSE, "kassa")?)
+}
+
 pub async fn check_master_key(store: &Store, key: &MasterKey) -> Result<(), CliError> {
-    let sealed = key.seal(KEY_CHECK_PURPOSE, "kassa")?;
+    let sealed = key_check_value(key)?;
     let stored = store.meta_set_if_absent(KEY_CHECK_META, &sealed).await?;
     match key.open(KEY_CHECK_PURPOSE, &stored) {
         Ok(v) if v == "kassa" => Ok(()),

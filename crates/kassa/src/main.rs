@@ -3,6 +3,7 @@
 
 mod config;
 mod progress;
+mod rotate;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -76,6 +77,23 @@ enum Command {
     Webhooks {
         #[command(subcommand)]
         command: WebhooksCommand,
+    },
+    /// Re-seal every stored secret under a new master key (stop all kassa processes first).
+    RotateMasterKey {
+        /// A file holding the new master key in base64.
+        #[arg(long = "new-master-key-file")]
+        new_master_key_file: Option<std::path::PathBuf>,
+        /// The new master key in base64 (instead of the file).
+        #[arg(
+            long = "new-master-key",
+            env = "KASSA_NEW_MASTER_KEY",
+            hide_env_values = true
+        )]
+        new_master_key: Option<String>,
+        #[command(flatten)]
+        db: DatabaseArgs,
+        #[command(flatten)]
+        key: KeyArgs,
     },
     /// Apply database migrations and exit.
     Migrate {
@@ -195,6 +213,12 @@ async fn main() -> ExitCode {
                 },
         } => register_webhook(gateway, group, public_url, db, key).await,
         Command::Migrate { db } => migrate(db).await,
+        Command::RotateMasterKey {
+            new_master_key_file,
+            new_master_key,
+            db,
+            key,
+        } => rotate::rotate(db, key, new_master_key, new_master_key_file).await,
         Command::Clients {
             command: ClientsCommand::Create { name, db },
         } => create_client(&name, db).await,
@@ -483,7 +507,9 @@ async fn serve(
     }
     spawn_background(&state);
     tracing::info!(listen = %local, public_url = %public_url, database = backend.name(), demo = emulator.is_some(), "kassa is serving");
-    axum::serve(listener, kassa_console::app(state))
+    let app =
+        kassa_console::app(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    axum::serve(listener, app)
         .with_graceful_shutdown(shutdown())
         .await
         .map_err(|e| CliError::Io(e.to_string()))?;

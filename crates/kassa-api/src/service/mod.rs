@@ -35,6 +35,41 @@ pub const PURPOSE_SECRET_KEY: &str = "gateway.secret_key";
 pub const PURPOSE_GATEWAY_WEBHOOK: &str = "gateway.webhook_secrets";
 pub const PURPOSE_GROUP_WEBHOOK: &str = "collection_group.webhook_secrets";
 
+/// Every column that holds a value sealed under the master key, with its purpose: what
+/// `kassa rotate-master-key` re-seals. A new sealed column must be added here.
+pub const SEALED_COLUMNS: &[kassa_storage::SealedColumn] = &[
+    kassa_storage::SealedColumn {
+        table: "gateways",
+        key: "id",
+        column: "secret_key_sealed",
+        purpose: PURPOSE_SECRET_KEY,
+    },
+    kassa_storage::SealedColumn {
+        table: "gateways",
+        key: "id",
+        column: "webhook_secrets_sealed",
+        purpose: PURPOSE_GATEWAY_WEBHOOK,
+    },
+    kassa_storage::SealedColumn {
+        table: "collection_groups",
+        key: "id",
+        column: "webhook_secrets_sealed",
+        purpose: PURPOSE_GROUP_WEBHOOK,
+    },
+    kassa_storage::SealedColumn {
+        table: "payment_methods",
+        key: "pm_no",
+        column: "bank_sealed",
+        purpose: payment_methods::PURPOSE_BANK,
+    },
+    kassa_storage::SealedColumn {
+        table: "notification_endpoints",
+        key: "id",
+        column: "secret_sealed",
+        purpose: notifications::PURPOSE,
+    },
+];
+
 /// What a request says about one field: nothing, clear it, or set it.
 pub enum Patch<T> {
     Keep,

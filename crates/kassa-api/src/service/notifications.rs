@@ -10,7 +10,7 @@ use crate::auth::Auth;
 use crate::views::{timestamp, DeliveryView, EndpointView};
 use crate::{ApiError, AppState};
 
-const PURPOSE: &str = "notification_endpoint.secret";
+pub const PURPOSE: &str = "notification_endpoint.secret";
 
 fn not_found(e: StorageError) -> ApiError {
     match e {
