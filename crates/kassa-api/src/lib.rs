@@ -14,6 +14,7 @@ mod metrics;
 mod openapi;
 mod routes;
 pub mod service;
+pub mod smtp;
 mod state;
 pub mod views;
 
