@@ -9,6 +9,8 @@ use kassa_storage::Store;
 use serde_json::Value;
 use std::path::PathBuf;
 
+pub mod smtp_sink;
+
 pub use kassa_stripe_emulator;
 pub use reqwest;
 pub use reqwest::StatusCode;

@@ -12,9 +12,9 @@ use crate::{ApiError, AppState};
 const STALE_AFTER_MS: i64 = 5 * 60_000;
 const BATCH: i64 = 20;
 
-/// One pass over the due emails; returns how many were taken (sent or not).
-pub async fn deliver_due(state: &AppState, cfg: &SmtpConfig) -> Result<usize, ApiError> {
-    let now = kassa_storage::now_millis();
+/// One pass over the emails due at `now` (tests pass a later time to see a retry); returns how
+/// many were taken, sent or not.
+pub async fn deliver_due(state: &AppState, cfg: &SmtpConfig, now: i64) -> Result<usize, ApiError> {
     let due = state
         .store
         .claim_due_emails(now, now - STALE_AFTER_MS, BATCH)
@@ -86,7 +86,7 @@ pub async fn run_forever(state: AppState, every: std::time::Duration) {
     let mut tick = tokio::time::interval(every);
     loop {
         tick.tick().await;
-        if let Err(e) = deliver_due(&state, &cfg).await {
+        if let Err(e) = deliver_due(&state, &cfg, kassa_storage::now_millis()).await {
             tracing::warn!(error = %e, "email delivery pass failed");
         }
     }
