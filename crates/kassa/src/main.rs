@@ -7,7 +7,7 @@ mod progress;
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
-use config::{DatabaseArgs, KeyArgs};
+use config::{DatabaseArgs, EmailArgs, KeyArgs};
 
 #[derive(Parser)]
 #[command(
@@ -38,6 +38,8 @@ enum Command {
         db: DatabaseArgs,
         #[command(flatten)]
         key: KeyArgs,
+        #[command(flatten)]
+        email: EmailArgs,
         /// Also run the built-in Stripe emulator and, on an empty database, set up a demo client
         /// with a Stripe V2 gateway on it and a collection group.
         #[arg(long)]
@@ -66,6 +68,8 @@ enum Command {
         db: DatabaseArgs,
         #[command(flatten)]
         key: KeyArgs,
+        #[command(flatten)]
+        email: EmailArgs,
     },
     /// Recurring billing.
     Rebill {
@@ -172,15 +176,16 @@ async fn main() -> ExitCode {
             webhook_tolerance,
             db,
             key,
+            email,
             demo,
             emulator_listen,
         } => {
             let demo = demo.then_some(emulator_listen);
-            serve(listen, public_url, webhook_tolerance, db, key, demo).await
+            serve(listen, public_url, webhook_tolerance, db, key, email, demo).await
         }
         Command::StripeEmulator { listen } => stripe_emulator(&listen).await,
         Command::Reconcile { db, key } => reconcile(db, key).await,
-        Command::Worker { db, key } => worker(db, key).await,
+        Command::Worker { db, key, email } => worker(db, key, email).await,
         Command::Rebill {
             command: RebillCommand::Run { until, db, key },
         } => rebill_run(until, db, key).await,
@@ -288,7 +293,7 @@ async fn background_state(
     ))
 }
 
-/// Starts the background loops: rebills, reconciler, webhook catch-up, notifications.
+/// Starts the background loops: rebills, reconciler, webhook catch-up, notifications, emails.
 fn spawn_background(state: &kassa_api::AppState) {
     use kassa_api::service::{billing, notifications, reconcile, webhooks};
     use std::time::Duration;
@@ -303,10 +308,18 @@ fn spawn_background(state: &kassa_api::AppState) {
         Duration::from_secs(30),
     ));
     tokio::spawn(billing::run_forever(state.clone(), Duration::from_secs(10)));
+    tokio::spawn(kassa_api::service::email_sender::run_forever(
+        state.clone(),
+        Duration::from_secs(5),
+    ));
 }
 
-async fn worker(db: DatabaseArgs, key: KeyArgs) -> Result<(), CliError> {
-    let state = background_state(&db, &key, String::new()).await?;
+async fn worker(db: DatabaseArgs, key: KeyArgs, email: EmailArgs) -> Result<(), CliError> {
+    let smtp = email.smtp()?;
+    let mut state = background_state(&db, &key, String::new()).await?;
+    let mut config = (*state.config).clone();
+    config.smtp = smtp;
+    state.config = std::sync::Arc::new(config);
     spawn_background(&state);
     tracing::info!(worker = %kassa_api::service::billing::worker_name(), "kassa worker is running");
     shutdown().await;
@@ -415,8 +428,10 @@ async fn serve(
     webhook_tolerance: i64,
     db: DatabaseArgs,
     key: KeyArgs,
+    email: EmailArgs,
     demo_emulator: Option<String>,
 ) -> Result<(), CliError> {
+    let smtp = email.smtp()?;
     let url = db.url();
     let backend =
         kassa_storage::Backend::from_url(&url).map_err(|e| CliError::Config(e.to_string()))?;
@@ -459,6 +474,7 @@ async fn serve(
     let public_url = public_url.unwrap_or_else(|| format!("http://{local}"));
     let mut config = kassa_api::Config::new(public_url.clone());
     config.webhook_tolerance_secs = webhook_tolerance;
+    config.smtp = smtp;
     let state = kassa_api::AppState::new(store.clone(), master_key, config);
     if let (Some((addr, _)), Some(client)) = (&emulator, &first) {
         let demo = kassa_api::demo::seed(
