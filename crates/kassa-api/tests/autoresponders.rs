@@ -527,4 +527,10 @@ async fn one_event_is_emailed_once() {
     let p = s.app.post("/v1/payments", &json!({"acct_no": r.body["acct_no"], "card": card("4242424242424242"), "amount": 1000, "currency": "usd"})).await;
     assert_eq!(p.status, StatusCode::CREATED, "{:?}", p.body);
     assert_eq!(s.outbox("").await.len(), 1);
+    // A fraud score's probe (an authorization voided at once) is no order, approved or declined.
+    for number in ["4242424242424242", "4000000000000002"] {
+        let r = s.app.post("/v1/fraud_scores", &json!({"acct_no": s.acct, "card": card(number), "amount": 5000, "currency": "usd"})).await;
+        assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    }
+    assert_eq!(s.outbox("").await.len(), 1);
 }

@@ -53,9 +53,9 @@ impl Event {
 
 /// The email a payment made through `POST /v1/payments` (or an upsell) calls for. Orders and
 /// rebills — marked by Kassa's own metadata — are emailed where they finish, with their order and
-/// cycle.
+/// cycle; a fraud-score probe (voided at once) is not emailed at all.
 pub fn for_new_payment(metadata: &BTreeMap<String, String>, rec: &PaymentRecord) -> Option<Event> {
-    if metadata.contains_key("kassa_purchase") {
+    if metadata.contains_key("kassa_purchase") || metadata.contains_key("kassa_fraud_score") {
         return None;
     }
     let upsell = metadata.contains_key("kassa_upsell_of");
