@@ -98,6 +98,16 @@ impl ApiError {
         }
     }
 
+    /// The field an input error names, if any.
+    pub fn param(&self) -> Option<&str> {
+        match self {
+            ApiError::InvalidRequest { param, .. } | ApiError::Unprocessable { param, .. } => {
+                param.as_deref()
+            }
+            _ => None,
+        }
+    }
+
     pub fn internal(e: impl std::fmt::Display) -> Self {
         ApiError::Internal(e.to_string())
     }

@@ -143,6 +143,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(billing::get_campaign, billing::delete_campaign))
         .routes(routes!(billing::restore_campaign))
         .routes(routes!(billing::create_product))
+        .routes(routes!(billing::update_product))
         .routes(routes!(billing::create_order))
         .routes(routes!(orders::get))
         .routes(routes!(orders::upsell))

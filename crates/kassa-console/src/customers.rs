@@ -102,10 +102,29 @@ pub struct CardRow {
     pub expiry: String,
     pub status: String,
     pub three_ds: String,
+    /// The card-update history: when, from where (account updater, API), what changed.
+    pub changes: Vec<String>,
+}
+
+pub struct ChargebackRow {
+    pub payment_id: String,
+    pub opened: String,
+    pub amount: String,
+    pub reason: String,
+    pub status: String,
+    pub fee: String,
+}
+
+pub struct StatusRow {
+    pub at: String,
+    pub change: String,
+    pub reason: String,
+    pub actor: String,
 }
 
 pub struct PurchaseRow {
     pub id: String,
+    pub order_id: String,
     pub status: String,
     pub cycle: i64,
     pub next_bill: String,
@@ -134,6 +153,46 @@ struct ProfilePage {
     cards: Vec<CardRow>,
     purchases: Vec<PurchaseRow>,
     payments: Vec<PaymentRow>,
+    chargebacks: Vec<ChargebackRow>,
+    history: Vec<StatusRow>,
+}
+
+/// One card change as a line: `2026-12-01 10:00 account updater (evt_…): exp_year 2034 → 2037`.
+/// A change is stored as `{event_type, from, to}` card snapshots; the line names what differs.
+fn change_line(changes: &str, source: &str, at: i64) -> String {
+    let v = serde_json::from_str::<serde_json::Value>(changes).unwrap_or_default();
+    let kind = match v["event_type"].as_str() {
+        Some("payment_method.automatically_updated") => "account updater",
+        Some("payment_method.updated") => "card updated",
+        Some(other) => other,
+        None => "change",
+    };
+    let mut what = Vec::new();
+    if let (Some(from), Some(to)) = (v["from"].as_object(), v["to"].as_object()) {
+        for (k, new) in to {
+            let old = from.get(k).unwrap_or(&serde_json::Value::Null);
+            if old != new {
+                what.push(format!("{k} {} → {}", plain(old), plain(new)));
+            }
+        }
+    }
+    format!(
+        "{} {kind} ({source}): {}",
+        day(&kassa_api::views::timestamp(at)),
+        if what.is_empty() {
+            "no visible change".to_string()
+        } else {
+            what.join(", ")
+        }
+    )
+}
+
+fn plain(v: &serde_json::Value) -> String {
+    match v {
+        serde_json::Value::String(s) => s.clone(),
+        serde_json::Value::Null => "—".into(),
+        other => other.to_string(),
+    }
 }
 
 fn day(ts: &str) -> String {
@@ -179,9 +238,36 @@ pub async fn profile(
             Ok((p, _)) => p,
             Err(e) => return api_error(e),
         };
+    let chargebacks = match state.store.chargebacks_for_account(client, acct_no).await {
+        Ok(c) => c,
+        Err(e) => return api_error(e.into()),
+    };
+    let history =
+        match kassa_api::service::accounts::status_history(&state, &session.auth, acct_no).await {
+            Ok(h) => h,
+            Err(e) => return api_error(e),
+        };
+    let mut card_changes = HashMap::new();
+    for c in &cards {
+        match state
+            .store
+            .payment_method_history(client, c.payment_method_no)
+            .await
+        {
+            Ok(rows) => {
+                let lines = rows
+                    .iter()
+                    .map(|(changes, source, at)| change_line(changes, source, *at))
+                    .collect::<Vec<_>>();
+                card_changes.insert(c.payment_method_no, lines);
+            }
+            Err(e) => return api_error(e.into()),
+        }
+    }
     let notice = q.get("done").map(|d| {
         match d.as_str() {
             "billed" => "Billed now (Force Bill NOW).",
+            "ordered" => "Test order placed.",
             "cancelled" => "Purchase cancelled.",
             "refunded" => "Payment refunded.",
             "voided" => "Authorization voided.",
@@ -213,12 +299,16 @@ pub async fn profile(
                     .as_ref()
                     .and_then(|t| t["outcome"].as_str().map(str::to_string))
                     .unwrap_or_default(),
+                changes: card_changes
+                    .remove(&c.payment_method_no)
+                    .unwrap_or_default(),
             })
             .collect(),
         purchases: purchases
             .iter()
             .map(|p| PurchaseRow {
                 id: p.id.clone(),
+                order_id: p.order_id.clone(),
                 status: p.status.clone(),
                 cycle: p.cycle,
                 next_bill: p
@@ -257,6 +347,36 @@ pub async fn profile(
                     .unwrap_or_default(),
                 refundable: p.amount_captured > p.amount_refunded,
                 voidable: p.status == "authorized",
+            })
+            .collect(),
+        chargebacks: chargebacks
+            .iter()
+            .map(|c| ChargebackRow {
+                payment_id: c.payment_id.clone(),
+                opened: day(&kassa_api::views::timestamp(c.created_at)),
+                amount: format!("{} {}", money(c.amount), c.currency.to_uppercase()),
+                reason: c.reason.clone(),
+                status: match &c.outcome {
+                    Some(o) => format!("{} ({o})", c.status),
+                    None => c.status.clone(),
+                },
+                fee: money(c.fee),
+            })
+            .collect(),
+        history: history
+            .iter()
+            .map(|h| StatusRow {
+                at: day(&h.created_at),
+                change: format!(
+                    "{} → {}",
+                    h.from_status.as_deref().unwrap_or("—"),
+                    h.to_status
+                ),
+                reason: match &h.payment_id {
+                    Some(p) => format!("{} (payment {p})", h.reason),
+                    None => h.reason.clone(),
+                },
+                actor: h.actor.clone(),
             })
             .collect(),
     })

@@ -3,13 +3,18 @@
 //! client API key; the session lives in an HttpOnly, SameSite=Strict cookie whose hash is stored,
 //! and every form carries the session's CSRF token.
 
+mod campaigns;
 mod charts;
 mod customers;
 mod emails;
 mod events;
+mod gateway_edit;
+mod gateway_form;
 mod pages;
 mod payments;
+mod routing;
 mod session;
+mod test_order;
 
 use axum::http::{header, HeaderValue};
 use axum::response::{IntoResponse, Redirect};
@@ -35,12 +40,53 @@ pub fn router(state: AppState) -> Router {
         .route("/console/sign-out", post(session::sign_out))
         .route("/console/gateways", get(pages::gateways))
         .route(
+            "/console/gateways/new",
+            get(gateway_edit::new_form).post(gateway_edit::create),
+        )
+        .route(
+            "/console/gateways/{id}/edit",
+            get(gateway_edit::edit_form).post(gateway_edit::update),
+        )
+        .route(
             "/console/gateways/{id}/duplicate",
             post(pages::duplicate_gateway),
         )
         .route(
             "/console/gateways/{id}/archive",
             post(pages::archive_gateway),
+        )
+        .route(
+            "/console/campaigns",
+            get(campaigns::list).post(campaigns::create),
+        )
+        .route("/console/campaigns/{id}", get(campaigns::show))
+        .route(
+            "/console/campaigns/{id}/products",
+            post(campaigns::add_product),
+        )
+        .route(
+            "/console/campaigns/{id}/test_order",
+            post(test_order::place),
+        )
+        .route(
+            "/console/campaigns/{id}/products/{product_id}",
+            post(campaigns::assign_product),
+        )
+        .route(
+            "/console/campaigns/{id}/{action}",
+            post(campaigns::set_deleted),
+        )
+        .route(
+            "/console/routing_profiles",
+            get(routing::routing_list).post(routing::routing_create),
+        )
+        .route(
+            "/console/collection_groups",
+            get(routing::groups_list).post(routing::groups_create),
+        )
+        .route(
+            "/console/collection_groups/{no}/archive",
+            post(routing::groups_archive),
         )
         .route("/console/payments", get(payments::list))
         .route(

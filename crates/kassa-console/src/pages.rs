@@ -130,6 +130,14 @@ pub async fn gateways(
             q.get("id").map(String::as_str).unwrap_or("?")
         ),
         "archived" => "Gateway archived.".to_string(),
+        "created" => format!(
+            "Gateway #{} created.",
+            q.get("id").map(String::as_str).unwrap_or("?")
+        ),
+        "saved" => format!(
+            "Gateway #{} updated.",
+            q.get("id").map(String::as_str).unwrap_or("?")
+        ),
         other => other.chars().filter(|c| c.is_alphanumeric()).collect(),
     });
     render(&GatewaysPage {

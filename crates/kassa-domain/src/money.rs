@@ -267,6 +267,76 @@ impl From<MinorUnits> for i64 {
     }
 }
 
+/// An amount an operator typed in the currency's major unit (`1,234.56` USD, `1500` JPY) as minor
+/// units, exactly: digits with optional thousands commas and at most the currency's decimals.
+pub fn parse_major(input: &str, currency: Currency) -> Result<MinorUnits, ValidationError> {
+    let s: String = input.trim().chars().filter(|c| *c != ',').collect();
+    let exp = usize::from(currency.exponent());
+    let bad = || {
+        ValidationError::new(
+            "",
+            format!(
+                "`{input}` is not an amount in {}: use digits with at most {exp} decimals, e.g. {}",
+                currency.as_str().to_uppercase(),
+                format_major(123_456, currency)
+            ),
+        )
+    };
+    let (whole, frac) = s.split_once('.').unwrap_or((&s, ""));
+    let digits = |t: &str| t.bytes().all(|b| b.is_ascii_digit());
+    if whole.is_empty() && frac.is_empty() || !digits(whole) || !digits(frac) || frac.len() > exp {
+        return Err(bad());
+    }
+    if whole.len() > 15 {
+        return Err(ValidationError::new("", "is too large"));
+    }
+    let whole_v: i64 = if whole.is_empty() {
+        0
+    } else {
+        whole.parse().map_err(|_| bad())?
+    };
+    let mut frac_v: i64 = if frac.is_empty() {
+        0
+    } else {
+        frac.parse().map_err(|_| bad())?
+    };
+    for _ in frac.len()..exp {
+        frac_v *= 10;
+    }
+    let scale = 10_i64.pow(u32::from(currency.exponent()));
+    let v = whole_v
+        .checked_mul(scale)
+        .and_then(|w| w.checked_add(frac_v))
+        .ok_or_else(|| ValidationError::new("", "is too large"))?;
+    MinorUnits::new(v)
+}
+
+/// Minor units written in the major unit with the currency's decimals and thousands commas:
+/// `123456` USD is `1,234.56`, JPY `123,456`, KWD `123.456`.
+pub fn format_major(minor: i64, currency: Currency) -> String {
+    let exp = u32::from(currency.exponent());
+    let scale = 10_u64.pow(exp);
+    let sign = if minor < 0 { "-" } else { "" };
+    let a = minor.unsigned_abs();
+    let whole = (a / scale).to_string();
+    let mut grouped = String::new();
+    for (i, c) in whole.chars().enumerate() {
+        if i > 0 && (whole.len() - i).is_multiple_of(3) {
+            grouped.push(',');
+        }
+        grouped.push(c);
+    }
+    if exp == 0 {
+        format!("{sign}{grouped}")
+    } else {
+        format!(
+            "{sign}{grouped}.{:0width$}",
+            a % scale,
+            width = exp as usize
+        )
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -300,5 +370,29 @@ mod tests {
             serde_json::from_str::<MinorUnits>("150").unwrap().get(),
             150
         );
+    }
+
+    #[test]
+    fn major_units_round_trip_exactly() {
+        let usd = Currency::USD;
+        let jpy = Currency::parse("jpy").unwrap();
+        let kwd = Currency::parse("kwd").unwrap();
+        assert_eq!(parse_major("1,234.56", usd).unwrap().get(), 123_456);
+        assert_eq!(parse_major("50000", usd).unwrap().get(), 5_000_000);
+        assert_eq!(parse_major("0.5", usd).unwrap().get(), 50);
+        assert_eq!(parse_major(".05", usd).unwrap().get(), 5);
+        assert_eq!(parse_major("1500", jpy).unwrap().get(), 1500);
+        assert_eq!(parse_major("1.005", kwd).unwrap().get(), 1005);
+        for bad in ["", ".", "1.234", "-1", "1e3", "12a", "1.2.3"] {
+            assert!(parse_major(bad, usd).is_err(), "{bad}");
+        }
+        assert!(parse_major("1.5", jpy).is_err());
+        assert_eq!(format_major(123_456, usd), "1,234.56");
+        assert_eq!(format_major(-5, usd), "-0.05");
+        assert_eq!(format_major(123_456, jpy), "123,456");
+        assert_eq!(format_major(1005, kwd), "1.005");
+        for v in [0, 7, 99, 100, 123_456_789] {
+            assert_eq!(parse_major(&format_major(v, usd), usd).unwrap().get(), v);
+        }
     }
 }

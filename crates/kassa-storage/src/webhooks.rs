@@ -528,32 +528,51 @@ impl Store {
         client_no: i64,
         payment_id: &str,
     ) -> Result<Vec<ChargebackRecord>, StorageError> {
-        let rows = sqlx::query(
-            "SELECT id, payment_id, gateway_id, dispute_id, amount, currency, reason, status, evidence_due_by, fee, outcome, created_at, updated_at
-             FROM chargebacks WHERE client_no = $1 AND payment_id = $2 ORDER BY id",
-        )
+        let rows = sqlx::query(&format!(
+            "SELECT {CB} FROM chargebacks WHERE client_no = $1 AND payment_id = $2 ORDER BY id"
+        ))
         .bind(client_no)
         .bind(payment_id)
         .fetch_all(&self.pool)
         .await?;
-        rows.iter()
-            .map(|r| {
-                Ok(ChargebackRecord {
-                    id: r.try_get("id")?,
-                    payment_id: r.try_get("payment_id")?,
-                    gateway_id: r.try_get("gateway_id")?,
-                    dispute_id: r.try_get("dispute_id")?,
-                    amount: r.try_get("amount")?,
-                    currency: r.try_get("currency")?,
-                    reason: r.try_get("reason")?,
-                    status: r.try_get("status")?,
-                    evidence_due_by: r.try_get("evidence_due_by")?,
-                    fee: r.try_get("fee")?,
-                    outcome: r.try_get("outcome")?,
-                    created_at: r.try_get("created_at")?,
-                    updated_at: r.try_get("updated_at")?,
-                })
-            })
-            .collect()
+        rows.iter().map(chargeback).collect()
     }
+
+    /// Every chargeback on an account's payments, newest first (the customer profile).
+    pub async fn chargebacks_for_account(
+        &self,
+        client_no: i64,
+        acct_no: i64,
+    ) -> Result<Vec<ChargebackRecord>, StorageError> {
+        let rows = sqlx::query(&format!(
+            "SELECT {CB} FROM chargebacks WHERE client_no = $1 AND payment_id IN
+               (SELECT id FROM payments WHERE client_no = $1 AND acct_no = $2)
+             ORDER BY created_at DESC, id DESC"
+        ))
+        .bind(client_no)
+        .bind(acct_no)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(chargeback).collect()
+    }
+}
+
+const CB: &str = "id, payment_id, gateway_id, dispute_id, amount, currency, reason, status, evidence_due_by, fee, outcome, created_at, updated_at";
+
+fn chargeback(r: &AnyRow) -> Result<ChargebackRecord, StorageError> {
+    Ok(ChargebackRecord {
+        id: r.try_get("id")?,
+        payment_id: r.try_get("payment_id")?,
+        gateway_id: r.try_get("gateway_id")?,
+        dispute_id: r.try_get("dispute_id")?,
+        amount: r.try_get("amount")?,
+        currency: r.try_get("currency")?,
+        reason: r.try_get("reason")?,
+        status: r.try_get("status")?,
+        evidence_due_by: r.try_get("evidence_due_by")?,
+        fee: r.try_get("fee")?,
+        outcome: r.try_get("outcome")?,
+        created_at: r.try_get("created_at")?,
+        updated_at: r.try_get("updated_at")?,
+    })
 }

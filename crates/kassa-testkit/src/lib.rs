@@ -9,6 +9,7 @@ use kassa_storage::Store;
 use serde_json::Value;
 use std::path::PathBuf;
 
+pub mod console;
 pub mod smtp_sink;
 
 pub use kassa_stripe_emulator;

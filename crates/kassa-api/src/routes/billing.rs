@@ -111,6 +111,27 @@ pub async fn create_product(
     ))
 }
 
+#[utoipa::path(operation_id = "update_campaign_product", post, path = "/v1/campaigns/{id}/products/{product_id}", tag = "billing", params(("id" = i64, Path), ("product_id" = i64, Path)),
+    request_body(content = Object, description = "Any of `name`, `sku`, `shippable`, and `gateway_id` or `routing_profile_id` (assigns it; purchases already sold keep their gateway)"),
+    responses((status = 200, description = "The product"), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn update_product(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path((id, product_id)): Path<(String, String)>,
+    JsonObject(body): JsonObject,
+) -> Reply {
+    Ok(Json(
+        crate::service::products::update(
+            &state,
+            &auth,
+            path_id(&id, "campaign")?,
+            path_id(&product_id, "campaign_product")?,
+            body,
+        )
+        .await?,
+    ))
+}
+
 #[utoipa::path(operation_id = "create_order", post, path = "/v1/orders", tag = "billing",
     request_body(content = Object, description = "`campaign_id`, `acct_no`, `items` [{`product_id`, `quantity`}], and the payment's fields (`card`, `payment_method_no` or `token`, …)"),
     responses((status = 201, description = "The order, its payment and purchases"), (status = 402, body = ErrorBody), (status = 400, body = ErrorBody)))]

@@ -143,7 +143,34 @@ pub async fn create_product(
             ))
         }
     };
-    match (input.gateway_id, input.routing_profile_id) {
+    check_assignment(state, auth, input.gateway_id, input.routing_profile_id).await?;
+    let rec = ProductRecord {
+        client_no: auth.client_no,
+        campaign_id: c.id,
+        name: input.name,
+        sku: input.sku,
+        shippable: input.shippable,
+        price,
+        schedule: input
+            .schedule
+            .as_ref()
+            .map(|s| serde_json::to_string(s).unwrap_or_default()),
+        gateway_id: input.gateway_id,
+        routing_profile_id: input.routing_profile_id,
+        ..Default::default()
+    };
+    Ok(product_view(&state.store.insert_product(&rec).await?))
+}
+
+/// A product goes through exactly one of a gateway or a routing profile, and it must be the
+/// client's own.
+pub(super) async fn check_assignment(
+    state: &AppState,
+    auth: &Auth,
+    gateway_id: Option<i64>,
+    routing_profile_id: Option<i64>,
+) -> Result<(), ApiError> {
+    match (gateway_id, routing_profile_id) {
         (Some(g), None) => {
             super::gateway_ctx::load(state, auth.client_no, g, None).await?;
         }
@@ -168,22 +195,7 @@ pub async fn create_product(
             })
         }
     }
-    let rec = ProductRecord {
-        client_no: auth.client_no,
-        campaign_id: c.id,
-        name: input.name,
-        sku: input.sku,
-        shippable: input.shippable,
-        price,
-        schedule: input
-            .schedule
-            .as_ref()
-            .map(|s| serde_json::to_string(s).unwrap_or_default()),
-        gateway_id: input.gateway_id,
-        routing_profile_id: input.routing_profile_id,
-        ..Default::default()
-    };
-    Ok(product_view(&state.store.insert_product(&rec).await?))
+    Ok(())
 }
 
 pub fn purchase_view(p: &PurchaseRecord, attempts: Option<Vec<AttemptRecord>>) -> Value {

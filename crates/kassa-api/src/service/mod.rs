@@ -17,6 +17,7 @@ pub mod notifications;
 pub mod payment_methods;
 pub mod payment_ops;
 pub mod payments;
+pub mod products;
 pub mod reconcile;
 pub mod recycle;
 pub mod reports;
