@@ -15,6 +15,7 @@ mod metrics;
 mod openapi;
 mod routes;
 pub mod service;
+pub mod smtp;
 mod state;
 pub mod views;
 

@@ -7,8 +7,8 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::routes::{
-    accounts, audit, balance, billing, gateways, groups, notifications, orders, payments, recycle,
-    reports, webhooks,
+    accounts, audit, balance, billing, emails, gateways, groups, notifications, orders, payments,
+    recycle, reports, webhooks,
 };
 use crate::AppState;
 
@@ -27,6 +27,7 @@ use crate::AppState;
         (name = "notifications", description = "Kassa's own events, to the client's endpoints"),
         (name = "billing", description = "Campaigns, orders, purchases and rebills"),
         (name = "audit", description = "Changes to gateways, groups and accounts"),
+        (name = "emails", description = "Autoresponder templates and the email outbox"),
         (name = "reports", description = "Gateway volume and fees, reserve, chargebacks, declines, rebill forecast"),
     )
 )]
@@ -158,4 +159,10 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(billing::bill_now))
         .routes(routes!(audit::list))
         .routes(routes!(reports::get))
+        .routes(routes!(emails::list_templates))
+        .routes(routes!(emails::get_template, emails::put_template))
+        .routes(routes!(emails::preview))
+        .routes(routes!(emails::list_outbox))
+        .routes(routes!(emails::get_outbox))
+        .routes(routes!(emails::retry))
 }

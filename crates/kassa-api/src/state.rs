@@ -11,6 +11,8 @@ pub struct Config {
     pub public_url: String,
     /// How old a webhook's signed timestamp may be, in seconds (Stripe's libraries use 300).
     pub webhook_tolerance_secs: i64,
+    /// Where autoresponder emails are sent (`KASSA_SMTP_URL`); without it they stay queued.
+    pub smtp: Option<Arc<crate::smtp::SmtpConfig>>,
 }
 
 impl Config {
@@ -18,6 +20,7 @@ impl Config {
         Config {
             public_url: public_url.into(),
             webhook_tolerance_secs: 300,
+            smtp: None,
         }
     }
 }

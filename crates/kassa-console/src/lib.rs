@@ -6,6 +6,7 @@
 mod campaigns;
 mod charts;
 mod customers;
+mod emails;
 mod events;
 mod gateway_edit;
 mod gateway_form;
@@ -100,6 +101,12 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/console/webhook_events", get(events::list))
         .route("/console/webhook_events/{id}/retry", post(events::retry))
+        .route("/console/emails", get(emails::list))
+        .route(
+            "/console/emails/templates/{kind}",
+            get(emails::edit).post(emails::save),
+        )
+        .route("/console/emails/outbox/{id}/retry", post(emails::retry))
         .route("/console/reports", get(pages::reports_index))
         .route("/console/reports/{name}", get(pages::report))
         .route("/console/reports/{name}/csv", get(pages::report_csv))

@@ -9,6 +9,7 @@ pub mod billing;
 pub mod billing_account;
 pub mod card;
 pub mod descriptor;
+pub mod email;
 pub mod error;
 pub mod gateway;
 pub mod group;

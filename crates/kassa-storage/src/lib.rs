@@ -16,6 +16,7 @@ mod billing;
 mod clients;
 mod console;
 mod db;
+mod email;
 mod error;
 mod gateways;
 mod groups;
@@ -40,6 +41,7 @@ pub use billing::{
 pub use clients::{ApiKeyRecord, ClientRecord};
 pub use console::ConsoleSession;
 pub use db::{redact_url, Backend, Store};
+pub use email::{EmailTemplateRecord, OutboxRecord};
 pub use error::StorageError;
 pub use gateways::{GatewayFilter, GatewayRecord, GatewayWrite};
 pub use groups::{GroupRecord, GroupWrite};

@@ -75,6 +75,11 @@ const MIGRATIONS: &[Migration] = &[
         name: "console_sessions",
         sql: include_str!("../migrations/0012_console_sessions.sql"),
     },
+    Migration {
+        version: 13,
+        name: "autoresponders",
+        sql: include_str!("../migrations/0013_autoresponders.sql"),
+    },
 ];
 
 const LOCK_ID: i64 = 0x6b_6173_7361; // "kassa"

@@ -10,6 +10,7 @@ use serde_json::Value;
 use std::path::PathBuf;
 
 pub mod console;
+pub mod smtp_sink;
 
 pub use kassa_stripe_emulator;
 pub use reqwest;

@@ -5,6 +5,9 @@ use kassa_secrets::MasterKey;
 use kassa_storage::{Backend, Store};
 use std::io::Write;
 use std::path::PathBuf;
+use std::sync::Arc;
+
+use kassa_api::smtp::SmtpConfig;
 
 use crate::CliError;
 
@@ -49,6 +52,44 @@ impl DatabaseArgs {
             return None;
         }
         Some(PathBuf::from(path))
+    }
+}
+
+/// Where autoresponder emails go. Without an SMTP URL they stay queued in the outbox.
+#[derive(Args, Clone)]
+pub struct EmailArgs {
+    /// `smtp://user:password@host:587` (STARTTLS), `smtps://user:password@host:465` (TLS), or
+    /// `smtp://127.0.0.1:25?tls=none` (a relay on this machine). Prefer the environment variable:
+    /// the URL holds a password.
+    #[arg(long = "smtp-url", env = "KASSA_SMTP_URL", hide_env_values = true)]
+    smtp_url: Option<String>,
+    /// The sender, `Shop <noreply@shop.example>` or an address.
+    #[arg(long = "email-from", env = "KASSA_EMAIL_FROM")]
+    email_from: Option<String>,
+}
+
+impl EmailArgs {
+    /// The SMTP settings, or `None` when no URL is given.
+    pub fn smtp(&self) -> Result<Option<Arc<SmtpConfig>>, CliError> {
+        let url = self
+            .smtp_url
+            .as_deref()
+            .map(str::trim)
+            .filter(|u| !u.is_empty());
+        let from = self
+            .email_from
+            .as_deref()
+            .map(str::trim)
+            .filter(|f| !f.is_empty());
+        match (url, from) {
+            (None, _) => Ok(None),
+            (Some(_), None) => Err(CliError::Config(
+                "KASSA_EMAIL_FROM (the sender address) is required with KASSA_SMTP_URL".into(),
+            )),
+            (Some(u), Some(f)) => SmtpConfig::parse(u, f)
+                .map(|c| Some(Arc::new(c)))
+                .map_err(|e| CliError::Config(e.to_string())),
+        }
     }
 }
 

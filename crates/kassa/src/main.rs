@@ -8,7 +8,7 @@ mod rotate;
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
-use config::{DatabaseArgs, KeyArgs};
+use config::{DatabaseArgs, EmailArgs, KeyArgs};
 
 #[derive(Parser)]
 #[command(
@@ -39,6 +39,8 @@ enum Command {
         db: DatabaseArgs,
         #[command(flatten)]
         key: KeyArgs,
+        #[command(flatten)]
+        email: EmailArgs,
         /// Also run the built-in Stripe emulator and, on an empty database, set up a demo client
         /// with a Stripe V2 gateway on it and a collection group.
         #[arg(long)]
@@ -67,6 +69,8 @@ enum Command {
         db: DatabaseArgs,
         #[command(flatten)]
         key: KeyArgs,
+        #[command(flatten)]
+        email: EmailArgs,
     },
     /// Recurring billing.
     Rebill {
@@ -190,15 +194,16 @@ async fn main() -> ExitCode {
             webhook_tolerance,
             db,
             key,
+            email,
             demo,
             emulator_listen,
         } => {
             let demo = demo.then_some(emulator_listen);
-            serve(listen, public_url, webhook_tolerance, db, key, demo).await
+            serve(listen, public_url, webhook_tolerance, db, key, email, demo).await
         }
         Command::StripeEmulator { listen } => stripe_emulator(&listen).await,
         Command::Reconcile { db, key } => reconcile(db, key).await,
-        Command::Worker { db, key } => worker(db, key).await,
+        Command::Worker { db, key, email } => worker(db, key, email).await,
         Command::Rebill {
             command: RebillCommand::Run { until, db, key },
         } => rebill_run(until, db, key).await,
@@ -312,7 +317,7 @@ async fn background_state(
     ))
 }
 
-/// Starts the background loops: rebills, reconciler, webhook catch-up, notifications.
+/// Starts the background loops: rebills, reconciler, webhook catch-up, notifications, emails.
 fn spawn_background(state: &kassa_api::AppState) {
     use kassa_api::service::{billing, notifications, reconcile, webhooks};
     use std::time::Duration;
@@ -327,10 +332,18 @@ fn spawn_background(state: &kassa_api::AppState) {
         Duration::from_secs(30),
     ));
     tokio::spawn(billing::run_forever(state.clone(), Duration::from_secs(10)));
+    tokio::spawn(kassa_api::service::email_sender::run_forever(
+        state.clone(),
+        Duration::from_secs(5),
+    ));
 }
 
-async fn worker(db: DatabaseArgs, key: KeyArgs) -> Result<(), CliError> {
-    let state = background_state(&db, &key, String::new()).await?;
+async fn worker(db: DatabaseArgs, key: KeyArgs, email: EmailArgs) -> Result<(), CliError> {
+    let smtp = email.smtp()?;
+    let mut state = background_state(&db, &key, String::new()).await?;
+    let mut config = (*state.config).clone();
+    config.smtp = smtp;
+    state.config = std::sync::Arc::new(config);
     spawn_background(&state);
     tracing::info!(worker = %kassa_api::service::billing::worker_name(), "kassa worker is running");
     shutdown().await;
@@ -439,8 +452,10 @@ async fn serve(
     webhook_tolerance: i64,
     db: DatabaseArgs,
     key: KeyArgs,
+    email: EmailArgs,
     demo_emulator: Option<String>,
 ) -> Result<(), CliError> {
+    let smtp = email.smtp()?;
     let url = db.url();
     let backend =
         kassa_storage::Backend::from_url(&url).map_err(|e| CliError::Config(e.to_string()))?;
@@ -483,6 +498,7 @@ async fn serve(
     let public_url = public_url.unwrap_or_else(|| format!("http://{local}"));
     let mut config = kassa_api::Config::new(public_url.clone());
     config.webhook_tolerance_secs = webhook_tolerance;
+    config.smtp = smtp;
     let state = kassa_api::AppState::new(store.clone(), master_key, config);
     if let (Some((addr, _)), Some(client)) = (&emulator, &first) {
         let demo = kassa_api::demo::seed(

@@ -2,6 +2,7 @@ pub mod accounts;
 pub mod audit;
 pub mod balance;
 pub mod billing;
+pub mod emails;
 pub mod gateways;
 pub mod groups;
 pub mod health;

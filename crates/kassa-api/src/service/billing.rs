@@ -341,6 +341,14 @@ pub async fn create_order(
         body.insert("store".into(), json!(true));
     }
     let order_id = kassa_secrets::new_id("ord_")?;
+    // The order's id goes to Stripe with the payment; it also tells the payment that the order
+    // sends its emails (below), not the payment.
+    if matches!(body.get("metadata"), None | Some(Value::Null)) {
+        body.insert("metadata".into(), json!({}));
+    }
+    if let Some(Value::Object(m)) = body.get_mut("metadata") {
+        m.insert("kassa_order".into(), json!(order_id));
+    }
     let now = kassa_storage::now_millis();
     // Try the gateways in the routing order: skip one that cannot take the sale (its cap,
     // disabled), and move on after a soft decline when the profile cascades.
@@ -440,6 +448,16 @@ pub async fn create_order(
         ..Default::default()
     };
     state.store.insert_order(&order, &purchases).await?;
+    if let Some(pid) = &payment_id {
+        if let Ok(rec) = state.store.get_payment(auth.client_no, pid).await {
+            if let Some(mut ev) = super::email_events::Event::for_outcome(&rec) {
+                ev.order_id = Some(order_id.clone());
+                ev.cycle = Some(1);
+                ev.next_bill_at = purchases.iter().filter_map(|p| p.next_bill_at).min();
+                super::email_events::enqueue(state, &rec, ev).await;
+            }
+        }
+    }
     if let Some(e) = card_error {
         return Err(e);
     }
@@ -712,7 +730,26 @@ pub async fn bill(
         "rebill.failed"
     };
     super::notifications::notify(state, client_no, event, json!({"purchase_id": p.id, "cycle": cycle, "amount": amount, "payment_id": a.payment_id, "status": p.status})).await;
+    rebill_email(state, client_no, &p, &a).await;
     Ok(purchase_view(&p, None))
+}
+
+/// A rebill's receipt, or — on the first declined attempt of a cycle only, not on every
+/// re-attempt — its decline notice.
+async fn rebill_email(state: &AppState, client_no: i64, p: &PurchaseRecord, a: &AttemptRecord) {
+    use super::email_events::{enqueue, Event};
+    let kind = match a.status.as_str() {
+        "approved" => kassa_domain::email::Kind::RebillReceipt,
+        "declined" if a.attempt == 1 => kassa_domain::email::Kind::DeclineNotice,
+        _ => return,
+    };
+    if let Ok(rec) = state.store.get_payment(client_no, &a.payment_id).await {
+        let mut ev = Event::new(kind, rec.id.clone());
+        ev.order_id = Some(p.order_id.clone());
+        ev.cycle = Some(a.cycle);
+        ev.next_bill_at = p.next_bill_at;
+        enqueue(state, &rec, ev).await;
+    }
 }
 
 /// One scheduler pass at `now`: leases due purchases (any number of workers may run this at

@@ -112,6 +112,13 @@ pub async fn fraud_score(
     }
     body.insert("capture".into(), json!(false));
     body.insert("send_fraud_scoring_request".into(), json!(true));
+    // Marks the probe: no autoresponder email is sent for it.
+    if matches!(body.get("metadata"), None | Some(Value::Null)) {
+        body.insert("metadata".into(), json!({}));
+    }
+    if let Some(Value::Object(m)) = body.get_mut("metadata") {
+        m.insert("kassa_fraud_score".into(), json!("true"));
+    }
     let payment_id = match payments::create(state, auth, body).await {
         Ok((view, _)) => view.id,
         Err(ApiError::Card {

@@ -242,6 +242,10 @@ pub async fn operate(
     if kind == "refund" && outcome.status == "succeeded" {
         let data = serde_json::to_value(&v).unwrap_or(Value::Null);
         super::notifications::notify(state, auth.client_no, "payment.refunded", data).await;
+        let mut ev =
+            super::email_events::Event::new(kassa_domain::email::Kind::Refund, txn_id.clone());
+        ev.refund_amount = Some(amount);
+        super::email_events::enqueue(state, &finished, ev).await;
     }
     Ok(v)
 }

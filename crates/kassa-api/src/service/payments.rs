@@ -435,10 +435,11 @@ pub async fn create_with_id(
         },
         statement_descriptor_suffix: descriptor.clone(),
         description,
-        receipt_email: if s.disable_email_receipt || s.disable_email {
-            None
-        } else {
+        // Without it Stripe sends no receipt, and Kassa sends its own (service/email_events.rs).
+        receipt_email: if kassa_domain::email::stripe_sends_receipt(s) {
             profile.email.clone()
+        } else {
+            None
         },
         shipping: match (&profile.shipping, s.do_not_send_address) {
             (Some(sh), false) if !sh.address.is_empty() => Some(ShippingParams {
@@ -477,6 +478,8 @@ pub async fn create_with_id(
         "attempt_3d_secure": req.attempt_3d_secure,
         "termination_url": effective.termination_url,
         "fraud_settings": effective.fraud,
+        // Whether Stripe emails the receipt: decides who sends the receipt emails later.
+        "stripe_receipt": params.receipt_email.is_some(),
     });
     let record = PaymentRecord {
         id: payment_id.clone(),
@@ -592,6 +595,9 @@ pub async fn create_with_id(
     apply_fraud(state, auth, &finished).await?;
     let view = view(state, &finished, false).await?;
     notify_outcome(state, auth.client_no, &view).await;
+    if let Some(ev) = super::email_events::for_new_payment(&req.metadata, &finished) {
+        super::email_events::enqueue(state, &finished, ev).await;
+    }
     match card_error {
         Some(ApiError::Card {
             code,

@@ -140,6 +140,15 @@ pub async fn authorize(state: &AppState, auth: &Auth, id: &str) -> Result<Paymen
     apply_fraud(state, auth, &finished).await?;
     super::payments::notify_outcome(state, auth.client_no, &view(state, &finished, false).await?)
         .await;
+    if let Some(mut ev) = super::email_events::Event::for_outcome(&finished) {
+        ev.order_id = state
+            .store
+            .order_id_for_payment(auth.client_no, &finished.id)
+            .await
+            .ok()
+            .flatten();
+        super::email_events::enqueue(state, &finished, ev).await;
+    }
     if let Some(ApiError::Card {
         code,
         decline_code,
