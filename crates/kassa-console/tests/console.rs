@@ -1,66 +1,10 @@
 //! The console over HTTP: sign-in and its cookie, CSRF, tenant isolation, the Gateway List with
 //! duplicate and archive, and the report pages with their charts and CSV.
 
-use kassa_testkit::reqwest::{self, redirect, StatusCode};
+use kassa_testkit::console::ConsoleClient as Browser;
+use kassa_testkit::reqwest::{self, StatusCode};
 use kassa_testkit::{Emulator, TestApp};
 use serde_json::json;
-
-struct Browser {
-    http: reqwest::Client,
-    base: String,
-    cookie: Option<String>,
-}
-
-impl Browser {
-    fn new(app: &TestApp) -> Browser {
-        Browser {
-            http: reqwest::Client::builder()
-                .redirect(redirect::Policy::none())
-                .build()
-                .unwrap(),
-            base: app.url(""),
-            cookie: None,
-        }
-    }
-
-    async fn get(&self, path: &str) -> reqwest::Response {
-        let mut rb = self.http.get(format!("{}{path}", self.base));
-        if let Some(c) = &self.cookie {
-            rb = rb.header("cookie", c);
-        }
-        rb.send().await.unwrap()
-    }
-
-    async fn post(&self, path: &str, form: &[(&str, &str)]) -> reqwest::Response {
-        let mut rb = self
-            .http
-            .post(format!("{}{path}", self.base))
-            .header("origin", &self.base)
-            .form(form);
-        if let Some(c) = &self.cookie {
-            rb = rb.header("cookie", c);
-        }
-        rb.send().await.unwrap()
-    }
-
-    /// Signs in; returns the page's CSRF token.
-    async fn sign_in(&mut self, key: &str) -> String {
-        let r = self.post("/console/sign-in", &[("api_key", key)]).await;
-        assert_eq!(r.status(), StatusCode::SEE_OTHER);
-        let set = r.headers()["set-cookie"].to_str().unwrap().to_string();
-        for attr in ["HttpOnly", "SameSite=Strict", "Path=/"] {
-            assert!(set.contains(attr), "{set}");
-        }
-        self.cookie = Some(set.split(';').next().unwrap().to_string());
-        let page = self.get("/console/gateways").await.text().await.unwrap();
-        csrf_of(&page)
-    }
-}
-
-fn csrf_of(page: &str) -> String {
-    let at = page.find("name=\"csrf\" value=\"").expect("a csrf field") + 19;
-    page[at..at + 64].to_string()
-}
 
 async fn setup() -> (TestApp, Emulator, i64) {
     let app = TestApp::spawn_with(kassa_console::app).await;

@@ -1,67 +1,28 @@
 //! The console's email pages over HTTP: edit a template through the form (CSRF, a refusal shown
 //! with what was typed), the outbox with its retry button, another client's email not reachable.
 
-use kassa_testkit::reqwest::{self, redirect, StatusCode};
+use kassa_testkit::console::ConsoleClient;
+use kassa_testkit::reqwest::StatusCode;
 use kassa_testkit::{Emulator, TestApp};
 use serde_json::json;
 
-struct Browser {
-    http: reqwest::Client,
-    base: String,
-    cookie: String,
-}
+/// The console client, answering each request with its status and page.
+struct Browser(ConsoleClient);
 
 impl Browser {
     async fn sign_in(app: &TestApp, key: &str) -> (Browser, String) {
-        let http = reqwest::Client::builder()
-            .redirect(redirect::Policy::none())
-            .build()
-            .unwrap();
-        let r = http
-            .post(app.url("/console/sign-in"))
-            .form(&[("api_key", key)])
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(r.status(), StatusCode::SEE_OTHER);
-        let cookie = r.headers()["set-cookie"]
-            .to_str()
-            .unwrap()
-            .split(';')
-            .next()
-            .unwrap()
-            .to_string();
-        let b = Browser {
-            http,
-            base: app.url(""),
-            cookie,
-        };
-        let page = b.get("/console/emails").await.1;
-        let at = page.find("name=\"csrf\" value=\"").expect("a csrf field") + 19;
-        let csrf = page[at..at + 64].to_string();
-        (b, csrf)
+        let mut c = ConsoleClient::new(app);
+        let csrf = c.sign_in(key).await;
+        (Browser(c), csrf)
     }
 
     async fn get(&self, path: &str) -> (StatusCode, String) {
-        let r = self
-            .http
-            .get(format!("{}{path}", self.base))
-            .header("cookie", &self.cookie)
-            .send()
-            .await
-            .unwrap();
+        let r = self.0.get(path).await;
         (r.status(), r.text().await.unwrap())
     }
 
     async fn post(&self, path: &str, form: &[(&str, &str)]) -> (StatusCode, String) {
-        let r = self
-            .http
-            .post(format!("{}{path}", self.base))
-            .header("cookie", &self.cookie)
-            .form(form)
-            .send()
-            .await
-            .unwrap();
+        let r = self.0.post(path, form).await;
         (r.status(), r.text().await.unwrap())
     }
 }
