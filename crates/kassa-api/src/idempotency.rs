@@ -20,6 +20,47 @@ pub const REPLAYED: &str = "idempotent-replayed";
 /// How long keys are kept.
 pub const RETENTION_MILLIS: i64 = 24 * 60 * 60 * 1000;
 
+/// Ids made while a request with an `Idempotency-Key` runs come from the key, not from chance:
+/// when a request dies with its process and the client retries it, the retry makes the same ids
+/// and finds what the first one did (a payment recorded before Stripe was called) instead of
+/// doing it again.
+pub struct RequestSeed {
+    base: String,
+    next: std::sync::atomic::AtomicU32,
+}
+
+impl RequestSeed {
+    fn new(client_no: i64, key: &str) -> Self {
+        let mut h = Sha256::new();
+        h.update(client_no.to_be_bytes());
+        h.update(key.as_bytes());
+        RequestSeed {
+            base: h.finalize().iter().map(|b| format!("{b:02x}")).collect(),
+            next: std::sync::atomic::AtomicU32::new(0),
+        }
+    }
+}
+
+tokio::task_local! {
+    static REQUEST_SEED: RequestSeed;
+}
+
+/// The next id (`prefix` + 26 characters) derived from the running request's idempotency key,
+/// or `None` outside such a request. The n-th call in a request gives the n-th id every time.
+pub fn derived_id(prefix: &str) -> Option<String> {
+    REQUEST_SEED
+        .try_with(|s| {
+            let n = s.next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let mut h = Sha256::new();
+            h.update(s.base.as_bytes());
+            h.update(prefix.as_bytes());
+            h.update(n.to_be_bytes());
+            let hex: String = h.finalize().iter().map(|b| format!("{b:02x}")).collect();
+            format!("{prefix}{}", &hex[..26])
+        })
+        .ok()
+}
+
 fn fingerprint(method: &Method, path: &str, body: &[u8]) -> String {
     let mut h = Sha256::new();
     h.update(method.as_str().as_bytes());
@@ -87,7 +128,12 @@ async fn handle(state: AppState, req: Request, next: Next) -> Result<Response, A
             ),
         })?;
     let hash = fingerprint(&parts.method, parts.uri.path(), &bytes);
-    match state.store.idempotency_begin(auth.client_no, &key, &hash).await? {
+    let lease = state.config.idempotency_lease_ms;
+    match state
+        .store
+        .idempotency_begin(auth.client_no, &key, &hash, lease)
+        .await?
+    {
         IdempotencyBegin::Started => {}
         IdempotencyBegin::Replay(stored) => {
             let mut resp = json_response(stored.status, stored.body);
@@ -106,8 +152,12 @@ async fn handle(state: AppState, req: Request, next: Next) -> Result<Response, A
         }
     }
     parts.extensions.insert(auth.clone());
-    let resp = next
-        .run(Request::from_parts(parts, Body::from(bytes)))
+    let seed = RequestSeed::new(auth.client_no, &key);
+    let resp = REQUEST_SEED
+        .scope(
+            seed,
+            next.run(Request::from_parts(parts, Body::from(bytes))),
+        )
         .await;
     let (parts, body) = resp.into_parts();
     let body = match to_bytes(body, usize::MAX).await {

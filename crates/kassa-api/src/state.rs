@@ -13,6 +13,9 @@ pub struct Config {
     pub webhook_tolerance_secs: i64,
     /// Where autoresponder emails are sent (`KASSA_SMTP_URL`); without it they stay queued.
     pub smtp: Option<Arc<crate::smtp::SmtpConfig>>,
+    /// How long a request holds its idempotency key before a retry may take it over (longer
+    /// than any request runs; a request that outlives it died with its process).
+    pub idempotency_lease_ms: i64,
 }
 
 impl Config {
@@ -21,6 +24,7 @@ impl Config {
             public_url: public_url.into(),
             webhook_tolerance_secs: 300,
             smtp: None,
+            idempotency_lease_ms: 120_000,
         }
     }
 }

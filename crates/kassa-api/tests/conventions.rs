@@ -175,7 +175,7 @@ async fn concurrent_repeat_is_a_conflict() {
     let hash_placeholder = "in-flight";
     assert_eq!(
         app.store
-            .idempotency_begin(app.client_no, "busy", hash_placeholder)
+            .idempotency_begin(app.client_no, "busy", hash_placeholder, 60_000)
             .await
             .unwrap(),
         IdempotencyBegin::Started

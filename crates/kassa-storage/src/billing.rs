@@ -537,6 +537,27 @@ impl Store {
 
     /// Records the start of a billing attempt (before the payment is made). False when this
     /// cycle's attempt was started before (a crashed or concurrent run).
+    /// Forgets a started attempt whose payment never reached the gateway (its process died
+    /// first), so that the same attempt is made again under a new payment. The payment stays.
+    pub async fn discard_attempt(
+        &self,
+        purchase_id: &str,
+        cycle: i64,
+        attempt: i64,
+        payment_id: &str,
+    ) -> Result<(), StorageError> {
+        sqlx::query(
+            "DELETE FROM purchase_attempts WHERE purchase_id = $1 AND cycle = $2 AND attempt = $3 AND payment_id = $4 AND status = 'started'",
+        )
+        .bind(purchase_id)
+        .bind(cycle)
+        .bind(attempt)
+        .bind(payment_id)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
     pub async fn start_attempt(
         &self,
         purchase_id: &str,

@@ -24,23 +24,44 @@ pub enum IdempotencyBegin {
 
 impl Store {
     /// Claims `key` for a request whose fingerprint is `request_hash`.
+    /// Claims `key` for this request for `lease_ms`. A key still `started` by a request whose
+    /// lease ran out (its process died) is taken over: the request runs again, and what the dead
+    /// one did is found again by the ids derived from the key (`derived_id`).
     pub async fn idempotency_begin(
         &self,
         client_no: i64,
         key: &str,
         request_hash: &str,
+        lease_ms: i64,
     ) -> Result<IdempotencyBegin, StorageError> {
+        let now = now_millis();
         let inserted = sqlx::query(
-            "INSERT INTO idempotency_keys (client_no, idem_key, request_hash, state, created_at)
-             VALUES ($1, $2, $3, 'started', $4) ON CONFLICT (client_no, idem_key) DO NOTHING",
+            "INSERT INTO idempotency_keys (client_no, idem_key, request_hash, state, created_at, lease_until)
+             VALUES ($1, $2, $3, 'started', $4, $5) ON CONFLICT (client_no, idem_key) DO NOTHING",
         )
         .bind(client_no)
         .bind(key)
         .bind(request_hash)
-        .bind(now_millis())
+        .bind(now)
+        .bind(now + lease_ms)
         .execute(&self.pool)
         .await?;
         if inserted.rows_affected() == 1 {
+            return Ok(IdempotencyBegin::Started);
+        }
+        let taken = sqlx::query(
+            "UPDATE idempotency_keys SET lease_until = $1
+             WHERE client_no = $2 AND idem_key = $3 AND request_hash = $4 AND state = 'started'
+               AND lease_until IS NOT NULL AND lease_until < $5",
+        )
+        .bind(now + lease_ms)
+        .bind(client_no)
+        .bind(key)
+        .bind(request_hash)
+        .bind(now)
+        .execute(&self.pool)
+        .await?;
+        if taken.rows_affected() == 1 {
             return Ok(IdempotencyBegin::Started);
         }
         let row = sqlx::query(
@@ -52,7 +73,7 @@ impl Store {
         .await?;
         // Purged between the two statements: claim it again.
         let Some(row) = row else {
-            return Box::pin(self.idempotency_begin(client_no, key, request_hash)).await;
+            return Box::pin(self.idempotency_begin(client_no, key, request_hash, lease_ms)).await;
         };
         let stored_hash: String = row.try_get("request_hash")?;
         if stored_hash != request_hash {

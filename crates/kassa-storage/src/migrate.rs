@@ -80,6 +80,11 @@ const MIGRATIONS: &[Migration] = &[
         name: "autoresponders",
         sql: include_str!("../migrations/0013_autoresponders.sql"),
     },
+    Migration {
+        version: 14,
+        name: "idempotency_lease",
+        sql: include_str!("../migrations/0014_idempotency_lease.sql"),
+    },
 ];
 
 const LOCK_ID: i64 = 0x6b_6173_7361; // "kassa"

@@ -188,7 +188,9 @@ impl Store {
     }
 
     /// How many payments of this client with this card (fingerprint, else PaymentMethod id)
-    /// were declined since `since` (Unix ms).
+    /// were declined since `since` (Unix ms) — by the network: a payment that never reached
+    /// Stripe (no PaymentIntent or charge, e.g. settled `not_processed` after a crash) is no
+    /// retry in the networks' eyes and does not count.
     pub async fn count_card_declines(
         &self,
         client_no: i64,
@@ -196,7 +198,8 @@ impl Store {
         since: i64,
     ) -> Result<i64, StorageError> {
         let row = sqlx::query(
-            "SELECT COUNT(*) AS n FROM payments WHERE card_key = $1 AND created_at >= $2 AND client_no = $3 AND status = 'declined'",
+            "SELECT COUNT(*) AS n FROM payments WHERE card_key = $1 AND created_at >= $2 AND client_no = $3 AND status = 'declined'
+               AND processor_payment_id IS NOT NULL",
         )
         .bind(card_key)
         .bind(since)

@@ -276,15 +276,24 @@ async fn idempotency_lifecycle() {
     let (c, _) = store.create_client("One", "h1", "l1").await.unwrap();
     let n = c.client_no;
     assert_eq!(
-        store.idempotency_begin(n, "k1", "hashA").await.unwrap(),
+        store
+            .idempotency_begin(n, "k1", "hashA", 60_000)
+            .await
+            .unwrap(),
         IdempotencyBegin::Started
     );
     assert_eq!(
-        store.idempotency_begin(n, "k1", "hashA").await.unwrap(),
+        store
+            .idempotency_begin(n, "k1", "hashA", 60_000)
+            .await
+            .unwrap(),
         IdempotencyBegin::InProgress
     );
     assert_eq!(
-        store.idempotency_begin(n, "k1", "hashB").await.unwrap(),
+        store
+            .idempotency_begin(n, "k1", "hashB", 60_000)
+            .await
+            .unwrap(),
         IdempotencyBegin::Mismatch
     );
     let resp = StoredResponse {
@@ -293,22 +302,56 @@ async fn idempotency_lifecycle() {
     };
     store.idempotency_complete(n, "k1", &resp).await.unwrap();
     assert_eq!(
-        store.idempotency_begin(n, "k1", "hashA").await.unwrap(),
+        store
+            .idempotency_begin(n, "k1", "hashA", 60_000)
+            .await
+            .unwrap(),
         IdempotencyBegin::Replay(resp)
     );
     // Released keys can be claimed again; purged keys too.
     assert_eq!(
-        store.idempotency_begin(n, "k2", "h").await.unwrap(),
+        store.idempotency_begin(n, "k2", "h", 60_000).await.unwrap(),
         IdempotencyBegin::Started
     );
     store.idempotency_release(n, "k2").await.unwrap();
     assert_eq!(
-        store.idempotency_begin(n, "k2", "h").await.unwrap(),
+        store.idempotency_begin(n, "k2", "h", 60_000).await.unwrap(),
         IdempotencyBegin::Started
     );
-    assert_eq!(store.idempotency_purge(now_millis() + 1).await.unwrap(), 2);
+    // A key whose request died (its lease ran out) is taken over by the same request only.
     assert_eq!(
-        store.idempotency_begin(n, "k1", "other").await.unwrap(),
+        store.idempotency_begin(n, "k3", "h3", -1).await.unwrap(),
+        IdempotencyBegin::Started
+    );
+    assert_eq!(
+        store
+            .idempotency_begin(n, "k3", "other", 60_000)
+            .await
+            .unwrap(),
+        IdempotencyBegin::Mismatch
+    );
+    assert_eq!(
+        store
+            .idempotency_begin(n, "k3", "h3", 60_000)
+            .await
+            .unwrap(),
+        IdempotencyBegin::Started,
+        "taken over"
+    );
+    assert_eq!(
+        store
+            .idempotency_begin(n, "k3", "h3", 60_000)
+            .await
+            .unwrap(),
+        IdempotencyBegin::InProgress,
+        "the new lease holds"
+    );
+    assert_eq!(store.idempotency_purge(now_millis() + 1).await.unwrap(), 3);
+    assert_eq!(
+        store
+            .idempotency_begin(n, "k1", "other", 60_000)
+            .await
+            .unwrap(),
         IdempotencyBegin::Started
     );
 }

@@ -57,6 +57,16 @@ enum Command {
     },
     /// Resolve payments whose outcome at Stripe is unknown (lost answers, crashes), once.
     Reconcile {
+        /// Only calls older than this many seconds (a younger one may still be answered by its
+        /// own request); after a crash, 0 settles everything at once.
+        #[arg(long = "min-age-secs", default_value_t = 60,
+              value_parser = clap::value_parser!(i64).range(0..=86_400))]
+        min_age_secs: i64,
+        /// An authorization Stripe shows no PaymentIntent for after this many seconds never
+        /// reached Stripe (declined `not_processed`); Stripe's search lags up to a minute.
+        #[arg(long = "not-found-after-secs", default_value_t = 600,
+              value_parser = clap::value_parser!(i64).range(0..=86_400))]
+        not_found_after_secs: i64,
         #[command(flatten)]
         db: DatabaseArgs,
         #[command(flatten)]
@@ -202,7 +212,12 @@ async fn main() -> ExitCode {
             serve(listen, public_url, webhook_tolerance, db, key, email, demo).await
         }
         Command::StripeEmulator { listen } => stripe_emulator(&listen).await,
-        Command::Reconcile { db, key } => reconcile(db, key).await,
+        Command::Reconcile {
+            min_age_secs,
+            not_found_after_secs,
+            db,
+            key,
+        } => reconcile(min_age_secs, not_found_after_secs, db, key).await,
         Command::Worker { db, key, email } => worker(db, key, email).await,
         Command::Rebill {
             command: RebillCommand::Run { until, db, key },
@@ -391,7 +406,12 @@ async fn rebill_run(until: Option<String>, db: DatabaseArgs, key: KeyArgs) -> Re
     Ok(())
 }
 
-async fn reconcile(db: DatabaseArgs, key: KeyArgs) -> Result<(), CliError> {
+async fn reconcile(
+    min_age_secs: i64,
+    not_found_after_secs: i64,
+    db: DatabaseArgs,
+    key: KeyArgs,
+) -> Result<(), CliError> {
     let url = db.url();
     let backend =
         kassa_storage::Backend::from_url(&url).map_err(|e| CliError::Config(e.to_string()))?;
@@ -401,7 +421,10 @@ async fn reconcile(db: DatabaseArgs, key: KeyArgs) -> Result<(), CliError> {
     let state = kassa_api::AppState::new(store, master_key, kassa_api::Config::new(String::new()));
     let report = kassa_api::service::reconcile::run_once(
         &state,
-        kassa_api::service::reconcile::Policy::default(),
+        kassa_api::service::reconcile::Policy {
+            min_age_ms: min_age_secs * 1000,
+            not_found_after_ms: not_found_after_secs * 1000,
+        },
     )
     .await
     .map_err(|e| CliError::Io(e.to_string()))?;
@@ -498,6 +521,19 @@ async fn serve(
     let public_url = public_url.unwrap_or_else(|| format!("http://{local}"));
     let mut config = kassa_api::Config::new(public_url.clone());
     config.webhook_tolerance_secs = webhook_tolerance;
+    // How long a request holds its Idempotency-Key before a retry may take it over (the request
+    // died with its process); longer than any request runs.
+    if let Ok(v) = std::env::var("KASSA_IDEMPOTENCY_LEASE_SECS") {
+        let secs = v
+            .trim()
+            .parse::<i64>()
+            .ok()
+            .filter(|s| (1..=86_400).contains(s))
+            .ok_or_else(|| {
+                CliError::Config("KASSA_IDEMPOTENCY_LEASE_SECS must be 1 to 86400 seconds".into())
+            })?;
+        config.idempotency_lease_ms = secs * 1000;
+    }
     config.smtp = smtp;
     let state = kassa_api::AppState::new(store.clone(), master_key, config);
     if let (Some((addr, _)), Some(client)) = (&emulator, &first) {

@@ -9,8 +9,11 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use kassa_storage::testing::TestDb;
-use kassa_testkit::{Emulator, TestApp, SECRET_KEY};
-use serde_json::{json, Value};
+use kassa_testkit::{Emulator, TestApp};
+use serde_json::json;
+
+mod common;
+use common::all_intents;
 
 const BIN: &str = env!("CARGO_BIN_EXE_kassa");
 const PURCHASES: usize = 80;
@@ -65,27 +68,6 @@ fn worker(app: &TestApp, dir: &std::path::Path) -> Worker {
         }
     });
     Worker { child, lines }
-}
-
-/// Every PaymentIntent at the emulator, all pages.
-async fn all_intents(emu: &Emulator) -> Vec<Value> {
-    let mut out: Vec<Value> = Vec::new();
-    loop {
-        let after = out
-            .last()
-            .and_then(|pi| pi["id"].as_str())
-            .map(|id| format!("&starting_after={id}"))
-            .unwrap_or_default();
-        let page = emu
-            .get(SECRET_KEY, &format!("/v1/payment_intents?limit=100{after}"))
-            .await;
-        let data = page["data"].as_array().cloned().unwrap_or_default();
-        let more = page["has_more"] == true && !data.is_empty();
-        out.extend(data);
-        if !more {
-            return out;
-        }
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -340,7 +340,22 @@ pub async fn create_order(
     if recurring && body.contains_key("card") {
         body.insert("store".into(), json!(true));
     }
-    let order_id = kassa_secrets::new_id("ord_")?;
+    // Under an Idempotency-Key the order's id comes from the key: the retry of a request that
+    // died after recording the order answers with it rather than placing it again.
+    let order_id = match crate::idempotency::derived_id("ord_") {
+        Some(id) => match state.store.get_order(auth.client_no, &id).await {
+            Ok(o) => {
+                if let Some(pid) = &o.payment_id {
+                    let rec = state.store.get_payment(auth.client_no, pid).await?;
+                    super::payments::replayed(state, &rec).await?;
+                }
+                return super::upsells::get(state, auth, &id).await;
+            }
+            Err(StorageError::NotFound) => id,
+            Err(e) => return Err(e.into()),
+        },
+        None => kassa_secrets::new_id("ord_")?,
+    };
     // The order's id goes to Stripe with the payment; it also tells the payment that the order
     // sends its emails (below), not the payment.
     if matches!(body.get("metadata"), None | Some(Value::Null)) {
@@ -655,6 +670,17 @@ pub async fn bill(
         }
         Err(e) => return Err(e.into()),
     };
+    if status == "declined" && decline_code.as_deref() == Some("not_processed") {
+        // The payment never reached Stripe (the process that made it died first; the reconciler
+        // found nothing there): nothing was charged and the attempt does not count. It is made
+        // again now, under a new payment id (the new payment cannot come back `not_processed`:
+        // only the reconciler says that, later).
+        state
+            .store
+            .discard_attempt(&p.id, cycle, attempt, &payment_id)
+            .await?;
+        return Box::pin(bill(state, client_no, purchase_id, now)).await;
+    }
     if !matches!(status.as_str(), "captured" | "authorized" | "declined") {
         // Unknown for now: keep the attempt open; a later run (after the reconciler) finds it by
         // its payment.

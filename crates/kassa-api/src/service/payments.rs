@@ -287,6 +287,20 @@ pub async fn create_with_id(
     body: Map<String, Value>,
     preset_id: Option<String>,
 ) -> Result<(PaymentView, bool), ApiError> {
+    // Under an Idempotency-Key the id comes from the key: a retry of a request that died with
+    // its process finds the payment it recorded (before Stripe was called) and answers with it;
+    // the reconciler settles it if its outcome is still unknown. Never a second charge.
+    let preset_id = match preset_id {
+        Some(id) => Some(id),
+        None => match crate::idempotency::derived_id("pay_") {
+            Some(id) => match state.store.get_payment(auth.client_no, &id).await {
+                Ok(rec) => return replayed(state, &rec).await,
+                Err(StorageError::NotFound) => Some(id),
+                Err(e) => return Err(e.into()),
+            },
+            None => None,
+        },
+    };
     let mut req: PaymentRequest = parse(Value::Object(body))?;
     if req.amount <= 0 || req.amount > 99_999_999 {
         return Err(ApiError::invalid(
@@ -613,6 +627,27 @@ pub async fn create_with_id(
         Some(other) => Err(other),
         None => Ok((view, true)),
     }
+}
+
+/// A payment made by an earlier run of the same request, answered as that run would have.
+pub(crate) async fn replayed(
+    state: &AppState,
+    rec: &PaymentRecord,
+) -> Result<(PaymentView, bool), ApiError> {
+    let view = view(state, rec, false).await?;
+    if rec.status == PaymentStatus::Declined.as_str() {
+        let d = view.decline.clone().unwrap_or(Value::Null);
+        return Err(ApiError::Card {
+            code: d["code"].as_str().unwrap_or("card_declined").to_string(),
+            decline_code: d["decline_code"].as_str().map(str::to_string),
+            message: d["message"]
+                .as_str()
+                .unwrap_or("The card was declined.")
+                .to_string(),
+            payment_id: Some(view.id.clone()),
+        });
+    }
+    Ok((view, false))
 }
 
 /// Tells the client's endpoints how a payment ended (nothing while it is still under way).
