@@ -68,6 +68,13 @@ impl Store {
             }
             Backend::Postgres => (url.to_string(), 16),
         };
+        // KASSA_DB_MAX_CONNECTIONS overrides the pool's size (SQLite has one writer at a time:
+        // more connections mean more waiting on its lock, fewer mean more queueing in the pool).
+        let max = std::env::var("KASSA_DB_MAX_CONNECTIONS")
+            .ok()
+            .and_then(|v| v.trim().parse::<u32>().ok())
+            .filter(|n| (1..=1000).contains(n))
+            .unwrap_or(max);
         let pool = AnyPoolOptions::new()
             .max_connections(max)
             .acquire_timeout(Duration::from_secs(10))
