@@ -1,0 +1,177 @@
+//! Two `kassa serve` processes on one PostgreSQL behave as one system: the same request with the
+//! same `Idempotency-Key` sent to both at once makes one payment, and a gateway's monthly cap
+//! holds when payments for it arrive through both. PostgreSQL only: on the SQLite run the test
+//! returns at once. (Rebill claims across worker processes: `workers.rs`.)
+
+mod common;
+
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use common::{all_intents, Proc};
+use kassa_storage::testing::TestDb;
+use kassa_testkit::{reqwest, Emulator, TestApp};
+use serde_json::{json, Value};
+
+fn serve(app: &TestApp) -> (Proc, String) {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .unwrap()
+        .port();
+    let child = Command::new(env!("CARGO_BIN_EXE_kassa"))
+        .current_dir(std::env::temp_dir())
+        .env_remove("KASSA_MASTER_KEY_FILE")
+        .env("KASSA_DATABASE_URL", &app.db.url)
+        .env("KASSA_MASTER_KEY", &app.master_key)
+        .env("KASSA_LOG", "error")
+        .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    (Proc(child), format!("http://127.0.0.1:{port}"))
+}
+
+async fn wait_up(http: &reqwest::Client, base: &str) {
+    for _ in 0..400 {
+        if http.get(format!("{base}/healthz")).send().await.is_ok() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    panic!("{base} did not start");
+}
+
+/// Posts until the answer is final (a 409 means the other node still runs the same request).
+async fn post_final(
+    http: &reqwest::Client,
+    url: String,
+    key: &str,
+    idem: Option<String>,
+    body: Value,
+) -> (u16, Value) {
+    loop {
+        let mut rb = http.post(&url).bearer_auth(key).json(&body);
+        if let Some(k) = &idem {
+            rb = rb.header("Idempotency-Key", k);
+        }
+        let r = rb.send().await.unwrap();
+        let status = r.status().as_u16();
+        let v: Value = r.json().await.unwrap_or(Value::Null);
+        if status != 409 {
+            return (status, v);
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+async fn stored_card(app: &TestApp, group: i64, id: &str) -> (i64, i64) {
+    let acct = app.account(id, group).await;
+    let pm = app
+        .post(
+            &format!("/v1/accounts/{acct}/payment_methods"),
+            &json!({"card": {"number": "4242424242424242", "exp_month": 12, "exp_year": 2034, "cvc": "123"}}),
+        )
+        .await;
+    (acct, pm.body["payment_method_no"].as_i64().unwrap())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_servers_share_idempotency_keys_and_caps() {
+    if TestDb::configured_url().is_none() {
+        eprintln!("skipped: several nodes need PostgreSQL (set KASSA_TEST_DATABASE_URL)");
+        return;
+    }
+    let app = TestApp::spawn().await;
+    let emu = Emulator::spawn().await;
+    let (_, group) = app.emulator_gateway(&emu, json!({})).await;
+    let (_, capped_group) = app
+        .emulator_gateway(
+            &emu,
+            json!({"title": "Capped", "limits": {"monthly_cap": 10_000}}),
+        )
+        .await;
+    let (acct, pm) = stored_card(&app, group, "N-1").await;
+    let (capped_acct, capped_pm) = stored_card(&app, capped_group, "N-2").await;
+    let ((_a, base_a), (_b, base_b)) = (serve(&app), serve(&app));
+    let http = reqwest::Client::new();
+    wait_up(&http, &base_a).await;
+    wait_up(&http, &base_b).await;
+    let key = app.api_key.clone();
+
+    // The same request, same key, to both nodes at once: one payment, one charge.
+    const REQUESTS: i64 = 20;
+    let mut paired = tokio::task::JoinSet::new();
+    for i in 0..REQUESTS {
+        for base in [base_a.clone(), base_b.clone()] {
+            let (http, key) = (http.clone(), key.clone());
+            paired.spawn(async move {
+                let body = json!({"acct_no": acct, "payment_method_no": pm, "amount": 2000 + i, "currency": "usd"});
+                let (status, v) = post_final(&http, format!("{base}/v1/payments"), &key, Some(format!("node-{i}")), body).await;
+                (i, status, v["id"].as_str().unwrap_or("").to_string())
+            });
+        }
+    }
+    let mut by_request: std::collections::HashMap<i64, Vec<String>> = Default::default();
+    while let Some(r) = paired.join_next().await {
+        let (i, status, id) = r.unwrap();
+        assert_eq!(status, 201, "request {i}");
+        by_request.entry(i).or_default().push(id);
+    }
+    for (i, ids) in &by_request {
+        assert_eq!(ids.len(), 2);
+        assert_eq!(
+            ids[0], ids[1],
+            "both nodes answered request {i} with the same payment"
+        );
+    }
+    let intents = all_intents(&emu).await;
+    let charged: Vec<&Value> = intents
+        .iter()
+        .filter(|pi| {
+            pi["amount"]
+                .as_i64()
+                .is_some_and(|a| (2000..2000 + REQUESTS).contains(&a))
+        })
+        .collect();
+    assert_eq!(
+        charged.len(),
+        REQUESTS as usize,
+        "one charge per request at Stripe"
+    );
+
+    // A $100.00 cap, 30 payments of $5.00 through both nodes at once: exactly 20 pass.
+    let mut capped = tokio::task::JoinSet::new();
+    for i in 0..30 {
+        let base = if i % 2 == 0 {
+            base_a.clone()
+        } else {
+            base_b.clone()
+        };
+        let (http, key) = (http.clone(), key.clone());
+        capped.spawn(async move {
+            let body = json!({"acct_no": capped_acct, "payment_method_no": capped_pm, "amount": 500, "currency": "usd"});
+            post_final(&http, format!("{base}/v1/payments"), &key, None, body).await
+        });
+    }
+    let (mut passed, mut refused) = (0, 0);
+    while let Some(r) = capped.join_next().await {
+        let (status, v) = r.unwrap();
+        match status {
+            201 => passed += 1,
+            422 => {
+                assert_eq!(v["error"]["code"], "gateway_cap_reached", "{v}");
+                refused += 1;
+            }
+            other => panic!("{other}: {v}"),
+        }
+    }
+    assert_eq!((passed, refused), (20, 10));
+    let intents = all_intents(&emu).await;
+    let at_cap: i64 = intents
+        .iter()
+        .filter(|pi| pi["amount"] == 500 && pi["status"] == "succeeded")
+        .map(|pi| pi["amount_received"].as_i64().unwrap_or(0))
+        .sum();
+    assert_eq!(at_cap, 10_000, "Stripe charged exactly the cap");
+}
