@@ -15,7 +15,7 @@ use kassa_storage::CampaignRecord;
 use serde_json::{json, Map, Value};
 
 use crate::pages::{api_error, error_page};
-use crate::session::{csrf_refused, render, Session};
+use crate::session::{csrf_refused, render_form, Session};
 
 pub struct CampaignRow {
     pub id: i64,
@@ -69,11 +69,7 @@ async fn campaigns_page(
         notice,
         error: error.clone(),
     };
-    if error.is_some() {
-        (StatusCode::BAD_REQUEST, render(&page)).into_response()
-    } else {
-        render(&page)
-    }
+    render_form(&page, error.is_some())
 }
 
 pub async fn list(
@@ -297,11 +293,7 @@ pub(crate) async fn campaign_page(
         notice,
         error: error.clone(),
     };
-    if error.is_some() {
-        (StatusCode::BAD_REQUEST, render(&page)).into_response()
-    } else {
-        render(&page)
-    }
+    render_form(&page, error.is_some())
 }
 
 pub async fn show(

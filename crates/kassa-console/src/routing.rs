@@ -14,7 +14,7 @@ use kassa_storage::PageRequest;
 use serde_json::{json, Map, Value};
 
 use crate::pages::{api_error, error_page};
-use crate::session::{csrf_refused, render, Session};
+use crate::session::{csrf_refused, render_form, Session};
 
 pub struct GatewayChoice {
     pub id: i64,
@@ -111,11 +111,7 @@ async fn routing_page(
         notice,
         error: error.clone(),
     };
-    if error.is_some() {
-        (StatusCode::BAD_REQUEST, render(&page)).into_response()
-    } else {
-        render(&page)
-    }
+    render_form(&page, error.is_some())
 }
 
 pub async fn routing_list(
@@ -247,11 +243,7 @@ async fn groups_page(
         notice,
         error: error.clone(),
     };
-    if error.is_some() {
-        (StatusCode::BAD_REQUEST, render(&page)).into_response()
-    } else {
-        render(&page)
-    }
+    render_form(&page, error.is_some())
 }
 
 pub async fn groups_list(

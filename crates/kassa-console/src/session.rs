@@ -237,3 +237,12 @@ pub async fn sign_out(
 pub(crate) fn render(t: &impl Template) -> Response {
     page(t, StatusCode::OK)
 }
+
+/// A page that may carry a refusal: 400 when it does (the form is shown again), else 200.
+pub(crate) fn render_form(t: &impl Template, refused: bool) -> Response {
+    if refused {
+        (StatusCode::BAD_REQUEST, render(t)).into_response()
+    } else {
+        render(t)
+    }
+}

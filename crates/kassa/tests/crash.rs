@@ -93,21 +93,7 @@ async fn rebill_runs_killed_at_random_points_bill_each_cycle_once() {
     const REBILL: i64 = 1700;
     let app = TestApp::spawn().await;
     let emu = Emulator::spawn().await;
-    let (gw, group) = app.emulator_gateway(&emu, json!({})).await;
-    let acct = app.account("C-1", group).await;
-    let (campaign, product) = app
-        .recurring_product(
-            gw,
-            json!({"prices": [100, REBILL], "interval_unit": "days", "interval_count": 30}),
-        )
-        .await;
-    let mut ids = Vec::new();
-    for _ in 0..PURCHASES {
-        let o = app
-            .order_with_card(campaign, acct, product, "4242424242424242")
-            .await;
-        ids.push(o["purchases"][0]["id"].as_str().unwrap().to_string());
-    }
+    let ids = common::monthly_purchases(&app, &emu, PURCHASES, REBILL).await;
     let past = kassa_storage::now_millis() - 60_000;
     kassa_storage::testing::execute(
         &app.store,

@@ -10,7 +10,6 @@ use std::time::{Duration, Instant};
 
 use kassa_storage::testing::TestDb;
 use kassa_testkit::{Emulator, TestApp};
-use serde_json::json;
 
 mod common;
 use common::all_intents;
@@ -78,21 +77,7 @@ async fn two_worker_processes_bill_each_purchase_once() {
     }
     let app = TestApp::spawn().await;
     let emu = Emulator::spawn().await;
-    let (gw, group) = app.emulator_gateway(&emu, json!({})).await;
-    let acct = app.account("C-1", group).await;
-    let (campaign, product) = app
-        .recurring_product(
-            gw,
-            json!({"prices": [100, REBILL], "interval_unit": "days", "interval_count": 30}),
-        )
-        .await;
-    let mut ids = Vec::new();
-    for _ in 0..PURCHASES {
-        let o = app
-            .order_with_card(campaign, acct, product, "4242424242424242")
-            .await;
-        ids.push(o["purchases"][0]["id"].as_str().unwrap().to_string());
-    }
+    let ids = common::monthly_purchases(&app, &emu, PURCHASES, REBILL).await;
     // Both workers up (their rebill loops tick at start, then every 10 s), then everything due
     // at once, so their next ticks meet the same due purchases.
     let dir = tempfile::tempdir().unwrap();

@@ -51,6 +51,32 @@ pub async fn all_payments(app: &TestApp) -> Vec<Value> {
     }
 }
 
+/// `n` orders of a recurring offer ($1.00, then `rebill` every 30 days) on one card, on a new
+/// emulator gateway; returns the purchases' ids.
+pub async fn monthly_purchases(
+    app: &TestApp,
+    emu: &Emulator,
+    n: usize,
+    rebill: i64,
+) -> Vec<String> {
+    let (gw, group) = app.emulator_gateway(emu, serde_json::json!({})).await;
+    let acct = app.account("C-1", group).await;
+    let (campaign, product) = app
+        .recurring_product(
+            gw,
+            serde_json::json!({"prices": [100, rebill], "interval_unit": "days", "interval_count": 30}),
+        )
+        .await;
+    let mut ids = Vec::new();
+    for _ in 0..n {
+        let o = app
+            .order_with_card(campaign, acct, product, "4242424242424242")
+            .await;
+        ids.push(o["purchases"][0]["id"].as_str().unwrap_or("").to_string());
+    }
+    ids
+}
+
 /// A child process, killed (SIGKILL) when dropped.
 pub struct Proc(pub Child);
 
