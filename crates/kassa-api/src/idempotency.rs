@@ -30,10 +30,14 @@ pub struct RequestSeed {
 }
 
 impl RequestSeed {
-    fn new(client_no: i64, key: &str) -> Self {
+    /// From the client, the key and the request's fingerprint: a key reused for another request
+    /// once it is forgotten (after its retention) derives other ids.
+    fn new(client_no: i64, key: &str, request_hash: &str) -> Self {
         let mut h = Sha256::new();
         h.update(client_no.to_be_bytes());
         h.update(key.as_bytes());
+        h.update([0]);
+        h.update(request_hash.as_bytes());
         RequestSeed {
             base: h.finalize().iter().map(|b| format!("{b:02x}")).collect(),
             next: std::sync::atomic::AtomicU32::new(0),
@@ -152,7 +156,7 @@ async fn handle(state: AppState, req: Request, next: Next) -> Result<Response, A
         }
     }
     parts.extensions.insert(auth.clone());
-    let seed = RequestSeed::new(auth.client_no, &key);
+    let seed = RequestSeed::new(auth.client_no, &key, &hash);
     let resp = REQUEST_SEED
         .scope(
             seed,
@@ -195,6 +199,36 @@ async fn handle(state: AppState, req: Request, next: Next) -> Result<Response, A
 
 #[cfg(test)]
 mod tests {
+
+    #[tokio::test]
+    async fn ids_derive_from_the_key_and_the_request() {
+        let ids = |key: &'static str, hash: &'static str| {
+            REQUEST_SEED.scope(RequestSeed::new(1, key, hash), async {
+                (derived_id("pay_"), derived_id("pay_"))
+            })
+        };
+        let (first, second) = ids("k", "h").await;
+        let first = first.unwrap();
+        assert!(first.starts_with("pay_") && first.len() == 30, "{first}");
+        assert_eq!(
+            ids("k", "h").await.0.as_deref(),
+            Some(first.as_str()),
+            "a retry makes the same ids"
+        );
+        assert_ne!(
+            second.as_deref(),
+            Some(first.as_str()),
+            "each id of a request is its own"
+        );
+        assert_ne!(ids("k", "other").await.0.as_deref(), Some(first.as_str()));
+        assert_ne!(ids("k2", "h").await.0.as_deref(), Some(first.as_str()));
+        assert_eq!(
+            derived_id("pay_"),
+            None,
+            "outside a request with a key: none"
+        );
+    }
+
     use super::*;
 
     #[test]
