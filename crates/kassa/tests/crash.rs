@@ -30,6 +30,33 @@ fn kassa(app: &TestApp) -> Command {
     c
 }
 
+/// Sets the emulator's fault injection (`/_emulator/faults`).
+async fn set_faults(emu: &Emulator, pairs: &[(&str, &str)]) {
+    let r = reqwest::Client::new()
+        .post(format!("{}/_emulator/faults", emu.url))
+        .bearer_auth(kassa_testkit::SECRET_KEY)
+        .form(pairs)
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success());
+}
+
+/// 500s, dropped connections, answers lost after the work was done, 429s past 60 requests a
+/// second; and back to a Stripe that answers.
+const STRIPE_FAILING: &[(&str, &str)] = &[
+    ("error_500_per_mille", "80"),
+    ("drop_per_mille", "40"),
+    ("timeout_after_success_per_mille", "80"),
+    ("rate_limit_per_sec", "60"),
+];
+const STRIPE_WELL: &[(&str, &str)] = &[
+    ("error_500_per_mille", "0"),
+    ("drop_per_mille", "0"),
+    ("timeout_after_success_per_mille", "0"),
+    ("rate_limit_per_sec", ""),
+];
+
 /// Settles every unknown call now. The emulator's search has no lag, so a call it shows no
 /// PaymentIntent for never reached it (Stripe's search lags: in production this waits 10 min).
 fn reconcile(app: &TestApp) {
@@ -88,7 +115,7 @@ async fn books_agree(app: &TestApp, emu: &Emulator) -> (Vec<Value>, Vec<Value>) 
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn rebill_runs_killed_at_random_points_bill_each_cycle_once() {
+async fn rebill_runs_killed_at_random_points_with_stripe_failing_bill_each_cycle_once() {
     const PURCHASES: usize = 150;
     const REBILL: i64 = 1700;
     let app = TestApp::spawn().await;
@@ -112,6 +139,7 @@ async fn rebill_runs_killed_at_random_points_bill_each_cycle_once() {
     let after = day(20);
     let mut rng = Rng::new();
     let mut killed_mid_run = 0;
+    set_faults(&emu, STRIPE_FAILING).await;
     for round in 0..12 {
         let mut run = Proc(
             kassa(&app)
@@ -125,6 +153,7 @@ async fn rebill_runs_killed_at_random_points_bill_each_cycle_once() {
         }
         run.kill();
     }
+    set_faults(&emu, STRIPE_WELL).await;
     // Then undisturbed: settle the unknown, bill what is left, until every purchase moved on.
     let deadline = Instant::now() + Duration::from_secs(120);
     loop {
@@ -200,7 +229,7 @@ async fn rebill_runs_killed_at_random_points_bill_each_cycle_once() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_server_killed_during_a_payment_load_loses_and_doubles_nothing() {
+async fn a_server_killed_during_a_payment_load_with_stripe_failing_loses_and_doubles_nothing() {
     const PAYMENTS: usize = 60;
     const CLIENTS: usize = 4;
     let app = TestApp::spawn().await;
@@ -226,6 +255,7 @@ async fn a_server_killed_during_a_payment_load_loses_and_doubles_nothing() {
         .timeout(Duration::from_secs(20))
         .build()
         .unwrap();
+    let mut rng = Rng::new();
     let start = |app: &TestApp| {
         Proc(
             kassa(app)
@@ -246,6 +276,8 @@ async fn a_server_killed_during_a_payment_load_loses_and_doubles_nothing() {
     };
     let mut server = start(&app);
     up(http.clone(), base.clone()).await;
+    // Stripe misbehaves too while the load runs.
+    set_faults(&emu, STRIPE_FAILING).await;
 
     // Clients: each payment under its own key, retried with the same key until it has an answer.
     let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
@@ -294,7 +326,6 @@ async fn a_server_killed_during_a_payment_load_loses_and_doubles_nothing() {
             }
         });
     }
-    let mut rng = Rng::new();
     let mut kills = 0;
     while next.load(std::sync::atomic::Ordering::Relaxed) < PAYMENTS && kills < 8 {
         tokio::time::sleep(Duration::from_millis(rng.between(100, 700))).await;
@@ -309,6 +340,8 @@ async fn a_server_killed_during_a_payment_load_loses_and_doubles_nothing() {
     }
     drop(server);
     eprintln!("killed kassa serve {kills} times");
+    // The reconciler asks a Stripe that answers again.
+    set_faults(&emu, STRIPE_WELL).await;
     assert!(
         kills >= 2,
         "the load ended before the server was killed twice"
