@@ -235,26 +235,19 @@ pub(crate) async fn campaign_page(
     };
     let currency = Currency::parse(&c.currency).unwrap_or(Currency::USD);
     let (gateways, profiles, products) = match (
-        state.store.all_gateways(client).await,
+        crate::routing::gateway_choices(state, client).await,
         state.store.list_routing_profiles(client).await,
         state.store.list_products(client, c.id).await,
     ) {
         (Ok(g), Ok(r), Ok(p)) => (g, r, p),
-        (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => return api_error(e.into()),
+        (Err(e), _, _) => return api_error(e),
+        (_, Err(e), _) | (_, _, Err(e)) => return api_error(e.into()),
     };
     let mut targets: Vec<Target> = gateways
-        .iter()
-        .filter(|g| g.status != "archived")
+        .into_iter()
         .map(|g| Target {
             value: format!("g:{}", g.id),
-            label: format!(
-                "Gateway #{} {}",
-                g.id,
-                serde_json::from_str::<Value>(&g.settings)
-                    .ok()
-                    .and_then(|s| s["title"].as_str().map(str::to_string))
-                    .unwrap_or_default()
-            ),
+            label: format!("Gateway {}", g.label),
         })
         .collect();
     targets.extend(profiles.iter().map(|r| Target {

@@ -21,7 +21,11 @@ pub struct GatewayChoice {
     pub label: String,
 }
 
-async fn gateway_choices(state: &AppState, client: i64) -> Result<Vec<GatewayChoice>, ApiError> {
+/// The client's gateways that can take sales (not archived), as `#id title`.
+pub(crate) async fn gateway_choices(
+    state: &AppState,
+    client: i64,
+) -> Result<Vec<GatewayChoice>, ApiError> {
     Ok(state
         .store
         .all_gateways(client)
