@@ -66,6 +66,28 @@ impl TestDb {
         }
     }
 
+    /// A fresh, migrated PostgreSQL database on the server `admin_url` reaches, made without
+    /// the template (for a test's own short-lived cluster).
+    pub async fn create_postgres_untemplated(admin_url: String) -> Result<TestDb, StorageError> {
+        sqlx::any::install_default_drivers();
+        let name = format!("kassa_t_{}", random_suffix());
+        let mut admin = sqlx::AnyConnection::connect(&admin_url).await?;
+        admin
+            .execute(format!("CREATE DATABASE {name}").as_str())
+            .await?;
+        admin.close().await?;
+        let url = with_db(&admin_url, &name);
+        let store = Store::connect(&url).await?;
+        store.migrate().await?;
+        store.close().await;
+        Ok(TestDb {
+            url,
+            admin_url: Some(admin_url),
+            name: Some(name),
+            _dir: None,
+        })
+    }
+
     async fn create_postgres(admin_url: String) -> Result<TestDb, StorageError> {
         sqlx::any::install_default_drivers();
         let template = format!("kassa_tpl_{}", crate::migrate::fingerprint());

@@ -61,6 +61,11 @@ impl TestApp {
     /// A test server whose routes `make` builds from the state (e.g. the API with the console).
     pub async fn spawn_with(make: fn(kassa_api::AppState) -> axum::Router) -> TestApp {
         let db = TestDb::create().await.expect("create test database");
+        Self::spawn_on(db, make).await
+    }
+
+    /// A test server on a database the test made itself.
+    pub async fn spawn_on(db: TestDb, make: fn(kassa_api::AppState) -> axum::Router) -> TestApp {
         let store = Store::connect(&db.url)
             .await
             .expect("connect test database");

@@ -3,6 +3,8 @@
 
 #![allow(dead_code)] // each test file uses its own part
 
+pub mod load;
+
 use std::process::Child;
 
 use kassa_testkit::{Emulator, TestApp, SECRET_KEY};
