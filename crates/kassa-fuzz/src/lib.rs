@@ -242,11 +242,10 @@ impl Fuzz {
         let mut replay = self.saved_regressions();
         let n_regressions = replay.len();
         replay.extend(self.seeds.iter().cloned());
+        // Regressions and seeds always stay in the corpus; mutants join it with a new outcome.
         for input in replay {
-            let outcome = self.attempt(&check, &input, seed, 0);
-            if seen.insert(outcome) || corpus.is_empty() {
-                corpus.push(input);
-            }
+            seen.insert(self.attempt(&check, &input, seed, 0));
+            corpus.push(input);
         }
         assert!(!corpus.is_empty(), "fuzz target {} has no seeds", self.name);
 
