@@ -124,7 +124,7 @@ fn ref_luhn(digits: &str) -> bool {
             }
         })
         .sum();
-    sum % 10 == 0
+    sum.is_multiple_of(10)
 }
 
 /// `payment_method_id:customer_id` tokens and card numbers.
