@@ -66,14 +66,9 @@ async fn lookup(headers: &HeaderMap, state: &AppState) -> Result<Auth, ApiError>
     let value = value
         .to_str()
         .map_err(|_| ApiError::Unauthenticated("The Authorization header is not valid text."))?;
-    let key = value
-        .strip_prefix("Bearer ")
-        .or_else(|| value.strip_prefix("bearer "))
-        .map(str::trim)
-        .filter(|k| !k.is_empty())
-        .ok_or(ApiError::Unauthenticated(
-            "Use `Authorization: Bearer <api_key>`.",
-        ))?;
+    let key = ApiKey::from_authorization(value).ok_or(ApiError::Unauthenticated(
+        "Use `Authorization: Bearer <api_key>`.",
+    ))?;
     let record = state
         .store
         .find_api_key(&ApiKey::hash(key))

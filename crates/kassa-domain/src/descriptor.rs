@@ -108,15 +108,21 @@ pub fn normalize_request_suffix(suffix: &str) -> Result<String, ValidationError>
 }
 
 /// A suffix cut to what fits: 22 characters, or, when the account's static descriptor is known,
-/// what is left of 22 after its prefix and `* ` (Stripe refuses a longer whole descriptor).
+/// what is left of 22 after its prefix and `* ` (Stripe refuses a longer whole descriptor). With
+/// a known descriptor the whole one must also reach 5 characters (a one-letter prefix, as in
+/// `A         BC`, and a one-letter suffix make `A* B`, which Stripe refuses).
 pub fn fit_suffix(suffix: &str, descriptor: Option<&str>) -> Result<String, ValidationError> {
-    let room = match descriptor {
-        Some(d) => MAX_LEN.saturating_sub(prefix_of(d).chars().count() + 2),
+    let prefix = descriptor.map(prefix_of);
+    let room = match &prefix {
+        Some(p) => MAX_LEN.saturating_sub(p.chars().count() + 2),
         None => MAX_LEN,
     };
     let cut: String = suffix.trim().chars().take(room).collect();
     let cut = cut.trim_end().to_string();
     check_part(&cut)?;
+    if let Some(p) = &prefix {
+        check_length(&combine(p, &cut))?;
+    }
     Ok(cut)
 }
 
@@ -199,6 +205,14 @@ mod tests {
             fit_suffix("OCTOBER MARATHON 2026", None).unwrap(),
             "OCTOBER MARATHON 2026"
         );
+    }
+
+    #[test]
+    fn a_fitted_suffix_makes_a_whole_descriptor_of_five() {
+        // Found by the fuzzer: the prefix of `A         BC` is `A`, and `A* A` is 4 characters.
+        assert!(check_static("A         BC").is_ok());
+        assert!(fit_suffix("A", Some("A         BC")).is_err());
+        assert_eq!(fit_suffix("AB", Some("A         BC")).unwrap(), "AB");
     }
 
     #[test]

@@ -24,6 +24,7 @@ pub mod recycle;
 pub mod reports;
 pub mod routing;
 pub mod settings;
+pub mod stripe_event;
 pub mod text;
 
 pub use error::ValidationError;

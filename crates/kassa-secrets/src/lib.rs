@@ -166,6 +166,16 @@ impl ApiKey {
         })
     }
 
+    /// The key in an `Authorization` header value: `Bearer <key>` (or `bearer`), white space
+    /// around the key ignored. `None` for any other scheme or an empty key.
+    pub fn from_authorization(value: &str) -> Option<&str> {
+        value
+            .strip_prefix("Bearer ")
+            .or_else(|| value.strip_prefix("bearer "))
+            .map(str::trim)
+            .filter(|k| !k.is_empty())
+    }
+
     /// What the database keeps: hex SHA-256 of the whole key. The key has 256 random bits, so a
     /// fast hash is enough; no password-style stretching is needed.
     pub fn hash(key: &str) -> String {

@@ -73,8 +73,10 @@ pub fn verify_stripe_signature(
         }
     }
     let index = found.ok_or(SignatureError::NoMatch)?;
-    if now - ts > tolerance {
-        return Err(SignatureError::Stale(now - ts, tolerance));
+    // Saturating: a signed timestamp near i64's ends must not overflow into "fresh".
+    let age = now.saturating_sub(ts);
+    if age > tolerance {
+        return Err(SignatureError::Stale(age, tolerance));
     }
     Ok(index)
 }
@@ -100,13 +102,18 @@ pub fn sign_stripe(body: &[u8], t: i64, secrets: &[&str]) -> String {
     out
 }
 
+/// Strict hex: two hex digits a byte and nothing else (`u8::from_str_radix` would also take a
+/// sign, so `+f` would pass for `0f`).
 fn hex_decode(s: &str) -> Option<Vec<u8>> {
+    fn digit(b: u8) -> Option<u8> {
+        char::from(b).to_digit(16).map(|d| d as u8)
+    }
     if !s.len().is_multiple_of(2) {
         return None;
     }
-    (0..s.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok())
+    s.as_bytes()
+        .chunks(2)
+        .map(|p| Some(digit(p[0])? << 4 | digit(p[1])?))
         .collect()
 }
 
@@ -179,6 +186,42 @@ mod tests {
         assert_eq!(
             verify_stripe_signature(Some(&header), BODY, &["whsec_a"], 1_700_000_000, 300),
             Err(SignatureError::NoV1)
+        );
+    }
+
+    #[test]
+    fn signatures_are_strict_hex() {
+        // Found by the fuzzer: `+f` parsed as a hex byte, so a mangled signature still matched.
+        // A secret whose signature has a byte below 0x10 (`0X`, which `+X` parsed as).
+        let (secret, v1, i) = (0..100)
+            .find_map(|n| {
+                let secret = format!("whsec_{n}");
+                let h = sign_stripe(BODY, 1_700_000_000, &[&secret]);
+                let v1 = h.split("v1=").nth(1)?.to_string();
+                let i = (0..v1.len())
+                    .step_by(2)
+                    .find(|&i| v1.as_bytes()[i] == b'0')?;
+                Some((secret, v1, i))
+            })
+            .unwrap();
+        let mangled = format!("t=1700000000,v1={}+{}", &v1[..i], &v1[i + 1..]);
+        assert_eq!(
+            verify_stripe_signature(Some(&mangled), BODY, &[&secret], 1_700_000_000, 300),
+            Err(SignatureError::NoV1)
+        );
+        assert_eq!(hex_decode("+f"), None);
+        assert_eq!(hex_decode("0fA0"), Some(vec![0x0f, 0xa0]));
+    }
+
+    #[test]
+    fn extreme_timestamps_do_not_overflow() {
+        // Found by the fuzzer: `now - t` overflowed (a panic in debug builds, and in release a
+        // wrap to a negative age, which passed as fresh).
+        let t = i64::MIN;
+        let h = sign_stripe(BODY, t, &["whsec_a"]);
+        assert_eq!(
+            verify_stripe_signature(Some(&h), BODY, &["whsec_a"], 1_700_000_000, 300),
+            Err(SignatureError::Stale(i64::MAX, 300))
         );
     }
 

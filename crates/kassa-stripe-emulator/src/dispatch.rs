@@ -67,6 +67,10 @@ pub async fn handle(
     } else {
         Params::parse(uri.query().unwrap_or_default().as_bytes())
     };
+    let params = match params {
+        Ok(p) => p,
+        Err(e) => return error_response(&e),
+    };
     match segs.as_slice() {
         ["_emulator", "data"] if method == Method::DELETE => {
             emu.reset();

@@ -162,15 +162,28 @@ fn check(node: &Node, spec: &Spec, name: &str) -> ApiResult<()> {
     }
 }
 
+/// The most levels a parameter name may have (`a[b][c]` has 3): Rack's default
+/// `param_depth_limit`. Without a limit, a body of `a[][][]…` nested a million levels deep and
+/// overflowed the stack (decoding, checking and dropping the tree all recurse).
+pub const MAX_DEPTH: usize = 32;
+
 impl Params {
-    /// Decodes an `application/x-www-form-urlencoded` body or query string.
-    pub fn parse(raw: &[u8]) -> Params {
+    /// Decodes an `application/x-www-form-urlencoded` body or query string. A parameter nested
+    /// more than [`MAX_DEPTH`] levels deep is refused.
+    pub fn parse(raw: &[u8]) -> ApiResult<Params> {
         let mut root = BTreeMap::new();
         for (k, v) in form_urlencoded::parse(raw) {
             let segs = split_key(&k);
+            if segs.len() > MAX_DEPTH {
+                let name: String = segs.first().map(String::as_str).unwrap_or_default().into();
+                return Err(ApiError::invalid(format!(
+                    "Invalid parameter {name}: nested more than {MAX_DEPTH} levels deep"
+                ))
+                .param(name));
+            }
             insert(&mut root, &segs, v.into_owned());
         }
-        Params { root }
+        Ok(Params { root })
     }
 
     /// Rejects anything not in `fields` with `parameter_unknown` (param named in full).
@@ -363,7 +376,8 @@ mod tests {
     fn decodes_brackets_and_lists() {
         let p = Params::parse(
             b"metadata[k]=v&expand[]=a&expand[]=b&amount_details[line_items][1][q]=2&amount_details[line_items][0][q]=1&x=a%20b+c",
-        );
+        )
+        .unwrap();
         assert_eq!(p.str(&["metadata", "k"]).unwrap(), Some("v"));
         assert_eq!(p.expand(), vec!["a".to_string(), "b".to_string()]);
         let items = p.list(&["amount_details", "line_items"]);
@@ -373,11 +387,23 @@ mod tests {
     }
 
     #[test]
+    fn deep_nesting_is_refused_not_a_stack_overflow() {
+        let deep = format!("a{}=1", "[]".repeat(1_000_000));
+        let e = Params::parse(deep.as_bytes()).unwrap_err();
+        assert_eq!(e.param.as_deref(), Some("a"));
+        assert!(e.message.contains("32 levels"), "{}", e.message);
+        let ok = format!("a{}=1", "[x]".repeat(MAX_DEPTH - 1));
+        assert!(Params::parse(ok.as_bytes()).is_ok());
+        let over = format!("a{}=1", "[x]".repeat(MAX_DEPTH));
+        assert!(Params::parse(over.as_bytes()).is_err());
+    }
+
+    #[test]
     fn unknown_nested_param_is_named() {
         static CARD: &[(&str, Spec)] = &[("request_three_d_secure", Spec::Scalar)];
         static PMO: &[(&str, Spec)] = &[("card", Spec::Obj(CARD))];
         static TOP: &[(&str, Spec)] = &[("payment_method_options", Spec::Obj(PMO))];
-        let p = Params::parse(b"payment_method_options[card][foo]=1");
+        let p = Params::parse(b"payment_method_options[card][foo]=1").unwrap();
         let e = p.check_fields(TOP).unwrap_err();
         assert_eq!(
             e.param.as_deref(),

@@ -11,7 +11,8 @@ mod dispatch;
 mod error;
 mod events;
 mod faults;
-mod form;
+/// Stripe's form encoding as the emulator decodes it (public for the fuzz tests).
+pub mod form;
 mod idempotency;
 mod ids;
 mod objects;

@@ -111,7 +111,7 @@ pub async fn page(emu: &Emulator, method: &Method, pi_id: &str, p: &Params) -> R
         return not_found();
     };
     let req = Req {
-        params: Params::parse(format!("outcome={outcome}").as_bytes()),
+        params: Params::parse(format!("outcome={outcome}").as_bytes()).unwrap_or_default(),
         ids,
         base_url: String::new(),
     };

@@ -3,6 +3,7 @@
 
 use axum::http::HeaderMap;
 use kassa_domain::gateway::GatewaySettings;
+use kassa_domain::stripe_event::EventHead;
 use kassa_storage::{CardUpdate, ChargebackWrite, StorageError, WebhookEventRecord};
 use serde_json::{json, Map, Value};
 
@@ -89,15 +90,12 @@ pub async fn receive(
     if !state.store.client_exists(client_no).await? {
         return Err(ApiError::NotFound("client"));
     }
-    let event: Value = serde_json::from_slice(body)
-        .map_err(|e| bad(format!("the body is not a JSON event: {e}")))?;
-    let event_id = event["id"]
-        .as_str()
-        .filter(|s| s.starts_with("evt_"))
-        .ok_or_else(|| bad("the event has no evt_ id".into()))?
-        .to_string();
-    let event_type = event["type"].as_str().unwrap_or("unknown").to_string();
-    let account = event["account"].as_str().map(str::to_string);
+    let EventHead {
+        id: event_id,
+        event_type,
+        account,
+        created: event_created,
+    } = EventHead::decode(body).map_err(|e| bad(e.to_string()))?;
     let signature = headers
         .get("stripe-signature")
         .and_then(|v| v.to_str().ok());
@@ -126,7 +124,7 @@ pub async fn receive(
         event_id: event_id.clone(),
         event_type,
         account,
-        event_created: event["created"].as_i64().unwrap_or(0),
+        event_created,
         ..Default::default()
     };
     let Some((gateway_id, secret_index)) = verified else {
