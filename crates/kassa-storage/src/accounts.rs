@@ -119,7 +119,7 @@ impl Store {
         mut audit: AuditEntry,
     ) -> Result<AccountRecord, StorageError> {
         let now = now_millis();
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.writer.begin().await?;
         let row = sqlx::query(&format!(
             "INSERT INTO accounts (client_no, client_acct_id, status, collection_group_no, email, profile, version, created_at, updated_at)
              VALUES ($1, $2, $3, $4, $5, $6, 1, $7, $7) RETURNING {COLUMNS}"
@@ -198,7 +198,7 @@ impl Store {
         audit: AuditEntry,
     ) -> Result<AccountRecord, StorageError> {
         let now = now_millis();
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.writer.begin().await?;
         let old_status: Option<String> = sqlx::query("UPDATE accounts SET updated_at = updated_at WHERE client_no = $1 AND acct_no = $2 AND version = $3 RETURNING status")
             .bind(client_no)
             .bind(acct_no)
@@ -248,7 +248,7 @@ impl Store {
         change: &StatusChange,
     ) -> Result<Option<String>, StorageError> {
         let now = now_millis();
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.writer.begin().await?;
         let old: Option<String> = sqlx::query("UPDATE accounts SET updated_at = updated_at WHERE client_no = $1 AND acct_no = $2 RETURNING status")
             .bind(client_no)
             .bind(acct_no)

@@ -67,7 +67,7 @@ impl Store {
         .bind(e.payment_id.as_deref())
         .bind(e.description.as_deref())
         .bind(now)
-        .fetch_optional(&self.pool)
+        .fetch_optional(&self.writer)
         .await?;
         row.as_ref().map(entry).transpose()
     }
@@ -117,7 +117,7 @@ impl Store {
         amount: Option<i64>,
     ) -> Result<Option<i64>, StorageError> {
         let now = now_millis();
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.writer.begin().await?;
         let locked = sqlx::query(
             "UPDATE accounts SET updated_at = updated_at WHERE client_no = $1 AND acct_no = $2",
         )
@@ -173,7 +173,7 @@ impl Store {
             .bind(status)
             .bind(now_millis())
             .bind(payment_id)
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await?;
         Ok(())
     }
@@ -182,7 +182,7 @@ impl Store {
     pub async fn drop_balance_payment(&self, payment_id: &str) -> Result<(), StorageError> {
         sqlx::query("DELETE FROM balance_entries WHERE payment_id = $1 AND status = 'pending'")
             .bind(payment_id)
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await?;
         Ok(())
     }
@@ -217,7 +217,7 @@ impl Store {
             .bind(now_millis())
             .bind(purchase_id)
             .bind(cycle)
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await?;
         Ok(())
     }

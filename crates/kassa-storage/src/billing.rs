@@ -184,7 +184,7 @@ impl Store {
             .bind(&c.currency)
             .bind(i64::from(c.is_test))
             .bind(now)
-            .fetch_one(&self.pool)
+            .fetch_one(&self.writer)
             .await?;
         campaign(&row)
     }
@@ -233,7 +233,7 @@ impl Store {
             .bind(now_millis())
             .bind(c.client_no)
             .bind(c.id)
-            .fetch_optional(&self.pool)
+            .fetch_optional(&self.writer)
             .await?
             .ok_or(StorageError::NotFound)?;
         campaign(&row)
@@ -255,7 +255,7 @@ impl Store {
         .bind(p.gateway_id)
         .bind(now)
         .bind(p.routing_profile_id)
-        .fetch_one(&self.pool)
+        .fetch_one(&self.writer)
         .await?;
         product(&row)
     }
@@ -305,7 +305,7 @@ impl Store {
         .bind(p.client_no)
         .bind(p.id)
         .bind(p.routing_profile_id)
-        .fetch_optional(&self.pool)
+        .fetch_optional(&self.writer)
         .await?
         .ok_or(StorageError::NotFound)?;
         product(&row)
@@ -326,7 +326,7 @@ impl Store {
         .bind(&r.gateways)
         .bind(i64::from(r.cascade_on_soft_decline))
         .bind(now)
-        .fetch_one(&self.pool)
+        .fetch_one(&self.writer)
         .await?;
         routing_profile(&row)
     }
@@ -366,7 +366,7 @@ impl Store {
             "UPDATE routing_profiles SET counter = counter + 1 WHERE id = $1 RETURNING counter",
         )
         .bind(id)
-        .fetch_optional(&self.pool)
+        .fetch_optional(&self.writer)
         .await?
         .ok_or(StorageError::NotFound)?;
         Ok(row.try_get::<i64, _>("counter")? - 1)
@@ -379,7 +379,7 @@ impl Store {
         purchases: &[PurchaseRecord],
     ) -> Result<(), StorageError> {
         let now = now_millis();
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.writer.begin().await?;
         sqlx::query("INSERT INTO orders (id, client_no, acct_no, campaign_id, status, payment_id, amount, currency, items, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)")
             .bind(&o.id)
             .bind(o.client_no)
@@ -481,27 +481,30 @@ impl Store {
     /// Leases up to `limit` purchases due at `now` to `owner` until `until`; a purchase leased to
     /// a live worker is skipped, one whose lease ran out is taken over. On PostgreSQL the
     /// UPDATE re-checks the lease on each row it locks, so two workers never take the same one.
+    /// Returns each purchase with its gateway.
     pub async fn lease_due_purchases(
         &self,
         owner: &str,
         now: i64,
         until: i64,
         limit: i64,
-    ) -> Result<Vec<String>, StorageError> {
+    ) -> Result<Vec<(String, Option<i64>)>, StorageError> {
         let rows = sqlx::query(
             "UPDATE purchases SET lease_owner = $1, lease_until = $2
              WHERE id IN (SELECT id FROM purchases WHERE status IN ('active', 'trial', 'recycle_billing') AND needs_new_card = 0 AND next_bill_at <= $3
                             AND (lease_until IS NULL OR lease_until < $3) ORDER BY next_bill_at LIMIT $4)
                AND (lease_until IS NULL OR lease_until < $3)
-             RETURNING id",
+             RETURNING id, gateway_id",
         )
         .bind(owner)
         .bind(until)
         .bind(now)
         .bind(limit)
-        .fetch_all(&self.pool)
+        .fetch_all(&self.writer)
         .await?;
-        rows.iter().map(|r| Ok(r.try_get("id")?)).collect()
+        rows.iter()
+            .map(|r| Ok((r.try_get("id")?, r.try_get("gateway_id")?)))
+            .collect()
     }
 
     /// How many purchases are due at `now` (what a rebill run will try to bill).
@@ -530,7 +533,7 @@ impl Store {
             .bind(client_no)
             .bind(id)
             .bind(now)
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await?;
         Ok(r.rows_affected() == 1)
     }
@@ -553,7 +556,7 @@ impl Store {
         .bind(cycle)
         .bind(attempt)
         .bind(payment_id)
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await?;
         Ok(())
     }
@@ -573,7 +576,7 @@ impl Store {
         .bind(&a.payment_id)
         .bind(a.amount)
         .bind(now_millis())
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await?;
         Ok(r.rows_affected() == 1)
     }
@@ -634,7 +637,7 @@ impl Store {
         a: &AttemptRecord,
     ) -> Result<(), StorageError> {
         let now = now_millis();
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.writer.begin().await?;
         sqlx::query("UPDATE purchase_attempts SET status = $1, decline_code = $2 WHERE purchase_id = $3 AND cycle = $4 AND attempt = $5")
             .bind(&a.status)
             .bind(a.decline_code.as_deref())
@@ -671,7 +674,7 @@ impl Store {
         .bind(p.next_bill_at)
         .bind(now)
         .bind(&p.id)
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await?;
         Ok(())
     }
@@ -682,7 +685,7 @@ impl Store {
             .bind(price)
             .bind(now_millis())
             .bind(id)
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await?;
         Ok(())
     }
@@ -691,7 +694,7 @@ impl Store {
     pub async fn release_purchase(&self, id: &str) -> Result<(), StorageError> {
         sqlx::query("UPDATE purchases SET lease_owner = NULL, lease_until = NULL WHERE id = $1")
             .bind(id)
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await?;
         Ok(())
     }
@@ -703,7 +706,7 @@ impl Store {
         )
         .bind(until)
         .bind(id)
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await?;
         Ok(())
     }
@@ -725,7 +728,7 @@ impl Store {
         .bind(p.client_no)
         .bind(&p.id)
         .bind(i64::from(p.needs_new_card))
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await?;
         Ok(())
     }

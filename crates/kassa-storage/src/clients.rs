@@ -34,7 +34,7 @@ impl Store {
         key_label: &str,
     ) -> Result<(ClientRecord, ApiKeyRecord), StorageError> {
         let now = now_millis();
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.writer.begin().await?;
         let row = sqlx::query(
             "INSERT INTO clients (name, created_at) VALUES ($1, $2) RETURNING client_no",
         )

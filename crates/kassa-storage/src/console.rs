@@ -30,7 +30,7 @@ impl Store {
         .bind(&s.csrf)
         .bind(s.expires_at)
         .bind(now_millis())
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await?;
         Ok(())
     }
@@ -66,7 +66,7 @@ impl Store {
         sqlx::query("DELETE FROM console_sessions WHERE id_hash = $1 OR expires_at <= $2")
             .bind(id_hash)
             .bind(now_millis())
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await?;
         Ok(())
     }

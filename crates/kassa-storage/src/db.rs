@@ -44,10 +44,16 @@ pub fn redact_url(url: &str) -> String {
     url.to_string()
 }
 
-/// The database: a connection pool and which backend it is.
+/// The database: connection pools and which backend it is.
+///
+/// Statements that write go through `writer`, the rest through `pool`. On PostgreSQL they are the
+/// same pool. On SQLite, which lets one connection write at a time, `writer` is a pool of one
+/// connection: writers queue in the pool (first come, first served) instead of colliding on the
+/// file's lock and sleeping in SQLite's busy handler, and readers (WAL) never wait for them.
 #[derive(Clone, Debug)]
 pub struct Store {
     pub(crate) pool: AnyPool,
+    pub(crate) writer: AnyPool,
     backend: Backend,
 }
 
@@ -68,30 +74,45 @@ impl Store {
             }
             Backend::Postgres => (url.to_string(), 16),
         };
-        // KASSA_DB_MAX_CONNECTIONS overrides the pool's size (SQLite has one writer at a time:
-        // more connections mean more waiting on its lock, fewer mean more queueing in the pool).
+        // KASSA_DB_MAX_CONNECTIONS overrides the pool's size (on SQLite: the readers' pool).
         let max = std::env::var("KASSA_DB_MAX_CONNECTIONS")
             .ok()
             .and_then(|v| v.trim().parse::<u32>().ok())
             .filter(|n| (1..=1000).contains(n))
             .unwrap_or(max);
-        let pool = AnyPoolOptions::new()
-            .max_connections(max)
-            .acquire_timeout(Duration::from_secs(10))
-            .after_connect(move |conn, _| {
-                Box::pin(async move {
-                    if backend == Backend::Sqlite {
-                        conn.execute("PRAGMA journal_mode = WAL").await?;
-                        conn.execute("PRAGMA synchronous = NORMAL").await?;
-                        conn.execute("PRAGMA foreign_keys = ON").await?;
-                        conn.execute("PRAGMA busy_timeout = 10000").await?;
-                    }
-                    Ok(())
+        let options = |max: u32| {
+            AnyPoolOptions::new()
+                .max_connections(max)
+                .acquire_timeout(Duration::from_secs(10))
+                .after_connect(move |conn, _| {
+                    Box::pin(async move {
+                        if backend == Backend::Sqlite {
+                            conn.execute("PRAGMA journal_mode = WAL").await?;
+                            conn.execute("PRAGMA synchronous = NORMAL").await?;
+                            conn.execute("PRAGMA foreign_keys = ON").await?;
+                            // Other processes on the same file (a worker beside the server).
+                            conn.execute("PRAGMA busy_timeout = 10000").await?;
+                        }
+                        Ok(())
+                    })
                 })
-            })
-            .connect(&url)
-            .await?;
-        Ok(Store { pool, backend })
+        };
+        // The writer first: it creates the file and switches it to WAL.
+        let (writer, pool) = match backend {
+            Backend::Sqlite => {
+                let writer = options(1).connect(&url).await?;
+                (writer, options(max).connect(&url).await?)
+            }
+            Backend::Postgres => {
+                let pool = options(max).connect(&url).await?;
+                (pool.clone(), pool)
+            }
+        };
+        Ok(Store {
+            pool,
+            writer,
+            backend,
+        })
     }
 
     pub fn backend(&self) -> Backend {
@@ -106,6 +127,7 @@ impl Store {
 
     pub async fn close(&self) {
         self.pool.close().await;
+        self.writer.close().await;
     }
 
     pub async fn meta_get(&self, key: &str) -> Result<Option<String>, StorageError> {
@@ -124,7 +146,7 @@ impl Store {
         sqlx::query("INSERT INTO meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING")
             .bind(key)
             .bind(value)
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await?;
         self.meta_get(key)
             .await?

@@ -122,7 +122,7 @@ impl Store {
         .bind(&t.body)
         .bind(i64::from(t.enabled))
         .bind(now_millis())
-        .fetch_one(&self.pool)
+        .fetch_one(&self.writer)
         .await?;
         template(&row)
     }
@@ -146,7 +146,7 @@ impl Store {
         .bind(&e.body)
         .bind(now)
         .bind(e.expires_at)
-        .fetch_optional(&self.pool)
+        .fetch_optional(&self.writer)
         .await?;
         Ok(match row {
             Some(r) => Some(r.try_get("id")?),
@@ -220,7 +220,7 @@ impl Store {
                 .bind(e.id)
                 .bind(&e.status)
                 .bind(e.next_attempt_at)
-                .execute(&self.pool)
+                .execute(&self.writer)
                 .await?;
             if claimed.rows_affected() == 1 {
                 out.push(e);
@@ -259,7 +259,7 @@ impl Store {
         .bind(now)
         .bind(i64::from(sent))
         .bind(id)
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await?;
         Ok(())
     }
@@ -281,7 +281,7 @@ impl Store {
         .bind(expires_at)
         .bind(client_no)
         .bind(id)
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await?;
         Ok(done.rows_affected() == 1)
     }

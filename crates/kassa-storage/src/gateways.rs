@@ -64,7 +64,7 @@ impl Store {
         mut audit: AuditEntry,
     ) -> Result<GatewayRecord, StorageError> {
         let now = now_millis();
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.writer.begin().await?;
         let row = sqlx::query(&format!(
             "INSERT INTO gateways (client_no, gateway_type, status, settings, secret_key_sealed, webhook_secrets_sealed, version, created_at, updated_at)
              VALUES ($1, $2, $3, $4, $5, $6, 1, $7, $7) RETURNING {COLUMNS}"
@@ -157,7 +157,7 @@ impl Store {
         audit: AuditEntry,
     ) -> Result<GatewayRecord, StorageError> {
         let now = now_millis();
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.writer.begin().await?;
         let row = sqlx::query(&format!(
             "UPDATE gateways SET gateway_type = $1, status = $2, settings = $3, secret_key_sealed = $4,
                     webhook_secrets_sealed = $5, version = version + 1, updated_at = $6

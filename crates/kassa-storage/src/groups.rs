@@ -61,7 +61,7 @@ impl Store {
         loop {
             attempts += 1;
             let now = now_millis();
-            let mut tx = self.pool.begin().await?;
+            let mut tx = self.writer.begin().await?;
             let inserted = sqlx::query(&format!(
                 "INSERT INTO collection_groups (client_no, group_no, gateway_id, status, settings, webhook_secrets_sealed, version, created_at, updated_at)
                  SELECT $1, CASE WHEN $2 > 0 THEN $2 ELSE COALESCE(MAX(group_no), 0) + 1 END, $3, $4, $5, $6, 1, $7, $7
@@ -155,7 +155,7 @@ impl Store {
         audit: AuditEntry,
     ) -> Result<GroupRecord, StorageError> {
         let now = now_millis();
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.writer.begin().await?;
         let row = sqlx::query(&format!(
             "UPDATE collection_groups SET gateway_id = $1, status = $2, settings = $3, webhook_secrets_sealed = $4,
                     version = version + 1, updated_at = $5

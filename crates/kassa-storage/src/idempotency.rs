@@ -44,7 +44,7 @@ impl Store {
         .bind(request_hash)
         .bind(now)
         .bind(now + lease_ms)
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await?;
         if inserted.rows_affected() == 1 {
             return Ok(IdempotencyBegin::Started);
@@ -59,7 +59,7 @@ impl Store {
         .bind(key)
         .bind(request_hash)
         .bind(now)
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await?;
         if taken.rows_affected() == 1 {
             return Ok(IdempotencyBegin::Started);
@@ -106,7 +106,7 @@ impl Store {
         .bind(&response.body)
         .bind(client_no)
         .bind(key)
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await?;
         Ok(())
     }
@@ -117,7 +117,7 @@ impl Store {
         sqlx::query("DELETE FROM idempotency_keys WHERE client_no = $1 AND idem_key = $2 AND state = 'started'")
             .bind(client_no)
             .bind(key)
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await?;
         Ok(())
     }
@@ -126,7 +126,7 @@ impl Store {
     pub async fn idempotency_purge(&self, cutoff_millis: i64) -> Result<u64, StorageError> {
         let r = sqlx::query("DELETE FROM idempotency_keys WHERE created_at < $1")
             .bind(cutoff_millis)
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await?;
         Ok(r.rows_affected())
     }

@@ -126,7 +126,7 @@ fn statements(sql: &str) -> Vec<String> {
 impl Store {
     /// Applies every migration not applied yet. Returns how many were applied.
     pub async fn migrate(&self) -> Result<usize, StorageError> {
-        let mut conn = self.pool.acquire().await?;
+        let mut conn = self.writer.acquire().await?;
         if self.backend() == Backend::Postgres {
             sqlx::query("SELECT pg_advisory_lock($1)")
                 .bind(LOCK_ID)

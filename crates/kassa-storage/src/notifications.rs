@@ -88,7 +88,7 @@ impl Store {
         .bind(&e.secret_sealed)
         .bind(&e.status)
         .bind(now)
-        .fetch_one(&self.pool)
+        .fetch_one(&self.writer)
         .await?;
         endpoint(&row)
     }
@@ -136,7 +136,7 @@ impl Store {
         .bind(now_millis())
         .bind(e.client_no)
         .bind(e.id)
-        .fetch_optional(&self.pool)
+        .fetch_optional(&self.writer)
         .await?
         .ok_or(StorageError::NotFound)?;
         endpoint(&row)
@@ -155,7 +155,7 @@ impl Store {
         .bind(&n.event_type)
         .bind(&n.payload)
         .bind(now)
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await?;
         Ok(())
     }
@@ -186,7 +186,7 @@ impl Store {
                 .bind(&n.id)
                 .bind(&n.status)
                 .bind(n.next_attempt_at)
-                .execute(&self.pool)
+                .execute(&self.writer)
                 .await?;
             if claimed.rows_affected() == 1 {
                 out.push(n);
@@ -224,7 +224,7 @@ impl Store {
         .bind(i64::from(delivered))
         .bind(now)
         .bind(id)
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await?;
         Ok(())
     }

@@ -112,7 +112,7 @@ impl Store {
         .bind(gateway_id)
         .bind(customer_id)
         .bind(now_millis())
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await?;
         self.processor_customer(acct_no, gateway_id)
             .await?
@@ -151,7 +151,7 @@ impl Store {
         .bind(p.setup_intent_id.as_deref())
         .bind(p.three_ds.as_deref())
         .bind(now)
-        .fetch_one(&self.pool)
+        .fetch_one(&self.writer)
         .await?;
         from_row(&row)
     }
@@ -196,7 +196,7 @@ impl Store {
             .bind(now_millis())
             .bind(client_no)
             .bind(pm_no)
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await?;
         Ok(())
     }
@@ -238,7 +238,7 @@ impl Store {
         .bind(now_millis())
         .bind(pm_no)
         .bind(version)
-        .fetch_optional(&self.pool)
+        .fetch_optional(&self.writer)
         .await?
         .ok_or(StorageError::Stale)?;
         from_row(&row)
@@ -248,7 +248,7 @@ impl Store {
     pub async fn delete_unsaved_card(&self, pm_no: i64) -> Result<(), StorageError> {
         sqlx::query("DELETE FROM payment_methods WHERE pm_no = $1 AND status = 'setup_pending'")
             .bind(pm_no)
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await?;
         Ok(())
     }
@@ -259,7 +259,7 @@ impl Store {
             .bind(txn_id)
             .bind(now_millis())
             .bind(pm_no)
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await?;
         Ok(())
     }

@@ -169,7 +169,7 @@ impl Store {
         first_txn: &TransactionRecord,
     ) -> Result<PaymentRecord, StorageError> {
         let now = now_millis();
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.writer.begin().await?;
         let row = sqlx::query(&format!(
             "INSERT INTO payments (id, client_no, acct_no, gateway_id, pm_no, status, currency, amount, amount_authorized, amount_captured, amount_refunded,
                                    recurring_model, processor_payment_id, auth_no, initial_auth_txn_id, descriptor, details, busy_txn, card_key, version, created_at, updated_at)
@@ -219,7 +219,7 @@ impl Store {
             .bind(details)
             .bind(now_millis())
             .bind(id)
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await?;
         Ok(())
     }
@@ -235,7 +235,7 @@ impl Store {
             .bind(pm_no)
             .bind(client_no)
             .bind(id)
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await?;
         Ok(())
     }
@@ -345,7 +345,7 @@ impl Store {
         txn: &TransactionRecord,
     ) -> Result<(), StorageError> {
         let now = now_millis();
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.writer.begin().await?;
         let r = sqlx::query(
             "UPDATE payments SET busy_txn = $1, version = version + 1, updated_at = $2
              WHERE client_no = $3 AND id = $4 AND version = $5 AND busy_txn IS NULL",
@@ -378,7 +378,7 @@ impl Store {
     ) -> Result<PaymentRecord, StorageError> {
         let now = now_millis();
         let release = outcome.status != "pending";
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.writer.begin().await?;
         let row = sqlx::query(&format!(
             "UPDATE payments SET status = $1, amount_authorized = $2, amount_captured = $3, amount_refunded = $4,
                     processor_payment_id = COALESCE($5, processor_payment_id), auth_no = COALESCE($6, auth_no),

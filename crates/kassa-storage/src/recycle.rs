@@ -60,7 +60,7 @@ impl Store {
         p: &RecycleProfileRecord,
     ) -> Result<RecycleProfileRecord, StorageError> {
         let now = now_millis();
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.writer.begin().await?;
         let row = sqlx::query(&format!(
             "INSERT INTO recycle_profiles (client_no, name, rules, version, created_at, updated_at)
              VALUES ($1, $2, $3, 1, $4, $4) RETURNING {R}"
@@ -89,7 +89,7 @@ impl Store {
         &self,
         p: &RecycleProfileRecord,
     ) -> Result<RecycleProfileRecord, StorageError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.writer.begin().await?;
         let row = sqlx::query(&format!(
             "UPDATE recycle_profiles SET name = $1, rules = $2, version = version + 1, updated_at = $3
              WHERE client_no = $4 AND id = $5 AND version = $6 RETURNING {R}"

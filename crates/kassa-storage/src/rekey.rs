@@ -24,7 +24,7 @@ impl Store {
         new_check: &str,
         reseal: impl Fn(&str, &str) -> Result<String, E>,
     ) -> Result<usize, StorageError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.writer.begin().await?;
         let mut n = 0;
         for c in columns {
             let rows = sqlx::query(&format!(

@@ -204,7 +204,16 @@ pub async fn dump(store: &Store) -> Result<String, StorageError> {
 
 /// Runs one SQL statement: for tests that stage what a crash would leave behind.
 pub async fn execute(store: &Store, sql: &str) -> Result<u64, StorageError> {
-    Ok(sqlx::query(sql).execute(&store.pool).await?.rows_affected())
+    Ok(sqlx::query(sql)
+        .execute(&store.writer)
+        .await?
+        .rows_affected())
+}
+
+/// The one number a test's `SELECT COUNT(*) AS n …` (or other `n`) answers.
+pub async fn scalar(store: &Store, sql: &str) -> Result<i64, StorageError> {
+    let row = sqlx::query(sql).fetch_one(&store.pool).await?;
+    Ok(row.try_get::<i64, _>("n")?)
 }
 
 #[cfg(test)]

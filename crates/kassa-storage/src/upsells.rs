@@ -15,7 +15,7 @@ impl Store {
         purchase: Option<&PurchaseRecord>,
     ) -> Result<(), StorageError> {
         let now = now_millis();
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.writer.begin().await?;
         let r = sqlx::query(
             "UPDATE orders SET items = $1 WHERE client_no = $2 AND id = $3 AND items = $4",
         )

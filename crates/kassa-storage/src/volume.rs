@@ -14,16 +14,37 @@ pub struct Volume {
 }
 
 impl Store {
-    async fn ensure_volume_row(&self, gateway_id: i64, month: &str) -> Result<(), StorageError> {
-        sqlx::query(
-            "INSERT INTO gateway_volume (gateway_id, month, gross, refunded, reserved, transactions) VALUES ($1, $2, 0, 0, 0, 0)
-             ON CONFLICT (gateway_id, month) DO NOTHING",
-        )
-        .bind(gateway_id)
-        .bind(month)
-        .execute(&self.pool)
-        .await?;
-        Ok(())
+    /// Runs `sql` (`$1` the gateway, `$2` the month, then `args`) on the month's volume row,
+    /// making the row first when the statement found none; the rows it changed (0: the row's
+    /// condition refused). One statement when the row exists, as it does after the month's first
+    /// payment.
+    async fn on_volume_row(
+        &self,
+        gateway_id: i64,
+        month: &str,
+        sql: &str,
+        args: &[i64],
+    ) -> Result<u64, StorageError> {
+        let mut made = false;
+        loop {
+            let mut q = sqlx::query(sql).bind(gateway_id).bind(month);
+            for a in args {
+                q = q.bind(*a);
+            }
+            let changed = q.execute(&self.writer).await?.rows_affected();
+            if changed > 0 || made {
+                return Ok(changed);
+            }
+            sqlx::query(
+                "INSERT INTO gateway_volume (gateway_id, month, gross, refunded, reserved, transactions) VALUES ($1, $2, 0, 0, 0, 0)
+                 ON CONFLICT (gateway_id, month) DO NOTHING",
+            )
+            .bind(gateway_id)
+            .bind(month)
+            .execute(&self.writer)
+            .await?;
+            made = true;
+        }
     }
 
     /// Reserves `amount` of the month's volume unless that would pass `cap` (none: no cap). With
@@ -36,20 +57,17 @@ impl Store {
         cap: Option<i64>,
         net: bool,
     ) -> Result<bool, StorageError> {
-        self.ensure_volume_row(gateway_id, month).await?;
-        let r = sqlx::query(
-            "UPDATE gateway_volume SET reserved = reserved + $3
-             WHERE gateway_id = $1 AND month = $2
-               AND ($4 < 0 OR gross + reserved + $3 - (CASE WHEN $5 = 1 THEN refunded ELSE 0 END) <= $4)",
-        )
-        .bind(gateway_id)
-        .bind(month)
-        .bind(amount)
-        .bind(cap.unwrap_or(-1))
-        .bind(i64::from(net))
-        .execute(&self.pool)
-        .await?;
-        Ok(r.rows_affected() == 1)
+        let changed = self
+            .on_volume_row(
+                gateway_id,
+                month,
+                "UPDATE gateway_volume SET reserved = reserved + $3
+                 WHERE gateway_id = $1 AND month = $2
+                   AND ($4 < 0 OR gross + reserved + $3 - (CASE WHEN $5 = 1 THEN refunded ELSE 0 END) <= $4)",
+                &[amount, cap.unwrap_or(-1), i64::from(net)],
+            )
+            .await?;
+        Ok(changed == 1)
     }
 
     /// Turns a reservation into volume: `released` leaves the reservation, `gross` (possibly 0,
@@ -61,16 +79,13 @@ impl Store {
         released: i64,
         gross: i64,
     ) -> Result<(), StorageError> {
-        self.ensure_volume_row(gateway_id, month).await?;
-        sqlx::query(
+        self.on_volume_row(
+            gateway_id,
+            month,
             "UPDATE gateway_volume SET reserved = reserved - $3, gross = gross + $4, transactions = transactions + (CASE WHEN $4 > 0 THEN 1 ELSE 0 END)
              WHERE gateway_id = $1 AND month = $2",
+            &[released, gross],
         )
-        .bind(gateway_id)
-        .bind(month)
-        .bind(released)
-        .bind(gross)
-        .execute(&self.pool)
         .await?;
         Ok(())
     }
@@ -82,14 +97,12 @@ impl Store {
         month: &str,
         amount: i64,
     ) -> Result<(), StorageError> {
-        self.ensure_volume_row(gateway_id, month).await?;
-        sqlx::query(
+        self.on_volume_row(
+            gateway_id,
+            month,
             "UPDATE gateway_volume SET gross = gross - $3 WHERE gateway_id = $1 AND month = $2",
+            &[amount],
         )
-        .bind(gateway_id)
-        .bind(month)
-        .bind(amount)
-        .execute(&self.pool)
         .await?;
         Ok(())
     }
@@ -101,13 +114,13 @@ impl Store {
         month: &str,
         amount: i64,
     ) -> Result<(), StorageError> {
-        self.ensure_volume_row(gateway_id, month).await?;
-        sqlx::query("UPDATE gateway_volume SET refunded = refunded + $3 WHERE gateway_id = $1 AND month = $2")
-            .bind(gateway_id)
-            .bind(month)
-            .bind(amount)
-            .execute(&self.pool)
-            .await?;
+        self.on_volume_row(
+            gateway_id,
+            month,
+            "UPDATE gateway_volume SET refunded = refunded + $3 WHERE gateway_id = $1 AND month = $2",
+            &[amount],
+        )
+        .await?;
         Ok(())
     }
 

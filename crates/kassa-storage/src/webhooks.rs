@@ -120,7 +120,7 @@ impl Store {
         .bind(&e.verification)
         .bind(&e.status)
         .bind(now_millis())
-        .fetch_optional(&self.pool)
+        .fetch_optional(&self.writer)
         .await?;
         Ok(match row {
             Some(r) => Some(r.try_get("id")?),
@@ -140,7 +140,7 @@ impl Store {
         )
         .bind(id)
         .bind(i64::from(retry_failed))
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await?;
         Ok(r.rows_affected() == 1)
     }
@@ -158,7 +158,7 @@ impl Store {
             .bind(error)
             .bind(now_millis())
             .bind(id)
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await?;
         Ok(())
     }
@@ -243,7 +243,7 @@ impl Store {
             "UPDATE webhook_events SET status = 'received' WHERE id = $1 AND status = 'applying'",
         )
         .bind(id)
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await?;
         Ok(())
     }
@@ -283,7 +283,7 @@ impl Store {
         event_created: i64,
     ) -> Result<bool, StorageError> {
         let now = now_millis();
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.writer.begin().await?;
         let r = sqlx::query(
             "UPDATE payment_methods SET brand = COALESCE($1, brand), last4 = COALESCE($2, last4), exp_month = COALESCE($3, exp_month),
                     exp_year = COALESCE($4, exp_year), fingerprint = COALESCE($5, fingerprint), last_event_at = $6,
@@ -373,7 +373,7 @@ impl Store {
         let now = now_millis();
         let error =
             serde_json::json!({"refund_failed": refund_id, "failure_reason": reason}).to_string();
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.writer.begin().await?;
         // The write comes first, so the transaction holds the write lock before it reads (SQLite
         // cannot upgrade a read snapshot another writer has moved past). A refund whose own call
         // is still being recorded has no processor id yet: its payment is busy, and the event
@@ -474,7 +474,7 @@ impl Store {
         .bind(rec.client_no)
         .bind(&rec.id)
         .bind(rec.version)
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await?;
         Ok(r.rows_affected() == 1)
     }
@@ -500,7 +500,7 @@ impl Store {
         .bind(c.outcome.as_deref())
         .bind(c.event_created)
         .bind(now)
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await?;
         if inserted.rows_affected() == 1 {
             return Ok(true);
@@ -518,7 +518,7 @@ impl Store {
         .bind(now)
         .bind(c.client_no)
         .bind(&c.dispute_id)
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await?;
         Ok(r.rows_affected() == 1)
     }

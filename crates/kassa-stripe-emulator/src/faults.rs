@@ -53,6 +53,9 @@ pub struct FaultState {
     counter: AtomicU64,
     /// Per account key: (unix second, requests in it).
     windows: Mutex<HashMap<String, (u64, u32)>>,
+    /// API requests counted against the rate limit, and those answered 429, since the start.
+    requests: AtomicU64,
+    throttled: AtomicU64,
 }
 
 fn splitmix64(mut x: u64) -> u64 {
@@ -95,7 +98,20 @@ impl FaultState {
             *entry = (sec, 0);
         }
         entry.1 = entry.1.saturating_add(1);
-        entry.1 > limit
+        self.requests.fetch_add(1, Ordering::Relaxed);
+        let over = entry.1 > limit;
+        if over {
+            self.throttled.fetch_add(1, Ordering::Relaxed);
+        }
+        over
+    }
+
+    /// `(requests, answered 429)` counted against rate limits since the emulator started.
+    pub fn rate_counts(&self) -> (u64, u64) {
+        (
+            self.requests.load(Ordering::Relaxed),
+            self.throttled.load(Ordering::Relaxed),
+        )
     }
 
     /// Picks the fault of the next POST.

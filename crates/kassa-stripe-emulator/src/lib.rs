@@ -123,6 +123,11 @@ impl Emulator {
         self.inner.faults.set(f);
     }
 
+    /// `(requests, answered 429)` under a rate limit (`rate_limit_per_sec`) since the start.
+    pub fn rate_limit_counts(&self) -> (u64, u64) {
+        self.inner.faults.rate_counts()
+    }
+
     /// Sets the webhook retry schedule: attempt `n` waits `base_ms * 2^(n-1)` after the
     /// previous one, at most `max_attempts` attempts (default: 1000 ms, 3 attempts).
     pub fn set_webhook_retry(&self, base_ms: u64, max_attempts: u32) {

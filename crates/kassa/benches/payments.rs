@@ -207,7 +207,11 @@ async fn main() {
             .env_remove("KASSA_MASTER_KEY_FILE")
             .env("KASSA_DATABASE_URL", &app.db.url)
             .env("KASSA_MASTER_KEY", &app.master_key)
-            .env("KASSA_LOG", "error")
+            // KASSA_BENCH_SERVE_LOG=sqlx::query=debug shows every statement the server runs.
+            .env(
+                "KASSA_LOG",
+                std::env::var("KASSA_BENCH_SERVE_LOG").unwrap_or_else(|_| "error".into()),
+            )
             .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
             .stdout(Stdio::null())
             .spawn()

@@ -778,73 +778,14 @@ async fn rebill_email(state: &AppState, client_no: i64, p: &PurchaseRecord, a: &
     }
 }
 
-/// One scheduler pass at `now`: leases due purchases (any number of workers may run this at
-/// once) and bills them. Returns how many were billed (approved or not).
-pub async fn run_due(
-    state: &AppState,
-    worker: &str,
-    now: i64,
-    limit: i64,
-) -> Result<usize, ApiError> {
-    run_due_reporting(state, worker, now, limit, &|_| {}).await
-}
-
-/// [`run_due`], telling `progress` the running count after each purchase.
-pub async fn run_due_reporting(
-    state: &AppState,
-    worker: &str,
-    now: i64,
-    limit: i64,
-    progress: &(dyn Fn(usize) + Sync),
-) -> Result<usize, ApiError> {
-    let mut done = 0;
-    let mut retried = false;
-    loop {
-        let ids = state
-            .store
-            .lease_due_purchases(worker, now, now + 5 * 60_000, limit)
-            .await?;
-        if ids.is_empty() {
-            // On PostgreSQL a lease that raced another worker's for the same rows waits for it,
-            // then finds them taken and returns none although more may be due: look once more
-            // (the other lease is committed by now) rather than idle until the next pass.
-            if done == 0 && !retried {
-                retried = true;
-                continue;
-            }
-            return Ok(done);
-        }
-        // Billed side by side; each gateway's throttle decides how fast they reach Stripe.
-        let mut running = tokio::task::JoinSet::new();
-        for id in ids {
-            while running.len() >= WORKER_CONCURRENCY {
-                if let Some(Ok(true)) = running.join_next().await {
-                    done += 1;
-                    progress(done);
-                }
-            }
-            let state = state.clone();
-            let worker = worker.to_string();
-            running.spawn(async move { bill_leased(&state, &worker, &id, now).await });
-        }
-        while let Some(r) = running.join_next().await {
-            if let Ok(true) = r {
-                done += 1;
-                progress(done);
-            }
-        }
-    }
-}
+pub use super::rebill_run::{run_due, run_due_reporting};
 
 /// A rebill refused before it reached Stripe is tried again after this long.
 const REFUSED_RETRY_MS: i64 = 60 * 60_000;
 /// A rebill whose outcome at Stripe is unknown is looked at again after this long.
 const UNKNOWN_RETRY_MS: i64 = 60_000;
 
-/// How many purchases one worker bills at once.
-pub const WORKER_CONCURRENCY: usize = 32;
-
-async fn bill_leased(state: &AppState, worker: &str, id: &str, now: i64) -> bool {
+pub(crate) async fn bill_leased(state: &AppState, worker: &str, id: &str, now: i64) -> bool {
     let client_no = match state.store.purchase_client(id).await {
         Ok(c) => c,
         Err(e) => {

@@ -18,6 +18,7 @@ pub mod payment_methods;
 pub mod payment_ops;
 pub mod payments;
 pub mod products;
+pub mod rebill_run;
 pub mod reconcile;
 pub mod recycle;
 pub mod reports;

@@ -580,7 +580,7 @@ pub async fn create_with_id(
     if let Some(ntid) = update
         .initial_auth_txn_id
         .as_deref()
-        .filter(|_| !model.is_merchant_initiated())
+        .filter(|_| !model.is_merchant_initiated() && src.initial_txn_id.is_none())
     {
         if let Some(pm_no) = src.pm_no {
             state.store.set_initial_txn_id(pm_no, ntid).await?;
