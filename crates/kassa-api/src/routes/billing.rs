@@ -36,7 +36,16 @@ pub async fn create_campaign(
     responses((status = 200, description = "Campaigns")))]
 pub async fn list_campaigns(State(state): State<AppState>, auth: Auth, q: QueryMap) -> Reply {
     q.only(&["deleted"])?;
-    let deleted = q.get("deleted") == Some("true");
+    let deleted = match q.get("deleted") {
+        None | Some("false") => false,
+        Some("true") => true,
+        Some(other) => {
+            return Err(ApiError::invalid(
+                "deleted",
+                format!("deleted: `{other}` is not one of true, false"),
+            ))
+        }
+    };
     Ok(list(
         state
             .store

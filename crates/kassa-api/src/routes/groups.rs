@@ -52,7 +52,7 @@ pub async fn create(
 
 #[utoipa::path(operation_id = "list_collection_groups", get, path = "/v1/collection_groups", tag = "collection_groups",
     params(
-        ("limit" = Option<i64>, Query, description = "1–100, default 10"),
+        ("limit" = Option<i64>, Query, minimum = 1, maximum = 100, description = "1–100, default 10"),
         ("starting_after" = Option<i64>, Query, description = "The last group_no of the previous page"),
         ("status" = Option<String>, Query, description = "active, disabled or archived (default: all but archived)"),
         ("gateway_id" = Option<i64>, Query, description = "Only groups routed to this gateway"),
