@@ -515,6 +515,8 @@ pub(crate) fn start_purchase(
         cycle: 1,
         next_bill_at: next,
         currency: currency.to_string(),
+        created_at: now,
+        updated_at: now,
         ..Default::default()
     })
 }
