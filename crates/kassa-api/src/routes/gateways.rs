@@ -45,11 +45,11 @@ pub struct GatewayPatch {
     title: Option<String>,
     descriptor_suffix: Option<String>,
     soft_descriptor: Option<String>,
-    #[schema(value_type = Object)]
+    #[schema(value_type = Option<Object>)]
     limits: Option<serde_json::Value>,
-    #[schema(value_type = Object)]
+    #[schema(value_type = Option<Object>)]
     fraud: Option<serde_json::Value>,
-    #[schema(value_type = Object)]
+    #[schema(value_type = Option<Object>)]
     three_ds: Option<serde_json::Value>,
 }
 
