@@ -200,9 +200,18 @@ async fn schemathesis_finds_no_server_error_and_no_answer_off_the_document() {
     let emu = Emulator::spawn().await;
     let seeded = seed(&app, &emu).await;
 
-    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
-        .join(format!("schemathesis-{}", std::process::id()));
+    // The last run's config, document and report stay here to be read.
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("schemathesis");
+    let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).expect("schemathesis work dir");
+    // The document as served, kept beside the report for reading.
+    let doc = app.get("/openapi.json").await;
+    assert_eq!(doc.status, StatusCode::OK);
+    std::fs::write(
+        dir.join("openapi.json"),
+        serde_json::to_vec_pretty(&doc.body).unwrap_or_default(),
+    )
+    .expect("write openapi.json");
     let config_file = dir.join("schemathesis.toml");
     std::fs::write(&config_file, config(&seeded)).expect("write schemathesis.toml");
     let examples = std::env::var("KASSA_SCHEMATHESIS_EXAMPLES")
