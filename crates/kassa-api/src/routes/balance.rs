@@ -27,7 +27,7 @@ pub async fn get(
 }
 
 #[utoipa::path(operation_id = "create_balance_entry", post, path = "/v1/accounts/{acct_no}/balance_entries", tag = "accounts", params(("acct_no" = i64, Path)),
-    request_body(content = Object, description = "`amount` (minor units, owed), `currency`, `description`"),
+    request_body(content = crate::service::balance::ChargeInput, description = "`amount` (minor units, owed), `currency`, `description`"),
     responses((status = 201, description = "The entry: the account owes it until a settle", body = BalanceEntryView), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn add_charge(
     State(state): State<AppState>,
@@ -43,7 +43,7 @@ pub async fn add_charge(
 }
 
 #[utoipa::path(operation_id = "settle_account_balance", post, path = "/v1/accounts/{acct_no}/settle", tag = "accounts", params(("acct_no" = i64, Path)),
-    request_body(content = Object, description = PAY),
+    request_body(content = crate::service::balance::PayInput, description = PAY),
     responses((status = 200, description = "The balance after, with the `payment`", body = BalancePaid), (status = 400, body = ErrorBody), (status = 402, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn settle(
     State(state): State<AppState>,
@@ -56,7 +56,7 @@ pub async fn settle(
 }
 
 #[utoipa::path(operation_id = "collect_from_account", post, path = "/v1/accounts/{acct_no}/collect", tag = "accounts", params(("acct_no" = i64, Path)),
-    request_body(content = Object, description = "`amount`, `currency` and, as for settle, `payment_method_no`, `recurring_processing_model_ind`, `gateway_id`, `description`"),
+    request_body(content = crate::service::balance::PayInput, description = "`amount`, `currency` and, as for settle, `payment_method_no`, `recurring_processing_model_ind`, `gateway_id`, `description`"),
     responses((status = 200, description = "The balance after (the payment counts against it), with the `payment`", body = BalancePaid), (status = 400, body = ErrorBody), (status = 402, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn collect(
     State(state): State<AppState>,

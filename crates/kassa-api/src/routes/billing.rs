@@ -23,7 +23,7 @@ fn list(data: Vec<Value>) -> Json<Value> {
 }
 
 #[utoipa::path(operation_id = "create_campaign", post, path = "/v1/campaigns", tag = "billing",
-    request_body(content = Object, description = "`name`, `currency`, `is_test`"),
+    request_body(content = svc::CampaignInput),
     responses((status = 201, description = "The campaign", body = CampaignView), (status = 400, body = ErrorBody)))]
 pub async fn create_campaign(
     State(state): State<AppState>,
@@ -110,7 +110,7 @@ pub async fn restore_campaign(
 }
 
 #[utoipa::path(operation_id = "create_campaign_product", post, path = "/v1/campaigns/{id}/products", tag = "billing", params(("id" = i64, Path)),
-    request_body(content = Object, description = "`name`, `sku`, `shippable`, `gateway_id`, and `price` (one-time) or `schedule` {`prices`, `interval_unit`, `interval_count`, `trial_days`, `final_cycle`}"),
+    request_body(content = svc::ProductInput, description = "`name`, `sku`, `shippable`, `gateway_id`, and `price` (one-time) or `schedule` {`prices`, `interval_unit`, `interval_count`, `trial_days`, `final_cycle`}"),
     responses((status = 201, description = "The product", body = ProductView), (status = 400, body = ErrorBody)))]
 pub async fn create_product(
     State(state): State<AppState>,
@@ -189,7 +189,7 @@ pub async fn get_purchase(
 }
 
 #[utoipa::path(operation_id = "update_purchase", patch, path = "/v1/purchases/{id}", tag = "billing", params(("id" = String, Path)),
-    request_body(content = Object, description = "`price`, `next_bill_at` (Unix ms), `gateway_id`, `status` (`paused` / `active`)"),
+    request_body(content = svc::PurchaseChange),
     responses((status = 200, description = "The purchase", body = PurchaseView), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn update_purchase(
     State(state): State<AppState>,
@@ -227,7 +227,7 @@ pub async fn bill_now(State(state): State<AppState>, auth: Auth, Path(id): Path<
 }
 
 #[utoipa::path(operation_id = "create_routing_profile", post, path = "/v1/routing_profiles", tag = "billing",
-    request_body(content = Object, description = "`name`, `algorithm` (`round_robin`, `priority`, `weighted`), `gateways` [{`gateway_id`, `weight`}], `cascade_on_soft_decline`"),
+    request_body(content = svc::RoutingInput),
     responses((status = 201, description = "The routing profile", body = RoutingProfileView), (status = 400, body = ErrorBody)))]
 pub async fn create_routing_profile(
     State(state): State<AppState>,

@@ -23,7 +23,7 @@ pub async fn get(
 }
 
 #[utoipa::path(operation_id = "create_order_upsell", post, path = "/v1/orders/{id}/upsells", tag = "billing", params(("id" = String, Path)),
-    request_body(content = Object, description = "`product_id` (a product of the order's campaign), `quantity` (1–100), `soft_descriptor`"),
+    request_body(content = svc::UpsellInput, description = "`product_id` (a product of the order's campaign), `quantity` (1–100), `soft_descriptor`"),
     responses((status = 201, description = "The upsell: its `payment` (merchant-initiated, on the order's card and gateway) and, for a recurring product, its `purchase`", body = OrderUpsellView),
         (status = 400, body = ErrorBody), (status = 402, body = ErrorBody), (status = 404, body = ErrorBody),
         (status = 422, body = ErrorBody, description = "The gateway does not send upsell tokens, or the order was not paid")))]
