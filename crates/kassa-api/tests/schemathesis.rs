@@ -4,7 +4,8 @@
 //! types, headers, bodies), including with no or a wrong API key.
 //!
 //! The data it works on is real: a gateway on the Stripe emulator, a customer with a stored card,
-//! payments, a campaign with an order and its purchase, profiles and endpoints; the ids in paths
+//! payments, a campaign with an order and its purchase, profiles and endpoints, a Stripe event
+//! received; the ids in paths
 //! are mostly these (see `config`), so the operations reach their real work and not only 404.
 //!
 //! Bounded for CI (a fixed number of examples per operation, deterministic generation);
@@ -50,6 +51,7 @@ struct Seeded {
     recycle_id: i64,
     endpoint_id: i64,
     outbox_id: Option<i64>,
+    webhook_event_id: i64,
 }
 
 async fn created(app: &TestApp, path: &str, body: Value) -> Value {
@@ -59,7 +61,9 @@ async fn created(app: &TestApp, path: &str, body: Value) -> Value {
 }
 
 async fn seed(app: &TestApp, emu: &Emulator) -> Seeded {
-    let (gateway_id, group_no) = app.emulator_gateway(emu, json!({})).await;
+    let (gateway_id, group_no) = app
+        .emulator_gateway(emu, json!({"webhook_secrets": [WEBHOOK_SECRET]}))
+        .await;
     let acct_no = app.account("C-1", group_no).await;
     let card =
         json!({"number": "4242424242424242", "exp_month": 12, "exp_year": 2034, "cvc": "123"});
@@ -123,6 +127,7 @@ async fn seed(app: &TestApp, emu: &Emulator) -> Seeded {
     )
     .await;
     let outbox = app.get("/v1/email_outbox?limit=1").await;
+    let webhook_event_id = stripe_event(app, &pm).await;
     Seeded {
         acct_no,
         pm_no,
@@ -137,7 +142,40 @@ async fn seed(app: &TestApp, emu: &Emulator) -> Seeded {
         recycle_id: recycle["id"].as_i64().expect("recycle profile id"),
         endpoint_id: endpoint["id"].as_i64().expect("endpoint id"),
         outbox_id: outbox.body["data"][0]["id"].as_i64(),
+        webhook_event_id,
     }
+}
+
+const WEBHOOK_SECRET: &str = "whsec_schemathesis000000001";
+
+/// A Stripe event delivered as Stripe would (signed), so the webhook event log has one; returns
+/// its id there.
+async fn stripe_event(app: &TestApp, pm: &Value) -> i64 {
+    let pm_id = pm["token"]
+        .as_str()
+        .and_then(|t| t.split(':').next())
+        .unwrap_or("pm_unknown");
+    let event = json!({"id": "evt_schemathesis_1", "object": "event", "type": "payment_method.automatically_updated",
+        "created": kassa_storage::now_millis() / 1000, "api_version": "2026-06-24.dahlia", "livemode": false,
+        "data": {"object": {"id": pm_id, "object": "payment_method",
+            "card": {"brand": "visa", "last4": "4242", "exp_month": 12, "exp_year": 2035, "fingerprint": "fpSCHEMA"}}}});
+    let body = serde_json::to_vec(&event).expect("event json");
+    let sig =
+        kassa_secrets::sign_stripe(&body, kassa_storage::now_millis() / 1000, &[WEBHOOK_SECRET]);
+    let r = app
+        .http
+        .post(app.url(&format!("/webhooks/stripe/{}", app.client_no)))
+        .header("Stripe-Signature", sig)
+        .header("Content-Type", "application/json")
+        .body(body)
+        .send()
+        .await
+        .expect("deliver the event");
+    assert_eq!(r.status(), StatusCode::OK, "webhook delivery refused");
+    let list = app.get("/v1/webhook_events?limit=1").await;
+    list.body["data"][0]["id"]
+        .as_i64()
+        .expect("webhook event id")
 }
 
 /// schemathesis.toml: the seeded ids, drawn for most cases (the rest are generated, so unknown
@@ -167,6 +205,7 @@ fn config(s: &Seeded) -> String {
     dict(&mut out, "recycle", s.recycle_id.to_string());
     dict(&mut out, "endpoint", s.endpoint_id.to_string());
     dict(&mut out, "outbox", s.outbox_id.unwrap_or(1).to_string());
+    dict(&mut out, "webhook_event", s.webhook_event_id.to_string());
     let bind = |name: &str| format!("{{ dictionary = \"{name}\", probability = 0.8 }}");
     out.push_str("[parameters]\n");
     for name in ["acct_no", "pm_no", "auth_no", "group_no", "product_id"] {
@@ -182,6 +221,7 @@ fn config(s: &Seeded) -> String {
         ("recycle_profiles", "recycle"),
         ("notification_endpoints", "endpoint"),
         ("email_outbox", "outbox"),
+        ("webhook_events", "webhook_event"),
     ] {
         out.push_str(&format!(
             "[[operations]]\ninclude-path-regex = \"^/v1/{prefix}/\\\\{{id\\\\}}\"\nparameters = {{ \"path.id\" = {} }}\n\n",
@@ -200,7 +240,7 @@ async fn schemathesis_finds_no_server_error_and_no_answer_off_the_document() {
     let emu = Emulator::spawn().await;
     let seeded = seed(&app, &emu).await;
 
-    // The last run's config, document and report stay here to be read.
+    // The last run's config, document, output and report stay here to be read.
     let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("schemathesis");
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).expect("schemathesis work dir");
@@ -275,6 +315,7 @@ async fn schemathesis_finds_no_server_error_and_no_answer_off_the_document() {
         .expect("cannot start KASSA_PYTHON");
     let stdout = String::from_utf8_lossy(&output.stdout);
     let stderr = String::from_utf8_lossy(&output.stderr);
+    let _ = std::fs::write(dir.join("output.txt"), format!("{stdout}\n{stderr}"));
     eprintln!(
         "schemathesis ({examples} examples per operation) took {:.0?}",
         started.elapsed()
