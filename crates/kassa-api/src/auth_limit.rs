@@ -1,5 +1,5 @@
 //! Brute force on API keys: an address that sends more than [`MAX_FAILURES`] wrong keys within
-//! [`WINDOW`] is refused (429, `Retry-After`) for the rest of that window, right keys included,
+//! [`WINDOW`] (or [`crate::Config::auth_max_failures`]) is refused (429, `Retry-After`) for the rest of that window, right keys included,
 //! so guessing gains nothing. Kept per process, in memory and bounded: with several nodes behind
 //! a load balancer each node counts on its own (docs/deployment.md).
 
@@ -15,15 +15,31 @@ pub const WINDOW: Duration = Duration::from_secs(60);
 /// Addresses tracked at once; past this, expired windows are dropped, then the oldest.
 const CAPACITY: usize = 100_000;
 
-#[derive(Default)]
-pub struct FailedAuthLimiter(Mutex<HashMap<IpAddr, (Instant, u32)>>);
+pub struct FailedAuthLimiter {
+    failures: Mutex<HashMap<IpAddr, (Instant, u32)>>,
+    max_failures: u32,
+}
+
+impl Default for FailedAuthLimiter {
+    fn default() -> Self {
+        Self::with_max_failures(MAX_FAILURES)
+    }
+}
 
 impl FailedAuthLimiter {
+    /// A limiter that locks an address out after `max_failures` wrong keys in a window.
+    pub fn with_max_failures(max_failures: u32) -> Self {
+        FailedAuthLimiter {
+            failures: Mutex::default(),
+            max_failures,
+        }
+    }
+
     /// `Err(seconds to wait)` while the address is locked out.
     pub fn check(&self, ip: IpAddr, now: Instant) -> Result<(), u64> {
-        let map = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let map = self.failures.lock().unwrap_or_else(|e| e.into_inner());
         match map.get(&ip) {
-            Some((start, n)) if *n >= MAX_FAILURES && now < *start + WINDOW => {
+            Some((start, n)) if *n >= self.max_failures && now < *start + WINDOW => {
                 Err((*start + WINDOW - now).as_secs().max(1))
             }
             _ => Ok(()),
@@ -32,7 +48,7 @@ impl FailedAuthLimiter {
 
     /// Counts a wrong key from the address.
     pub fn failed(&self, ip: IpAddr, now: Instant) {
-        let mut map = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let mut map = self.failures.lock().unwrap_or_else(|e| e.into_inner());
         if map.len() >= CAPACITY && !map.contains_key(&ip) {
             map.retain(|_, (start, _)| now < *start + WINDOW);
             if map.len() >= CAPACITY {

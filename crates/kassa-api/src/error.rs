@@ -64,13 +64,18 @@ pub struct ErrorBody {
 
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct ErrorDetail {
-    /// `invalid_request_error`, `authentication_error`, `idempotency_error` or `api_error`.
+    /// `invalid_request_error`, `authentication_error`, `idempotency_error`, `card_error`,
+    /// `rate_limit_error` or `api_error`.
     #[serde(rename = "type")]
+    #[schema(
+        pattern = "^(invalid_request_error|authentication_error|idempotency_error|card_error|rate_limit_error|api_error)$"
+    )]
     pub kind: &'static str,
     /// Stable machine-readable code, e.g. `parameter_invalid`, `resource_missing`.
     pub code: String,
     pub message: String,
-    /// The field at fault, as a JSON path (`limits.discount_rate`).
+    /// The field at fault, as a JSON path (`limits.discount_rate`); `null` when none is.
+    #[schema(required = true)]
     pub param: Option<String>,
     /// On card errors: the issuer's reason (`insufficient_funds`, …).
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -102,6 +102,14 @@ pub async fn layer(State(state): State<AppState>, req: Request, next: Next) -> R
 }
 
 async fn handle(state: AppState, req: Request, next: Next) -> Result<Response, ApiError> {
+    // Who is asking comes first: a caller without a valid key learns nothing about its input
+    // (and gets the same 401 as without an Idempotency-Key).
+    let auth = authenticate(
+        req.headers(),
+        crate::auth::client_ip(req.extensions()),
+        &state,
+    )
+    .await?;
     let key = req
         .headers()
         .get(HEADER)
@@ -115,12 +123,6 @@ async fn handle(state: AppState, req: Request, next: Next) -> Result<Response, A
             "Idempotency-Key: must be 1 to 255 printable characters",
         ));
     }
-    let auth = authenticate(
-        req.headers(),
-        crate::auth::client_ip(req.extensions()),
-        &state,
-    )
-    .await?;
     let (mut parts, body) = req.into_parts();
     let bytes = to_bytes(body, MAX_BODY)
         .await

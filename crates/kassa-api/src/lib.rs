@@ -52,7 +52,7 @@ impl MakeRequestId for RandomRequestId {
 pub fn app(state: AppState) -> Router {
     let (api, mut doc) = openapi::router().split_for_parts();
     utoipa::Modify::modify(&openapi::CommonErrors, &mut doc);
-    let doc = std::sync::Arc::new(doc);
+    let doc = std::sync::Arc::new(openapi::served(&doc));
     let api = api.layer(axum::middleware::from_fn_with_state(
         state.clone(),
         idempotency::layer,

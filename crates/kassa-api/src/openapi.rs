@@ -74,6 +74,10 @@ impl Modify for CommonErrors {
             ("404", "No such object for this client"),
             ("409", "Conflicts with the current state"),
             ("422", "Well-formed, but not allowed"),
+            (
+                "429",
+                "Too many wrong API keys from this address; `Retry-After` says when to try again",
+            ),
             ("500", "Our fault; details in the log"),
         ];
         for item in openapi.paths.paths.values_mut() {
@@ -91,10 +95,115 @@ impl Modify for CommonErrors {
                     op.responses
                         .responses
                         .entry(code.to_string())
-                        .or_insert_with(|| error(what).into());
+                        .or_insert_with(|| {
+                            let mut response = error(what);
+                            if code == "429" {
+                                response.headers.insert(
+                                    "Retry-After".into(),
+                                    utoipa::openapi::HeaderBuilder::new()
+                                        .schema(
+                                            utoipa::openapi::ObjectBuilder::new()
+                                                .schema_type(utoipa::openapi::Type::Integer)
+                                                .minimum(Some(1)),
+                                        )
+                                        .description(Some("Seconds to wait"))
+                                        .build(),
+                                );
+                            }
+                            response.into()
+                        });
                 }
             }
         }
+    }
+}
+
+/// The document as served. `allOf` made of a closed object (`additionalProperties: false`, from
+/// `deny_unknown_fields`) and the fields `#[serde(flatten)]` added beside it can match nothing,
+/// since each part refuses the other's fields. The API reads and writes these as one object, so
+/// they are served as one: the parts' properties and required fields together, closed if any part
+/// was.
+pub fn served(doc: &utoipa::openapi::OpenApi) -> serde_json::Value {
+    let mut doc = serde_json::to_value(doc).unwrap_or_default();
+    let schemas = doc
+        .pointer("/components/schemas")
+        .and_then(|s| s.as_object())
+        .cloned()
+        .unwrap_or_default();
+    merge_all_of(&mut doc, &schemas);
+    // The body extractor (`json::JsonObject`) reads an absent body as `{}`, so no operation needs
+    // one on the wire: what `{}` lacks is refused by the body schema's required fields.
+    if let Some(serde_json::Value::Object(paths)) = doc.get_mut("paths") {
+        for item in paths.values_mut().filter_map(|i| i.as_object_mut()) {
+            for op in item.values_mut() {
+                if let Some(serde_json::Value::Object(body)) = op.get_mut("requestBody") {
+                    body.insert("required".into(), serde_json::Value::Bool(false));
+                }
+            }
+        }
+    }
+    doc
+}
+
+fn merge_all_of(v: &mut serde_json::Value, schemas: &serde_json::Map<String, serde_json::Value>) {
+    use serde_json::Value;
+    match v {
+        Value::Object(map) => {
+            for child in map.values_mut() {
+                merge_all_of(child, schemas);
+            }
+            let Some(Value::Array(parts)) = map.get("allOf") else {
+                return;
+            };
+            let resolved: Option<Vec<&Value>> = parts
+                .iter()
+                .map(|p| match p.get("$ref").and_then(Value::as_str) {
+                    Some(r) => r
+                        .strip_prefix("#/components/schemas/")
+                        .and_then(|name| schemas.get(name)),
+                    None => Some(p),
+                })
+                .collect();
+            let Some(resolved) = resolved else { return };
+            let is_object = |p: &&Value| {
+                p.get("type").and_then(Value::as_str) == Some("object")
+                    && p.get("allOf").is_none()
+                    && p.get("oneOf").is_none()
+            };
+            let closed = resolved
+                .iter()
+                .any(|p| p.get("additionalProperties") == Some(&Value::Bool(false)));
+            if !closed || !resolved.iter().all(is_object) {
+                return;
+            }
+            let mut properties = serde_json::Map::new();
+            let mut required: Vec<Value> = Vec::new();
+            for part in &resolved {
+                if let Some(Value::Object(p)) = part.get("properties") {
+                    properties.extend(p.iter().map(|(k, v)| (k.clone(), v.clone())));
+                }
+                if let Some(Value::Array(r)) = part.get("required") {
+                    for name in r {
+                        if !required.contains(name) {
+                            required.push(name.clone());
+                        }
+                    }
+                }
+            }
+            map.remove("allOf");
+            map.insert("type".into(), Value::from("object"));
+            map.insert("properties".into(), Value::Object(properties));
+            if !required.is_empty() {
+                map.insert("required".into(), Value::Array(required));
+            }
+            map.insert("additionalProperties".into(), Value::Bool(false));
+        }
+        Value::Array(items) => {
+            for item in items {
+                merge_all_of(item, schemas);
+            }
+        }
+        _ => {}
     }
 }
 

@@ -16,6 +16,9 @@ pub struct Config {
     /// How long a request holds its idempotency key before a retry may take it over (longer
     /// than any request runs; a request that outlives it died with its process).
     pub idempotency_lease_ms: i64,
+    /// Wrong API keys an address may send in one window before it is refused
+    /// ([`crate::auth_limit::MAX_FAILURES`]; tests that send many on purpose raise it).
+    pub auth_max_failures: u32,
 }
 
 impl Config {
@@ -25,6 +28,7 @@ impl Config {
             webhook_tolerance_secs: 300,
             smtp: None,
             idempotency_lease_ms: 120_000,
+            auth_max_failures: crate::auth_limit::MAX_FAILURES,
         }
     }
 }
@@ -73,10 +77,12 @@ impl AppState {
             store,
             master_key,
             metrics: Arc::new(Metrics::new()),
-            config: Arc::new(config),
             http: kassa_stripe::StripeClient::http_client().unwrap_or_default(),
             throttles: Arc::default(),
-            auth_limiter: Arc::default(),
+            auth_limiter: Arc::new(crate::auth_limit::FailedAuthLimiter::with_max_failures(
+                config.auth_max_failures,
+            )),
+            config: Arc::new(config),
         }
     }
 }

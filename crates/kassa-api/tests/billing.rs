@@ -88,6 +88,8 @@ async fn a_recurring_offer_through_its_cycles() {
         (p["status"].as_str(), p["cycle"].as_i64()),
         (Some("active"), Some(1))
     );
+    // The order answers with the purchase as it is stored (once with 1970 as its creation).
+    assert_eq!(o["purchases"][0]["created_at"], p["created_at"]);
     let t0 = next_at(&p) - 30 * DAY;
     // Not due yet.
     assert_eq!(

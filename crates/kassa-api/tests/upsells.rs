@@ -180,6 +180,11 @@ async fn upsells_charge_the_orders_card_and_start_purchases() {
             o["purchases"][0]["payment_method_no"].clone()
         )
     );
+    let stored = s
+        .app
+        .get(&format!("/v1/purchases/{}", pur["id"].as_str().unwrap()))
+        .await;
+    assert_eq!(pur["created_at"], stored.body["created_at"], "as stored");
     let got = s.app.get(&format!("/v1/orders/{id}")).await.body;
     assert_eq!(got["purchases"].as_array().unwrap().len(), 2, "{got}");
     let items = got["items"].as_array().unwrap();

@@ -372,7 +372,8 @@ impl Store {
         Ok(row.try_get::<i64, _>("counter")? - 1)
     }
 
-    /// Writes an order and its purchases together.
+    /// Writes an order and its purchases together (each created at its `created_at`, the time
+    /// its first cycle was charged, which the caller also answers with).
     pub async fn insert_order(
         &self,
         o: &OrderRecord,
@@ -409,7 +410,7 @@ impl Store {
             .bind(p.cycle)
             .bind(p.next_bill_at)
             .bind(&p.currency)
-            .bind(now)
+            .bind(p.created_at)
             .execute(&mut *tx)
             .await?;
         }

@@ -1,11 +1,11 @@
 //! Upsells added to an order after its sale: the item joins the order's items, and a recurring
 //! product's purchase is started, in one transaction.
 
-use crate::{now_millis, PurchaseRecord, StorageError, Store};
+use crate::{PurchaseRecord, StorageError, Store};
 
 impl Store {
     /// Replaces the order's `items` document (read, appended to, written back if unchanged) and
-    /// inserts the purchase, if any. `StorageError::Stale` when the items changed meanwhile.
+    /// inserts the purchase, if any (created at its `created_at`). `StorageError::Stale` when the items changed meanwhile.
     pub async fn add_order_upsell(
         &self,
         client_no: i64,
@@ -14,7 +14,6 @@ impl Store {
         items_after: &str,
         purchase: Option<&PurchaseRecord>,
     ) -> Result<(), StorageError> {
-        let now = now_millis();
         let mut tx = self.writer.begin().await?;
         let r = sqlx::query(
             "UPDATE orders SET items = $1 WHERE client_no = $2 AND id = $3 AND items = $4",
@@ -44,7 +43,7 @@ impl Store {
             .bind(p.cycle)
             .bind(p.next_bill_at)
             .bind(&p.currency)
-            .bind(now)
+            .bind(p.created_at)
             .execute(&mut *tx)
             .await?;
         }

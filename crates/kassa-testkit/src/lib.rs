@@ -60,12 +60,29 @@ impl TestApp {
 
     /// A test server whose routes `make` builds from the state (e.g. the API with the console).
     pub async fn spawn_with(make: fn(kassa_api::AppState) -> axum::Router) -> TestApp {
+        Self::spawn_configured(make, |_| {}).await
+    }
+
+    /// A test server whose configuration `configure` adjusts first (e.g. a test that sends many
+    /// wrong API keys on purpose raises `auth_max_failures`).
+    pub async fn spawn_configured(
+        make: fn(kassa_api::AppState) -> axum::Router,
+        configure: impl FnOnce(&mut kassa_api::Config),
+    ) -> TestApp {
         let db = TestDb::create().await.expect("create test database");
-        Self::spawn_on(db, make).await
+        Self::start(db, make, configure).await
     }
 
     /// A test server on a database the test made itself.
     pub async fn spawn_on(db: TestDb, make: fn(kassa_api::AppState) -> axum::Router) -> TestApp {
+        Self::start(db, make, |_| {}).await
+    }
+
+    async fn start(
+        db: TestDb,
+        make: fn(kassa_api::AppState) -> axum::Router,
+        configure: impl FnOnce(&mut kassa_api::Config),
+    ) -> TestApp {
         let store = Store::connect(&db.url)
             .await
             .expect("connect test database");
@@ -75,11 +92,9 @@ impl TestApp {
             .expect("bind");
         let addr = listener.local_addr().expect("addr");
         let base_url = format!("http://{addr}");
-        let state = kassa_api::AppState::new(
-            store.clone(),
-            master_key,
-            kassa_api::Config::new(base_url.clone()),
-        );
+        let mut config = kassa_api::Config::new(base_url.clone());
+        configure(&mut config);
+        let state = kassa_api::AppState::new(store.clone(), master_key, config);
         let app_state = state.clone();
         let server = tokio::spawn(async move {
             let app = make(app_state).into_make_service_with_connect_info::<std::net::SocketAddr>();

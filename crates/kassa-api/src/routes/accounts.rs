@@ -41,7 +41,7 @@ pub async fn create(
 
 #[utoipa::path(operation_id = "list_accounts", get, path = "/v1/accounts", tag = "accounts",
     params(
-        ("limit" = Option<i64>, Query, description = "1–100, default 10"),
+        ("limit" = Option<i64>, Query, minimum = 1, maximum = 100, description = "1–100, default 10"),
         ("starting_after" = Option<i64>, Query, description = "The last acct_no of the previous page"),
         ("status" = Option<String>, Query),
         ("email" = Option<String>, Query),

@@ -11,7 +11,7 @@ use crate::{ApiError, AppState};
 
 #[utoipa::path(operation_id = "list_audit_events", get, path = "/v1/audit_events", tag = "audit",
     params(
-        ("limit" = Option<i64>, Query, description = "1–100, default 10"),
+        ("limit" = Option<i64>, Query, minimum = 1, maximum = 100, description = "1–100, default 10"),
         ("starting_after" = Option<i64>, Query, description = "The last id of the previous page"),
         ("object_type" = Option<String>, Query, description = "gateway or collection_group (with object_id)"),
         ("object_id" = Option<String>, Query, description = "The gateway id or group number"),

@@ -8,7 +8,11 @@ use serde_json::Value;
 use crate::auth::Auth;
 use crate::error::ErrorBody;
 use crate::json::{path_id, JsonObject, QueryMap};
+use crate::routes::answers::{
+    CampaignDetail, CampaignView, OrderCreated, ProductView, PurchaseView, RoutingProfileView,
+};
 use crate::service::billing as svc;
+use crate::views::ListView;
 use crate::{ApiError, AppState};
 
 type Reply = Result<Json<Value>, ApiError>;
@@ -19,8 +23,8 @@ fn list(data: Vec<Value>) -> Json<Value> {
 }
 
 #[utoipa::path(operation_id = "create_campaign", post, path = "/v1/campaigns", tag = "billing",
-    request_body(content = Object, description = "`name`, `currency`, `is_test`"),
-    responses((status = 201, description = "The campaign"), (status = 400, body = ErrorBody)))]
+    request_body(content = svc::CampaignInput),
+    responses((status = 201, description = "The campaign", body = CampaignView), (status = 400, body = ErrorBody)))]
 pub async fn create_campaign(
     State(state): State<AppState>,
     auth: Auth,
@@ -33,10 +37,19 @@ pub async fn create_campaign(
 }
 
 #[utoipa::path(operation_id = "list_campaigns", get, path = "/v1/campaigns", tag = "billing", params(("deleted" = Option<bool>, Query, description = "true: the deleted ones")),
-    responses((status = 200, description = "Campaigns")))]
+    responses((status = 200, description = "Campaigns", body = ListView<CampaignView>)))]
 pub async fn list_campaigns(State(state): State<AppState>, auth: Auth, q: QueryMap) -> Reply {
     q.only(&["deleted"])?;
-    let deleted = q.get("deleted") == Some("true");
+    let deleted = match q.get("deleted") {
+        None | Some("false") => false,
+        Some("true") => true,
+        Some(other) => {
+            return Err(ApiError::invalid(
+                "deleted",
+                format!("deleted: `{other}` is not one of true, false"),
+            ))
+        }
+    };
     Ok(list(
         state
             .store
@@ -49,7 +62,7 @@ pub async fn list_campaigns(State(state): State<AppState>, auth: Auth, q: QueryM
 }
 
 #[utoipa::path(operation_id = "get_campaign", get, path = "/v1/campaigns/{id}", tag = "billing", params(("id" = i64, Path)),
-    responses((status = 200, description = "The campaign with its products"), (status = 404, body = ErrorBody)))]
+    responses((status = 200, description = "The campaign with its products", body = CampaignDetail), (status = 404, body = ErrorBody)))]
 pub async fn get_campaign(
     State(state): State<AppState>,
     auth: Auth,
@@ -73,7 +86,7 @@ pub async fn get_campaign(
 }
 
 #[utoipa::path(operation_id = "delete_campaign", delete, path = "/v1/campaigns/{id}", tag = "billing", params(("id" = i64, Path)),
-    responses((status = 200, description = "Deleted (soft: restorable with its settings)"), (status = 404, body = ErrorBody)))]
+    responses((status = 200, description = "Deleted (soft: restorable with its settings)", body = CampaignView), (status = 404, body = ErrorBody)))]
 pub async fn delete_campaign(
     State(state): State<AppState>,
     auth: Auth,
@@ -85,7 +98,7 @@ pub async fn delete_campaign(
 }
 
 #[utoipa::path(operation_id = "restore_campaign", post, path = "/v1/campaigns/{id}/restore", tag = "billing", params(("id" = i64, Path)),
-    responses((status = 200, description = "Restored"), (status = 404, body = ErrorBody)))]
+    responses((status = 200, description = "Restored", body = CampaignView), (status = 404, body = ErrorBody)))]
 pub async fn restore_campaign(
     State(state): State<AppState>,
     auth: Auth,
@@ -97,8 +110,8 @@ pub async fn restore_campaign(
 }
 
 #[utoipa::path(operation_id = "create_campaign_product", post, path = "/v1/campaigns/{id}/products", tag = "billing", params(("id" = i64, Path)),
-    request_body(content = Object, description = "`name`, `sku`, `shippable`, `gateway_id`, and `price` (one-time) or `schedule` {`prices`, `interval_unit`, `interval_count`, `trial_days`, `final_cycle`}"),
-    responses((status = 201, description = "The product"), (status = 400, body = ErrorBody)))]
+    request_body(content = svc::ProductInput, description = "`name`, `sku`, `shippable`, `gateway_id`, and `price` (one-time) or `schedule` {`prices`, `interval_unit`, `interval_count`, `trial_days`, `final_cycle`}"),
+    responses((status = 201, description = "The product", body = ProductView), (status = 400, body = ErrorBody)))]
 pub async fn create_product(
     State(state): State<AppState>,
     auth: Auth,
@@ -113,7 +126,7 @@ pub async fn create_product(
 
 #[utoipa::path(operation_id = "update_campaign_product", post, path = "/v1/campaigns/{id}/products/{product_id}", tag = "billing", params(("id" = i64, Path), ("product_id" = i64, Path)),
     request_body(content = Object, description = "Any of `name`, `sku`, `shippable`, and `gateway_id` or `routing_profile_id` (assigns it; purchases already sold keep their gateway)"),
-    responses((status = 200, description = "The product"), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
+    responses((status = 200, description = "The product", body = ProductView), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn update_product(
     State(state): State<AppState>,
     auth: Auth,
@@ -134,7 +147,7 @@ pub async fn update_product(
 
 #[utoipa::path(operation_id = "create_order", post, path = "/v1/orders", tag = "billing",
     request_body(content = Object, description = "`campaign_id`, `acct_no`, `items` [{`product_id`, `quantity`}], and the payment's fields (`card`, `payment_method_no` or `token`, …)"),
-    responses((status = 201, description = "The order, its payment and purchases"), (status = 402, body = ErrorBody), (status = 400, body = ErrorBody)))]
+    responses((status = 201, description = "The order, its payment and purchases", body = OrderCreated), (status = 402, body = ErrorBody), (status = 400, body = ErrorBody)))]
 pub async fn create_order(
     State(state): State<AppState>,
     auth: Auth,
@@ -147,7 +160,7 @@ pub async fn create_order(
 }
 
 #[utoipa::path(operation_id = "list_purchases", get, path = "/v1/purchases", tag = "billing", params(("acct_no" = Option<i64>, Query), ("order_id" = Option<String>, Query)),
-    responses((status = 200, description = "Purchases")))]
+    responses((status = 200, description = "Purchases", body = ListView<PurchaseView>)))]
 pub async fn list_purchases(State(state): State<AppState>, auth: Auth, q: QueryMap) -> Reply {
     q.only(&["acct_no", "order_id"])?;
     let rows = state
@@ -160,7 +173,7 @@ pub async fn list_purchases(State(state): State<AppState>, auth: Auth, q: QueryM
 }
 
 #[utoipa::path(operation_id = "get_purchase", get, path = "/v1/purchases/{id}", tag = "billing", params(("id" = String, Path)),
-    responses((status = 200, description = "The purchase with every billing attempt"), (status = 404, body = ErrorBody)))]
+    responses((status = 200, description = "The purchase with every billing attempt", body = PurchaseView), (status = 404, body = ErrorBody)))]
 pub async fn get_purchase(
     State(state): State<AppState>,
     auth: Auth,
@@ -176,8 +189,8 @@ pub async fn get_purchase(
 }
 
 #[utoipa::path(operation_id = "update_purchase", patch, path = "/v1/purchases/{id}", tag = "billing", params(("id" = String, Path)),
-    request_body(content = Object, description = "`price`, `next_bill_at` (Unix ms), `gateway_id`, `status` (`paused` / `active`)"),
-    responses((status = 200, description = "The purchase"), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
+    request_body(content = svc::PurchaseChange),
+    responses((status = 200, description = "The purchase", body = PurchaseView), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn update_purchase(
     State(state): State<AppState>,
     auth: Auth,
@@ -189,7 +202,7 @@ pub async fn update_purchase(
 
 #[utoipa::path(operation_id = "cancel_purchase", post, path = "/v1/purchases/{id}/cancel", tag = "billing", params(("id" = String, Path)),
     request_body(content = Object, description = "`after_next_bill`: cancel after the next bill instead of now"),
-    responses((status = 200, description = "The purchase"), (status = 404, body = ErrorBody)))]
+    responses((status = 200, description = "The purchase", body = PurchaseView), (status = 404, body = ErrorBody)))]
 pub async fn cancel_purchase(
     State(state): State<AppState>,
     auth: Auth,
@@ -208,14 +221,14 @@ pub async fn cancel_purchase(
 }
 
 #[utoipa::path(operation_id = "bill_purchase_now", post, path = "/v1/purchases/{id}/bill_now", tag = "billing", params(("id" = String, Path)),
-    responses((status = 200, description = "Force Bill NOW: the next cycle billed at once, the schedule moved on"), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+    responses((status = 200, description = "Force Bill NOW: the next cycle billed at once, the schedule moved on", body = PurchaseView), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 pub async fn bill_now(State(state): State<AppState>, auth: Auth, Path(id): Path<String>) -> Reply {
     Ok(Json(svc::bill_now(&state, &auth, &id).await?))
 }
 
 #[utoipa::path(operation_id = "create_routing_profile", post, path = "/v1/routing_profiles", tag = "billing",
-    request_body(content = Object, description = "`name`, `algorithm` (`round_robin`, `priority`, `weighted`), `gateways` [{`gateway_id`, `weight`}], `cascade_on_soft_decline`"),
-    responses((status = 201, description = "The routing profile"), (status = 400, body = ErrorBody)))]
+    request_body(content = svc::RoutingInput),
+    responses((status = 201, description = "The routing profile", body = RoutingProfileView), (status = 400, body = ErrorBody)))]
 pub async fn create_routing_profile(
     State(state): State<AppState>,
     auth: Auth,
@@ -228,7 +241,7 @@ pub async fn create_routing_profile(
 }
 
 #[utoipa::path(operation_id = "list_routing_profiles", get, path = "/v1/routing_profiles", tag = "billing",
-    responses((status = 200, description = "Routing profiles")))]
+    responses((status = 200, description = "Routing profiles", body = ListView<RoutingProfileView>)))]
 pub async fn list_routing_profiles(State(state): State<AppState>, auth: Auth) -> Reply {
     Ok(list(
         state

@@ -39,7 +39,7 @@ pub async fn list_templates(
 }
 
 #[utoipa::path(operation_id = "get_email_template", get, path = "/v1/email_templates/{kind}", tag = "emails",
-    params(("kind" = String, Path, description = "order_confirmation, rebill_receipt, decline_notice or refund")),
+    params(("kind" = String, Path, pattern = "^(order_confirmation|rebill_receipt|decline_notice|refund)$", description = "order_confirmation, rebill_receipt, decline_notice or refund")),
     responses((status = 200, body = TemplateView), (status = 404, body = ErrorBody)))]
 pub async fn get_template(
     State(state): State<AppState>,
@@ -52,7 +52,7 @@ pub async fn get_template(
 }
 
 #[utoipa::path(operation_id = "put_email_template", put, path = "/v1/email_templates/{kind}", tag = "emails",
-    params(("kind" = String, Path)), request_body = TemplateWrite,
+    params(("kind" = String, Path, pattern = "^(order_confirmation|rebill_receipt|decline_notice|refund)$", description = "order_confirmation, rebill_receipt, decline_notice or refund")), request_body = TemplateWrite,
     responses((status = 200, body = TemplateView), (status = 400, description = "e.g. `body: unknown token {{foo}}`", body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn put_template(
     State(state): State<AppState>,
@@ -66,7 +66,7 @@ pub async fn put_template(
 }
 
 #[utoipa::path(operation_id = "preview_email_template", post, path = "/v1/email_templates/{kind}/preview", tag = "emails",
-    params(("kind" = String, Path)), request_body = TemplateWrite,
+    params(("kind" = String, Path, pattern = "^(order_confirmation|rebill_receipt|decline_notice|refund)$", description = "order_confirmation, rebill_receipt, decline_notice or refund")), request_body = TemplateWrite,
     responses((status = 200, body = PreviewView), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn preview(
     State(state): State<AppState>,
@@ -80,7 +80,7 @@ pub async fn preview(
 }
 
 #[utoipa::path(operation_id = "list_email_outbox", get, path = "/v1/email_outbox", tag = "emails",
-    params(("limit" = Option<i64>, Query), ("starting_after" = Option<i64>, Query),
+    params(("limit" = Option<i64>, Query, minimum = 1, maximum = 100, description = "1–100, default 10"), ("starting_after" = Option<i64>, Query),
            ("status" = Option<String>, Query, description = "queued, sending, sent or failed"),
            ("kind" = Option<String>, Query, description = "order_confirmation, rebill_receipt, decline_notice or refund")),
     responses((status = 200, body = ListView<OutboxView>), (status = 400, body = ErrorBody)))]

@@ -45,11 +45,11 @@ pub struct GatewayPatch {
     title: Option<String>,
     descriptor_suffix: Option<String>,
     soft_descriptor: Option<String>,
-    #[schema(value_type = Object)]
+    #[schema(value_type = Option<Object>)]
     limits: Option<serde_json::Value>,
-    #[schema(value_type = Object)]
+    #[schema(value_type = Option<Object>)]
     fraud: Option<serde_json::Value>,
-    #[schema(value_type = Object)]
+    #[schema(value_type = Option<Object>)]
     three_ds: Option<serde_json::Value>,
 }
 
@@ -69,7 +69,7 @@ pub async fn create(
 
 #[utoipa::path(operation_id = "list_gateways", get, path = "/v1/gateways", tag = "gateways",
     params(
-        ("limit" = Option<i64>, Query, description = "1–100, default 10"),
+        ("limit" = Option<i64>, Query, minimum = 1, maximum = 100, description = "1–100, default 10"),
         ("starting_after" = Option<i64>, Query, description = "The last id of the previous page"),
         ("status" = Option<String>, Query, description = "active, disabled or archived (default: all but archived)"),
         ("type" = Option<String>, Query, description = "stripe_v2 or stripe_v1"),
@@ -180,7 +180,7 @@ pub struct UsageView {
     headroom: Option<i64>,
 }
 
-#[utoipa::path(operation_id = "gateway_usage", get, path = "/v1/gateways/{id}/usage", tag = "gateways", params(("id" = i64, Path), ("month" = Option<String>, Query, description = "YYYY-MM, default this month")),
+#[utoipa::path(operation_id = "gateway_usage", get, path = "/v1/gateways/{id}/usage", tag = "gateways", params(("id" = i64, Path), ("month" = Option<String>, Query, pattern = r"^[0-9]{4}-[0-9]{2}$", description = "YYYY-MM, default this month")),
     responses((status = 200, body = UsageView), (status = 404, body = ErrorBody)))]
 pub async fn usage(
     State(state): State<AppState>,

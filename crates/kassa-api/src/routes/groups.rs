@@ -36,6 +36,23 @@ pub struct GroupCreate {
     webhook_secrets: Option<Vec<String>>,
 }
 
+/// Body of `PATCH /v1/collection_groups/{group_no}` and `POST …/duplicate`: a JSON merge patch
+/// over the group (objects merge, `null` clears).
+#[derive(Serialize, ToSchema)]
+#[allow(dead_code)]
+pub struct GroupPatch {
+    /// `PATCH`: the group's own number only (it cannot change); `duplicate`: the copy's number.
+    group_no: Option<i64>,
+    name: Option<String>,
+    client_group_id: Option<String>,
+    gateway_id: Option<i64>,
+    status: Option<String>,
+    soft_descriptor: Option<String>,
+    fraud: Option<FraudOverrides>,
+    three_ds: Option<ThreeDsOverrides>,
+    webhook_secrets: Option<Vec<String>>,
+}
+
 #[utoipa::path(operation_id = "create_collection_group", post, path = "/v1/collection_groups", tag = "collection_groups", request_body = GroupCreate,
     params(("Idempotency-Key" = Option<String>, Header, description = "Makes a retry safe")),
     responses((status = 201, body = GroupView), (status = 400, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
@@ -52,7 +69,7 @@ pub async fn create(
 
 #[utoipa::path(operation_id = "list_collection_groups", get, path = "/v1/collection_groups", tag = "collection_groups",
     params(
-        ("limit" = Option<i64>, Query, description = "1–100, default 10"),
+        ("limit" = Option<i64>, Query, minimum = 1, maximum = 100, description = "1–100, default 10"),
         ("starting_after" = Option<i64>, Query, description = "The last group_no of the previous page"),
         ("status" = Option<String>, Query, description = "active, disabled or archived (default: all but archived)"),
         ("gateway_id" = Option<i64>, Query, description = "Only groups routed to this gateway"),
@@ -89,7 +106,7 @@ pub async fn get(
     ))
 }
 
-#[utoipa::path(operation_id = "update_collection_group", patch, path = "/v1/collection_groups/{group_no}", tag = "collection_groups", params(("group_no" = i64, Path)), request_body = GroupCreate,
+#[utoipa::path(operation_id = "update_collection_group", patch, path = "/v1/collection_groups/{group_no}", tag = "collection_groups", params(("group_no" = i64, Path)), request_body = GroupPatch,
     responses((status = 200, body = GroupView), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 pub async fn update(
     State(state): State<AppState>,
@@ -102,7 +119,7 @@ pub async fn update(
     ))
 }
 
-#[utoipa::path(operation_id = "duplicate_collection_group", post, path = "/v1/collection_groups/{group_no}/duplicate", tag = "collection_groups", params(("group_no" = i64, Path)), request_body = GroupCreate,
+#[utoipa::path(operation_id = "duplicate_collection_group", post, path = "/v1/collection_groups/{group_no}/duplicate", tag = "collection_groups", params(("group_no" = i64, Path)), request_body = GroupPatch,
     responses((status = 201, body = GroupView), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 pub async fn duplicate(
     State(state): State<AppState>,

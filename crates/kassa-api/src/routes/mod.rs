@@ -1,4 +1,5 @@
 pub mod accounts;
+pub mod answers;
 pub mod audit;
 pub mod balance;
 pub mod billing;

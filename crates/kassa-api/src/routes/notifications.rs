@@ -25,6 +25,18 @@ pub struct EndpointCreate {
     description: Option<String>,
 }
 
+/// Body of `PATCH /v1/notification_endpoints/{id}`: the fields to change.
+#[derive(Serialize, ToSchema)]
+#[allow(dead_code)]
+pub struct EndpointPatch {
+    url: Option<String>,
+    enabled_events: Option<Vec<String>>,
+    /// `null` clears it.
+    description: Option<String>,
+    /// `active` or `disabled`.
+    status: Option<String>,
+}
+
 #[utoipa::path(operation_id = "create_notification_endpoint", post, path = "/v1/notification_endpoints", tag = "notifications", request_body = EndpointCreate,
     responses((status = 201, body = EndpointView), (status = 400, body = ErrorBody)))]
 pub async fn create(
@@ -59,7 +71,7 @@ pub async fn get(
     ))
 }
 
-#[utoipa::path(operation_id = "update_notification_endpoint", patch, path = "/v1/notification_endpoints/{id}", tag = "notifications", params(("id" = i64, Path)), request_body = EndpointCreate,
+#[utoipa::path(operation_id = "update_notification_endpoint", patch, path = "/v1/notification_endpoints/{id}", tag = "notifications", params(("id" = i64, Path)), request_body = EndpointPatch,
     responses((status = 200, body = EndpointView), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn update(
     State(state): State<AppState>,

@@ -163,7 +163,7 @@ pub async fn create(
 }
 
 #[utoipa::path(operation_id = "list_payments", get, path = "/v1/payments", tag = "payments",
-    params(("limit" = Option<i64>, Query), ("starting_after" = Option<String>, Query), ("acct_no" = Option<i64>, Query), ("status" = Option<String>, Query),
+    params(("limit" = Option<i64>, Query, minimum = 1, maximum = 100, description = "1–100, default 10"), ("starting_after" = Option<String>, Query), ("acct_no" = Option<i64>, Query), ("status" = Option<String>, Query),
         ("gateway_id" = Option<i64>, Query), ("card_brand" = Option<String>, Query, description = "visa, mastercard, amex, …"),
         ("initiator" = Option<String>, Query, description = "cit or mit"),
         ("created_from" = Option<String>, Query, description = "YYYY-MM-DD (UTC), included"), ("created_to" = Option<String>, Query, description = "YYYY-MM-DD (UTC), included")),

@@ -8,7 +8,9 @@ use serde_json::{json, Value};
 use crate::auth::Auth;
 use crate::error::ErrorBody;
 use crate::json::{path_id, JsonObject};
+use crate::routes::answers::RecycleProfileView;
 use crate::service::recycle as svc;
+use crate::views::ListView;
 use crate::ApiError;
 use crate::AppState;
 
@@ -16,7 +18,7 @@ const BODY: &str = "`name`, `reattempts` [{`wait_days` (1–60), `reduction` {`t
 
 #[utoipa::path(operation_id = "create_recycle_profile", post, path = "/v1/recycle_profiles", tag = "billing",
     request_body(content = Object, description = BODY),
-    responses((status = 201, description = "The recycle profile"), (status = 400, body = ErrorBody), (status = 409, body = ErrorBody)))]
+    responses((status = 201, description = "The recycle profile", body = RecycleProfileView), (status = 400, body = ErrorBody), (status = 409, body = ErrorBody)))]
 pub async fn create(
     State(state): State<AppState>,
     auth: Auth,
@@ -29,7 +31,7 @@ pub async fn create(
 }
 
 #[utoipa::path(operation_id = "list_recycle_profiles", get, path = "/v1/recycle_profiles", tag = "billing",
-    responses((status = 200, description = "Recycle profiles, newest first")))]
+    responses((status = 200, description = "Recycle profiles, newest first", body = ListView<RecycleProfileView>)))]
 pub async fn list(State(state): State<AppState>, auth: Auth) -> Result<Json<Value>, ApiError> {
     let data = svc::list(&state, &auth).await?;
     Ok(Json(
@@ -38,7 +40,7 @@ pub async fn list(State(state): State<AppState>, auth: Auth) -> Result<Json<Valu
 }
 
 #[utoipa::path(operation_id = "get_recycle_profile", get, path = "/v1/recycle_profiles/{id}", tag = "billing", params(("id" = i64, Path)),
-    responses((status = 200, description = "The recycle profile"), (status = 404, body = ErrorBody)))]
+    responses((status = 200, description = "The recycle profile", body = RecycleProfileView), (status = 404, body = ErrorBody)))]
 pub async fn get(
     State(state): State<AppState>,
     auth: Auth,
@@ -50,7 +52,7 @@ pub async fn get(
 
 #[utoipa::path(operation_id = "update_recycle_profile", patch, path = "/v1/recycle_profiles/{id}", tag = "billing", params(("id" = i64, Path)),
     request_body(content = Object, description = "A JSON merge patch of the profile"),
-    responses((status = 200, description = "The recycle profile"), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+    responses((status = 200, description = "The recycle profile", body = RecycleProfileView), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 pub async fn update(
     State(state): State<AppState>,
     auth: Auth,

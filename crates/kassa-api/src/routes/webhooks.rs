@@ -90,7 +90,7 @@ fn view(r: kassa_storage::WebhookEventRecord) -> WebhookEventView {
 }
 
 #[utoipa::path(operation_id = "list_webhook_events", get, path = "/v1/webhook_events", tag = "webhooks",
-    params(("limit" = Option<i64>, Query), ("starting_after" = Option<i64>, Query), ("status" = Option<String>, Query, description = "received, applied, ignored, failed, rejected"), ("type" = Option<String>, Query)),
+    params(("limit" = Option<i64>, Query, minimum = 1, maximum = 100, description = "1–100, default 10"), ("starting_after" = Option<i64>, Query), ("status" = Option<String>, Query, description = "received, applied, ignored, failed, rejected"), ("type" = Option<String>, Query)),
     responses((status = 200, body = ListView<WebhookEventView>), (status = 400, body = ErrorBody)))]
 pub async fn list(
     State(state): State<AppState>,

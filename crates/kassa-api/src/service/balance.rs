@@ -96,9 +96,9 @@ pub async fn get(state: &AppState, auth: &Auth, acct_no: i64) -> Result<Value, A
     balance_view(state, auth, acct_no).await
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct ChargeInput {
+pub struct ChargeInput {
     amount: i64,
     currency: Currency,
     #[serde(default)]
@@ -166,9 +166,9 @@ pub async fn owe_failed_rebill(
     Ok(())
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct PayInput {
+pub struct PayInput {
     /// `collect` only: the amount to charge now.
     #[serde(default)]
     amount: Option<i64>,
@@ -178,7 +178,9 @@ struct PayInput {
     /// Default: the account's newest active card.
     #[serde(default)]
     payment_method_no: Option<i64>,
+    /// 0–3 (a number in documents).
     #[serde(default)]
+    #[schema(value_type = Option<i64>, minimum = 0, maximum = 3)]
     recurring_processing_model_ind: Option<RecurringModel>,
     #[serde(default)]
     gateway_id: Option<i64>,

@@ -20,9 +20,9 @@ fn not_found(what: &'static str) -> impl Fn(StorageError) -> ApiError {
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct CampaignInput {
+pub struct CampaignInput {
     name: String,
     currency: Currency,
     #[serde(default)]
@@ -74,9 +74,9 @@ pub async fn set_campaign_deleted(
     Ok(campaign_view(&state.store.update_campaign(&c).await?))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct ProductInput {
+pub struct ProductInput {
     name: String,
     #[serde(default)]
     sku: Option<String>,
@@ -515,6 +515,8 @@ pub(crate) fn start_purchase(
         cycle: 1,
         next_bill_at: next,
         currency: currency.to_string(),
+        created_at: now,
+        updated_at: now,
         ..Default::default()
     })
 }
@@ -832,9 +834,9 @@ pub async fn bill_now(state: &AppState, auth: &Auth, id: &str) -> Result<Value, 
     bill(state, auth.client_no, id, now).await
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct PurchaseChange {
+pub struct PurchaseChange {
     #[serde(default)]
     price: Option<i64>,
     /// Unix milliseconds.
@@ -983,9 +985,9 @@ pub async fn run_forever(state: AppState, every: std::time::Duration) {
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct RoutingInput {
+pub struct RoutingInput {
     name: String,
     algorithm: kassa_domain::routing::Algorithm,
     gateways: Vec<kassa_domain::routing::Member>,

@@ -11,9 +11,9 @@ use serde_json::{json, Map, Value};
 use crate::auth::Auth;
 use crate::{ApiError, AppState};
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct UpsellInput {
+pub struct UpsellInput {
     product_id: i64,
     #[serde(default = "one")]
     quantity: i64,
