@@ -1,7 +1,8 @@
 //! Two `kassa serve` processes on one PostgreSQL behave as one system: the same request with the
 //! same `Idempotency-Key` sent to both at once makes one payment, and a gateway's monthly cap
-//! holds when payments for it arrive through both. PostgreSQL only: on the SQLite run the test
-//! returns at once. (Rebill claims across worker processes: `workers.rs`.)
+//! holds when payments for it arrive through both; a Stripe event delivered to both at once is
+//! stored and applied once. PostgreSQL only: on the SQLite run the tests return at once. (Rebill
+//! claims across worker processes: `workers.rs`.)
 
 mod common;
 
@@ -174,4 +175,168 @@ async fn two_servers_share_idempotency_keys_and_caps() {
         .map(|pi| pi["amount_received"].as_i64().unwrap_or(0))
         .sum();
     assert_eq!(at_cap, 10_000, "Stripe charged exactly the cap");
+}
+
+/// Posts a Stripe event signed with `secret` to a node; returns whether the node called it a
+/// duplicate (a delivery it had stored already).
+async fn deliver(
+    http: &reqwest::Client,
+    base: &str,
+    client_no: i64,
+    secret: &str,
+    event: &Value,
+) -> bool {
+    let body = serde_json::to_vec(event).unwrap();
+    let t = kassa_storage::now_millis() / 1000;
+    let r = http
+        .post(format!("{base}/webhooks/stripe/{client_no}"))
+        .header(
+            "Stripe-Signature",
+            kassa_secrets::sign_stripe(&body, t, &[secret]),
+        )
+        .header("Content-Type", "application/json")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let v: Value = r.json().await.unwrap();
+    v["duplicate"] == true
+}
+
+/// Stripe retries a delivery it saw no answer for, and behind a load balancer the retry may
+/// reach another node while the first is still at work: every event here reaches both nodes at
+/// once. Each is stored and applied once; the card ends as the newest event says, whatever node
+/// applied what; a dispute makes one chargeback.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn webhooks_delivered_to_two_servers_at_once_apply_once() {
+    if TestDb::configured_url().is_none() {
+        eprintln!("skipped: several nodes need PostgreSQL (set KASSA_TEST_DATABASE_URL)");
+        return;
+    }
+    const SECRET: &str = "whsec_twonodes000000000001";
+    const UPDATES: i64 = 12;
+    let app = TestApp::spawn().await;
+    let emu = Emulator::spawn().await;
+    let (_, group) = app
+        .emulator_gateway(&emu, json!({"webhook_secrets": [SECRET]}))
+        .await;
+    let (acct, pm_no) = stored_card(&app, group, "W-1").await;
+    let card = app
+        .get(&format!("/v1/accounts/{acct}/payment_methods/{pm_no}"))
+        .await
+        .body;
+    let pm_id = card["token"]
+        .as_str()
+        .unwrap()
+        .split(':')
+        .next()
+        .unwrap()
+        .to_string();
+    let payment = app
+        .post(
+            "/v1/payments",
+            &json!({"acct_no": acct, "payment_method_no": pm_no, "amount": 4200, "currency": "usd"}),
+        )
+        .await
+        .body;
+    let ((_a, base_a), (_b, base_b)) = (serve(&app), serve(&app));
+    let http = reqwest::Client::new();
+    wait_up(&http, &base_a).await;
+    wait_up(&http, &base_b).await;
+
+    let created = kassa_storage::now_millis() / 1000;
+    let mut events = Vec::new();
+    for i in 0..UPDATES {
+        events.push(json!({"id": format!("evt_two_{i}"), "object": "event", "type": "payment_method.automatically_updated",
+            "created": created + i, "livemode": false, "api_version": "2026-06-24.dahlia",
+            "data": {"object": {"id": pm_id, "object": "payment_method",
+                "card": {"brand": "visa", "last4": format!("{:04}", 1000 + i), "exp_month": 1 + i % 12, "exp_year": 2030 + i, "fingerprint": format!("fp{i}")}}}}));
+    }
+    events.push(json!({"id": "evt_two_dispute", "object": "event", "type": "charge.dispute.created", "created": created,
+        "livemode": false, "api_version": "2026-06-24.dahlia",
+        "data": {"object": {"id": "dp_two", "object": "dispute", "amount": 4200, "currency": "usd",
+            "charge": payment["auth_no"], "payment_intent": payment["processor_payment_id"], "reason": "fraudulent",
+            "status": "needs_response", "evidence_details": {"due_by": 1_900_000_000, "has_evidence": false}}}}));
+    let mut sent = tokio::task::JoinSet::new();
+    for event in &events {
+        for base in [base_a.clone(), base_b.clone()] {
+            let (http, event, client_no) = (http.clone(), event.clone(), app.client_no);
+            sent.spawn(async move {
+                let dup = deliver(&http, &base, client_no, SECRET, &event).await;
+                (event["id"].as_str().unwrap_or("").to_string(), dup)
+            });
+        }
+    }
+    let mut fresh: std::collections::HashMap<String, usize> = Default::default();
+    while let Some(r) = sent.join_next().await {
+        let (id, dup) = r.unwrap();
+        *fresh.entry(id).or_default() += usize::from(!dup);
+    }
+    assert!(
+        fresh.values().all(|n| *n == 1),
+        "each event stored by exactly one node: {fresh:?}"
+    );
+
+    // Every event settles (applied, or ignored as older than one applied), stored once.
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let stored = loop {
+        let list = app.get("/v1/webhook_events?limit=100").await.body;
+        let data = list["data"].as_array().cloned().unwrap_or_default();
+        let settled = data
+            .iter()
+            .filter(|e| !matches!(e["status"].as_str(), Some("received") | Some("applying")))
+            .count();
+        if settled == events.len() && data.len() == events.len() {
+            break data;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "events did not settle: {list}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert!(
+        stored
+            .iter()
+            .all(|e| matches!(e["status"].as_str(), Some("applied") | Some("ignored"))),
+        "{stored:?}"
+    );
+    let card = app
+        .get(&format!("/v1/accounts/{acct}/payment_methods/{pm_no}"))
+        .await
+        .body;
+    let last = UPDATES - 1;
+    assert_eq!(
+        card["last4"],
+        format!("{:04}", 1000 + last),
+        "the newest event wins: {card}"
+    );
+    assert_eq!(card["exp_year"], 2030 + last);
+    let history = app
+        .get(&format!(
+            "/v1/accounts/{acct}/payment_methods/{pm_no}/history"
+        ))
+        .await
+        .body;
+    let applied_updates = stored
+        .iter()
+        .filter(|e| {
+            e["status"] == "applied" && e["event_type"] == "payment_method.automatically_updated"
+        })
+        .count();
+    assert_eq!(
+        history["data"].as_array().map(Vec::len),
+        Some(applied_updates),
+        "one history entry per applied update"
+    );
+    let got = app
+        .get(&format!("/v1/payments/{}", payment["id"].as_str().unwrap()))
+        .await
+        .body;
+    assert_eq!(
+        got["chargebacks"].as_array().map(Vec::len),
+        Some(1),
+        "{got}"
+    );
 }
