@@ -13,6 +13,9 @@ pub struct Volume {
     pub transactions: i64,
 }
 
+const SETTLE: &str = "UPDATE gateway_volume SET reserved = reserved - $3, gross = gross + $4, transactions = transactions + (CASE WHEN $4 > 0 THEN 1 ELSE 0 END)
+     WHERE gateway_id = $1 AND month = $2";
+
 impl Store {
     /// Runs `sql` (`$1` the gateway, `$2` the month, then `args`) on the month's volume row,
     /// making the row first when the statement found none; the rows it changed (0: the row's
@@ -79,14 +82,49 @@ impl Store {
         released: i64,
         gross: i64,
     ) -> Result<(), StorageError> {
-        self.on_volume_row(
-            gateway_id,
-            month,
-            "UPDATE gateway_volume SET reserved = reserved - $3, gross = gross + $4, transactions = transactions + (CASE WHEN $4 > 0 THEN 1 ELSE 0 END)
-             WHERE gateway_id = $1 AND month = $2",
-            &[released, gross],
-        )
-        .await?;
+        self.on_volume_row(gateway_id, month, SETTLE, &[released, gross])
+            .await?;
+        Ok(())
+    }
+
+    /// [`Store::settle_volume`] for a payment, together with its details document (which records
+    /// that the reservation was settled) in one transaction: a crash between the two can neither
+    /// release a reservation twice (the cap then exceeded) nor lose it.
+    pub async fn settle_payment_volume(
+        &self,
+        payment_id: &str,
+        details: &str,
+        gateway_id: i64,
+        month: &str,
+        released: i64,
+        gross: i64,
+    ) -> Result<(), StorageError> {
+        let mut tx = self.writer.begin().await?;
+        sqlx::query("UPDATE payments SET details = $1, updated_at = $2 WHERE id = $3")
+            .bind(details)
+            .bind(crate::now_millis())
+            .bind(payment_id)
+            .execute(&mut *tx)
+            .await?;
+        let settle = || {
+            sqlx::query(SETTLE)
+                .bind(gateway_id)
+                .bind(month)
+                .bind(released)
+                .bind(gross)
+        };
+        if settle().execute(&mut *tx).await?.rows_affected() == 0 {
+            sqlx::query(
+                "INSERT INTO gateway_volume (gateway_id, month, gross, refunded, reserved, transactions) VALUES ($1, $2, 0, 0, 0, 0)
+                 ON CONFLICT (gateway_id, month) DO NOTHING",
+            )
+            .bind(gateway_id)
+            .bind(month)
+            .execute(&mut *tx)
+            .await?;
+            settle().execute(&mut *tx).await?;
+        }
+        tx.commit().await?;
         Ok(())
     }
 

@@ -36,14 +36,17 @@ pub async fn settle(state: &AppState, rec: &PaymentRecord) -> Result<(), ApiErro
         .as_str()
         .map(str::to_string)
         .unwrap_or_else(|| month_of(rec.created_at));
-    state
-        .store
-        .settle_volume(rec.gateway_id, &month, reserved, gross)
-        .await?;
     details["volume"] = json!({"month": month, "reserved": 0, "counted": gross});
     state
         .store
-        .set_payment_details(&rec.id, &details.to_string())
+        .settle_payment_volume(
+            &rec.id,
+            &details.to_string(),
+            rec.gateway_id,
+            &month,
+            reserved,
+            gross,
+        )
         .await?;
     Ok(())
 }
