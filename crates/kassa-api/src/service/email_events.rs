@@ -80,6 +80,17 @@ pub async fn enqueue(state: &AppState, rec: &PaymentRecord, event: Event) {
     }
 }
 
+async fn gateway_settings(
+    state: &AppState,
+    rec: &PaymentRecord,
+) -> Result<GatewaySettings, ApiError> {
+    let gw = state
+        .store
+        .get_gateway(rec.client_no, rec.gateway_id)
+        .await?;
+    serde_json::from_str(&gw.settings).map_err(ApiError::internal)
+}
+
 /// The outbox row's id when one was queued.
 async fn try_enqueue(
     state: &AppState,
@@ -87,16 +98,14 @@ async fn try_enqueue(
     event: &Event,
 ) -> Result<Option<i64>, ApiError> {
     let details: Value = serde_json::from_str(&rec.details).unwrap_or(Value::Null);
-    let gw = state
-        .store
-        .get_gateway(rec.client_no, rec.gateway_id)
-        .await?;
-    let settings: GatewaySettings =
-        serde_json::from_str(&gw.settings).map_err(ApiError::internal)?;
+    // The gateway's settings, read only when needed (most payments answer the first question
+    // from their own details).
+    let mut settings: Option<GatewaySettings> = None;
     // What was sent to Stripe with this payment decides; older payments follow the gateway.
-    let stripe_sent = details["stripe_receipt"]
-        .as_bool()
-        .unwrap_or_else(|| email::stripe_sends_receipt(&settings));
+    let stripe_sent = match details["stripe_receipt"].as_bool() {
+        Some(sent) => sent,
+        None => email::stripe_sends_receipt(settings.insert(gateway_settings(state, rec).await?)),
+    };
     if !email::kassa_sends(event.kind, stripe_sent) {
         return Ok(None);
     }
@@ -125,6 +134,10 @@ async fn try_enqueue(
     else {
         tracing::debug!(payment_id = %rec.id, kind = event.kind.as_str(), "no email: the customer has no email address");
         return Ok(None);
+    };
+    let settings = match settings {
+        Some(s) => s,
+        None => gateway_settings(state, rec).await?,
     };
     let mut values = values(rec, &details, &settings, &profile, event);
     if values.get("card_last4").is_empty() {
