@@ -450,13 +450,7 @@ async fn card_updates_and_detaches_reach_purchases() {
         .get(&format!("/v1/accounts/{}/payment_methods/{pm_no}", s.acct))
         .await
         .body;
-    let stripe_pm = pm["token"]
-        .as_str()
-        .unwrap()
-        .split(':')
-        .next()
-        .unwrap()
-        .to_string();
+    let stripe_pm = kassa_testkit::stripe_payment_method(&pm);
     // What an expired card leaves: the rebill failed for good.
     let store = &s.app.store;
     kassa_storage::testing::execute(store, &format!("UPDATE purchases SET status = 'recycle_failed', next_bill_at = NULL WHERE id = '{pur}'")).await.unwrap();

@@ -88,16 +88,6 @@ async fn setup() -> (TestApp, Emulator, i64, i64, Value) {
     (app, emu, gw, acct, pm)
 }
 
-fn pm_id(pm: &Value) -> String {
-    pm["token"]
-        .as_str()
-        .unwrap()
-        .split(':')
-        .next()
-        .unwrap()
-        .to_string()
-}
-
 #[tokio::test]
 async fn account_updater_changes_the_stored_card_once() {
     let (app, _emu, gw, acct, pm) = setup().await;
@@ -106,7 +96,7 @@ async fn account_updater_changes_the_stored_card_once() {
         "evt_au_1",
         "payment_method.automatically_updated",
         now(),
-        json!({"id": pm_id(&pm), "object": "payment_method", "card": {"brand": "visa", "last4": "1111", "exp_month": 1, "exp_year": 2032, "fingerprint": "fpNEW"}}),
+        json!({"id": kassa_testkit::stripe_payment_method(&pm), "object": "payment_method", "card": {"brand": "visa", "last4": "1111", "exp_month": 1, "exp_year": 2032, "fingerprint": "fpNEW"}}),
     );
     let r = deliver(
         &app,
@@ -163,7 +153,7 @@ async fn signatures_are_checked_exactly() {
         "evt_sig_1",
         "payment_method.updated",
         now(),
-        json!({"id": pm_id(&pm), "card": {"exp_month": 3, "exp_year": 2031}}),
+        json!({"id": kassa_testkit::stripe_payment_method(&pm), "card": {"exp_month": 3, "exp_year": 2031}}),
     );
     let wrong = deliver(&app, &path, &ev, &["whsec_notours0000000000"], now()).await;
     assert_eq!(wrong.status, StatusCode::BAD_REQUEST);
@@ -219,13 +209,13 @@ async fn an_older_event_never_overwrites_a_newer_one() {
         "evt_new",
         "payment_method.automatically_updated",
         t,
-        json!({"id": pm_id(&pm), "card": {"last4": "2222", "exp_month": 5, "exp_year": 2033}}),
+        json!({"id": kassa_testkit::stripe_payment_method(&pm), "card": {"last4": "2222", "exp_month": 5, "exp_year": 2033}}),
     );
     let older = event(
         "evt_old",
         "payment_method.automatically_updated",
         t - 60,
-        json!({"id": pm_id(&pm), "card": {"last4": "3333", "exp_month": 4, "exp_year": 2031}}),
+        json!({"id": kassa_testkit::stripe_payment_method(&pm), "card": {"last4": "3333", "exp_month": 4, "exp_year": 2031}}),
     );
     deliver(&app, &path, &newer, &[SECRET], now()).await;
     settled(&app, "evt_new").await;
@@ -250,7 +240,7 @@ async fn a_crash_between_storing_and_applying_loses_nothing() {
         gw,
         "evt_crash",
         "payment_method.detached",
-        json!({"id": pm_id(&pm), "customer": null}),
+        json!({"id": kassa_testkit::stripe_payment_method(&pm), "customer": null}),
     )
     .await;
     let applied = kassa_api::service::webhooks::catch_up(&app.state(), 0, 0)
@@ -283,7 +273,7 @@ async fn group_urls_use_the_group_secret() {
         "evt_grp",
         "payment_method.updated",
         now(),
-        json!({"id": pm_id(&pm), "card": {"exp_month": 7, "exp_year": 2031}}),
+        json!({"id": kassa_testkit::stripe_payment_method(&pm), "card": {"exp_month": 7, "exp_year": 2031}}),
     );
     let on_client_url = deliver(
         &app,
@@ -319,7 +309,7 @@ async fn group_urls_use_the_group_secret() {
         "evt_grp2",
         "payment_method.updated",
         now(),
-        json!({"id": pm_id(&pm), "card": {"exp_month": 8, "exp_year": 2031}}),
+        json!({"id": kassa_testkit::stripe_payment_method(&pm), "card": {"exp_month": 8, "exp_year": 2031}}),
     );
     assert_eq!(
         deliver(
@@ -566,7 +556,7 @@ async fn events_the_emulator_sends() {
         .post(format!(
             "{}/_emulator/payment_methods/{}/card_update",
             emu.url,
-            pm_id(&pm)
+            kassa_testkit::stripe_payment_method(&pm)
         ))
         .bearer_auth(kassa_testkit::SECRET_KEY)
         .form(&[("exp_month", "2"), ("exp_year", "2033")])
@@ -644,7 +634,7 @@ async fn events_the_emulator_sends() {
     http.post(format!(
         "{}/v1/payment_methods/{}/detach",
         emu.url,
-        pm_id(&pm)
+        kassa_testkit::stripe_payment_method(&pm)
     ))
     .bearer_auth(kassa_testkit::SECRET_KEY)
     .send()

@@ -229,13 +229,7 @@ async fn the_webhook_event_log() {
         )
         .await
         .body;
-    let pm_id = pm["token"]
-        .as_str()
-        .unwrap()
-        .split(':')
-        .next()
-        .unwrap()
-        .to_string();
+    let pm_id = kassa_testkit::stripe_payment_method(&pm);
     let r = reqwest::Client::new()
         .post(format!(
             "{}/_emulator/payment_methods/{pm_id}/card_update",

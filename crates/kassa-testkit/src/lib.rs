@@ -362,6 +362,15 @@ impl TestApp {
 /// A valid test-mode secret key.
 pub const SECRET_KEY: &str = "sk_test_4eC39HqLyjWDarjtT1zdp7dc";
 
+/// The Stripe PaymentMethod id of a stored card (its `token` is `pm_…:cus_…`).
+pub fn stripe_payment_method(card: &Value) -> String {
+    card["token"]
+        .as_str()
+        .and_then(|t| t.split(':').next())
+        .expect("a stored card's token")
+        .to_string()
+}
+
 /// What a browser test needs: the Python interpreter (with selenium, `scripts/python-env`),
 /// Debian's chromedriver and Chromium (`scripts/browser-env`; `KASSA_CHROMEDRIVER` and
 /// `KASSA_CHROMIUM` override the paths).

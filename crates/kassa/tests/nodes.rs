@@ -226,13 +226,7 @@ async fn webhooks_delivered_to_two_servers_at_once_apply_once() {
         .get(&format!("/v1/accounts/{acct}/payment_methods/{pm_no}"))
         .await
         .body;
-    let pm_id = card["token"]
-        .as_str()
-        .unwrap()
-        .split(':')
-        .next()
-        .unwrap()
-        .to_string();
+    let pm_id = kassa_testkit::stripe_payment_method(&card);
     let payment = app
         .post(
             "/v1/payments",

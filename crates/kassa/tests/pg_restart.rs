@@ -86,17 +86,22 @@ impl Cluster {
         self.data.display().to_string()
     }
 
-    fn run(&self, tool: &str, args: &[&str]) {
+    /// One of PostgreSQL's tools, run as the user the cluster belongs to.
+    fn tool(&self, tool: &str) -> Command {
         let exe = self.bin.join(tool);
-        let mut cmd = match &self.run_as {
+        match &self.run_as {
             Some(user) => {
                 let mut c = Command::new("runuser");
                 c.args(["-u", user, "--"]).arg(&exe);
                 c
             }
             None => Command::new(&exe),
-        };
-        let out = cmd
+        }
+    }
+
+    fn run(&self, tool: &str, args: &[&str]) {
+        let out = self
+            .tool(tool)
             .args(args)
             .current_dir(self.data.parent().unwrap_or(Path::new("/")))
             .stdin(Stdio::null())
@@ -133,16 +138,8 @@ impl Cluster {
 impl Drop for Cluster {
     fn drop(&mut self) {
         let data = self.data_str();
-        let exe = self.bin.join("pg_ctl");
-        let mut cmd = match &self.run_as {
-            Some(user) => {
-                let mut c = Command::new("runuser");
-                c.args(["-u", user, "--"]).arg(&exe);
-                c
-            }
-            None => Command::new(&exe),
-        };
-        let _ = cmd
+        let _ = self
+            .tool("pg_ctl")
             .args(["-D", &data, "-m", "immediate", "stop"])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -208,6 +205,10 @@ async fn a_server_whose_database_restarts_mid_load_recovers_by_itself_and_loses_
             tokio::time::sleep(Duration::from_secs(2)).await;
         }
         cluster.pg_ctl(&["start"]);
+        assert!(
+            load.running(),
+            "the database came back after the load ended"
+        );
         eprintln!(
             "PostgreSQL stopped (-m {mode}) and started after {} payments started",
             load.started()
@@ -216,8 +217,9 @@ async fn a_server_whose_database_restarts_mid_load_recovers_by_itself_and_loses_
     let retried = load.retried.clone();
     let answers = load.answers().await;
     let retried = retried.load(std::sync::atomic::Ordering::Relaxed);
+    // Most requests just wait for a connection while the database is away (the pool tests each
+    // before handing it out); those caught on a dying connection fail and are sent again.
     eprintln!("{retried} requests failed while the database was away and were sent again");
-    assert!(retried > 0, "the restarts were not felt: no request failed");
     // The same process answers normally again: a new payment goes straight through.
     let r = http
         .post(format!("{base}/v1/payments"))
