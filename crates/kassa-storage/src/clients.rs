@@ -77,7 +77,12 @@ impl Store {
     }
 
     /// The live API key with this hash, if any.
+    /// (Found keys are cached briefly, see [`crate::cache`].)
     pub async fn find_api_key(&self, key_hash: &str) -> Result<Option<ApiKeyRecord>, StorageError> {
+        if let Some(hit) = self.cache.get(&self.cache.api_keys, &key_hash.to_string()) {
+            return Ok(Some(hit));
+        }
+        let generation = self.cache.generation();
         let row = sqlx::query(
             "SELECT id, client_no, label FROM api_keys WHERE key_hash = $1 AND revoked_at IS NULL",
         )
@@ -85,11 +90,16 @@ impl Store {
         .fetch_optional(&self.pool)
         .await?;
         match row {
-            Some(r) => Ok(Some(ApiKeyRecord {
-                id: r.try_get("id")?,
-                client_no: r.try_get("client_no")?,
-                label: r.try_get("label")?,
-            })),
+            Some(r) => {
+                let found = ApiKeyRecord {
+                    id: r.try_get("id")?,
+                    client_no: r.try_get("client_no")?,
+                    label: r.try_get("label")?,
+                };
+                let c = &self.cache;
+                c.put(&c.api_keys, key_hash.to_string(), found.clone(), generation);
+                Ok(Some(found))
+            }
             None => Ok(None),
         }
     }

@@ -1,6 +1,9 @@
 use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{AnyPool, Executor, Row};
+use std::sync::Arc;
 use std::time::Duration;
+
+use crate::cache::ReadCache;
 
 use crate::StorageError;
 
@@ -55,6 +58,7 @@ pub struct Store {
     pub(crate) pool: AnyPool,
     pub(crate) writer: AnyPool,
     backend: Backend,
+    pub(crate) cache: Arc<ReadCache>,
 }
 
 impl Store {
@@ -112,6 +116,7 @@ impl Store {
             pool,
             writer,
             backend,
+            cache: Arc::new(ReadCache::from_env()),
         })
     }
 

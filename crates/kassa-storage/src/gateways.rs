@@ -82,6 +82,7 @@ impl Store {
         audit.object_id = rec.id.to_string();
         audit::write(&mut tx, &audit, now).await?;
         tx.commit().await?;
+        self.cache.invalidate();
         Ok(rec)
     }
 
@@ -99,6 +100,23 @@ impl Store {
         .await?
         .ok_or(StorageError::NotFound)?;
         from_row(&row)
+    }
+
+    /// [`Store::get_gateway`] for the payment path: served from the cache when this process read
+    /// it within the last moment and has not written any gateway since (see [`crate::cache`]).
+    pub async fn get_gateway_cached(
+        &self,
+        client_no: i64,
+        id: i64,
+    ) -> Result<GatewayRecord, StorageError> {
+        if let Some(hit) = self.cache.get(&self.cache.gateways, &(client_no, id)) {
+            return Ok(hit);
+        }
+        let generation = self.cache.generation();
+        let rec = self.get_gateway(client_no, id).await?;
+        let c = &self.cache;
+        c.put(&c.gateways, (client_no, id), rec.clone(), generation);
+        Ok(rec)
     }
 
     pub async fn list_gateways(
@@ -184,6 +202,7 @@ impl Store {
         let rec = from_row(&row)?;
         audit::write(&mut tx, &audit, now).await?;
         tx.commit().await?;
+        self.cache.invalidate();
         Ok(rec)
     }
 }

@@ -100,6 +100,7 @@ impl Store {
             audit.object_id = rec.group_no.to_string();
             audit::write(&mut tx, &audit, now).await?;
             tx.commit().await?;
+            self.cache.invalidate();
             return Ok(rec);
         }
     }
@@ -118,6 +119,22 @@ impl Store {
         .await?
         .ok_or(StorageError::NotFound)?;
         from_row(&row)
+    }
+
+    /// [`Store::get_group`] for the payment path, cached like [`Store::get_gateway_cached`].
+    pub async fn get_group_cached(
+        &self,
+        client_no: i64,
+        group_no: i64,
+    ) -> Result<GroupRecord, StorageError> {
+        if let Some(hit) = self.cache.get(&self.cache.groups, &(client_no, group_no)) {
+            return Ok(hit);
+        }
+        let generation = self.cache.generation();
+        let rec = self.get_group(client_no, group_no).await?;
+        let c = &self.cache;
+        c.put(&c.groups, (client_no, group_no), rec.clone(), generation);
+        Ok(rec)
     }
 
     /// Groups newest first; the cursor is a `group_no`.
@@ -180,6 +197,7 @@ impl Store {
         let rec = from_row(&row)?;
         audit::write(&mut tx, &audit, now).await?;
         tx.commit().await?;
+        self.cache.invalidate();
         Ok(rec)
     }
 }

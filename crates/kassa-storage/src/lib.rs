@@ -13,6 +13,7 @@ mod accounts;
 mod audit;
 mod balance;
 mod billing;
+mod cache;
 mod clients;
 mod console;
 mod db;
@@ -52,7 +53,7 @@ pub use payments::{PaymentFilter, PaymentRecord, PaymentUpdate, TransactionRecor
 pub use recycle::RecycleProfileRecord;
 pub use rekey::SealedColumn;
 pub use reports::{CapturedTotal, ChargebackRow, DeclineRow, DueRow, VolumeMonth};
-pub use volume::Volume;
+pub use volume::{Volume, VolumeReserve, VolumeSettle};
 pub use webhooks::{CardUpdate, ChargebackRecord, ChargebackWrite, WebhookEventRecord};
 
 /// Current time as Unix milliseconds.

@@ -90,6 +90,7 @@ impl Store {
         .bind(now)
         .fetch_one(&self.writer)
         .await?;
+        self.cache.invalidate();
         endpoint(&row)
     }
 
@@ -120,6 +121,22 @@ impl Store {
         rows.iter().map(endpoint).collect()
     }
 
+    /// [`Store::list_endpoints`] for each payment's notifications, cached like
+    /// [`Store::get_gateway_cached`]: an endpoint added on another node is used within a second.
+    pub async fn list_endpoints_cached(
+        &self,
+        client_no: i64,
+    ) -> Result<Vec<EndpointRecord>, StorageError> {
+        if let Some(hit) = self.cache.get(&self.cache.endpoints, &client_no) {
+            return Ok(hit);
+        }
+        let generation = self.cache.generation();
+        let list = self.list_endpoints(client_no).await?;
+        let c = &self.cache;
+        c.put(&c.endpoints, client_no, list.clone(), generation);
+        Ok(list)
+    }
+
     pub async fn update_endpoint(
         &self,
         e: &EndpointRecord,
@@ -139,6 +156,7 @@ impl Store {
         .fetch_optional(&self.writer)
         .await?
         .ok_or(StorageError::NotFound)?;
+        self.cache.invalidate();
         endpoint(&row)
     }
 

@@ -77,6 +77,9 @@ pub struct PaymentUpdate {
     pub details: String,
     /// The card brand Stripe reported, when it did.
     pub card_brand: Option<String>,
+    /// The payment's volume reservation, settled in the same transaction (its `details` record
+    /// that it was).
+    pub settle: Option<crate::VolumeSettle>,
 }
 
 /// What `list_payments` keeps (every field optional).
@@ -168,8 +171,27 @@ impl Store {
         p: &PaymentRecord,
         first_txn: &TransactionRecord,
     ) -> Result<PaymentRecord, StorageError> {
+        self.insert_payment_reserving(p, first_txn, None)
+            .await?
+            .ok_or(StorageError::Stale)
+    }
+
+    /// [`Store::insert_payment`] with the volume it reserves under its gateway's monthly cap, in
+    /// the same transaction (a crash cannot leave a reservation without its payment). `None`, and
+    /// nothing written, when the cap does not allow the amount.
+    pub async fn insert_payment_reserving(
+        &self,
+        p: &PaymentRecord,
+        first_txn: &TransactionRecord,
+        reserve: Option<&crate::VolumeReserve>,
+    ) -> Result<Option<PaymentRecord>, StorageError> {
         let now = now_millis();
         let mut tx = self.writer.begin().await?;
+        if let Some(r) = reserve {
+            if !crate::volume::reserve_in(&mut tx, r).await? {
+                return Ok(None);
+            }
+        }
         let row = sqlx::query(&format!(
             "INSERT INTO payments (id, client_no, acct_no, gateway_id, pm_no, status, currency, amount, amount_authorized, amount_captured, amount_refunded,
                                    recurring_model, processor_payment_id, auth_no, initial_auth_txn_id, descriptor, details, busy_txn, card_key, version, created_at, updated_at)
@@ -194,7 +216,7 @@ impl Store {
         let rec = payment(&row)?;
         insert_txn(&mut tx, first_txn, now).await?;
         tx.commit().await?;
-        Ok(rec)
+        Ok(Some(rec))
     }
 
     pub async fn get_payment(
@@ -405,6 +427,9 @@ impl Store {
         .fetch_optional(&mut *tx)
         .await?
         .ok_or(StorageError::Stale)?;
+        if let Some(s) = &update.settle {
+            crate::volume::settle_in(&mut tx, s).await?;
+        }
         sqlx::query("UPDATE payment_transactions SET status = $1, processor_id = COALESCE($2, processor_id), error = $3, updated_at = $4 WHERE id = $5")
             .bind(&outcome.status)
             .bind(outcome.processor_id.as_deref())

@@ -68,6 +68,7 @@ impl Store {
             )));
         }
         tx.commit().await?;
+        self.cache.invalidate();
         Ok(n)
     }
 }

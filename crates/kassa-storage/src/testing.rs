@@ -204,10 +204,13 @@ pub async fn dump(store: &Store) -> Result<String, StorageError> {
 
 /// Runs one SQL statement: for tests that stage what a crash would leave behind.
 pub async fn execute(store: &Store, sql: &str) -> Result<u64, StorageError> {
-    Ok(sqlx::query(sql)
+    let n = sqlx::query(sql)
         .execute(&store.writer)
         .await?
-        .rows_affected())
+        .rows_affected();
+    // It may have changed a cached table.
+    store.cache.invalidate();
+    Ok(n)
 }
 
 /// The one number a test's `SELECT COUNT(*) AS n …` (or other `n`) answers.

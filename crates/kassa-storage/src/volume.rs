@@ -13,6 +13,89 @@ pub struct Volume {
     pub transactions: i64,
 }
 
+/// A reservation turned into volume: `released` leaves the month's reservation and `gross`
+/// (possibly 0, for a decline) is added to it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VolumeSettle {
+    pub gateway_id: i64,
+    pub month: String,
+    pub released: i64,
+    pub gross: i64,
+}
+
+/// A reservation of a month's volume under a gateway's cap.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VolumeReserve {
+    pub gateway_id: i64,
+    pub month: String,
+    pub amount: i64,
+    /// The monthly cap, if any.
+    pub cap: Option<i64>,
+    /// Refunds free room under the cap.
+    pub net: bool,
+}
+
+const RESERVE: &str = "UPDATE gateway_volume SET reserved = reserved + $3
+     WHERE gateway_id = $1 AND month = $2
+       AND ($4 < 0 OR gross + reserved + $3 - (CASE WHEN $5 = 1 THEN refunded ELSE 0 END) <= $4)";
+
+/// [`VolumeReserve`] inside a transaction; false when the cap does not allow it.
+pub(crate) async fn reserve_in(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    r: &VolumeReserve,
+) -> Result<bool, StorageError> {
+    let reserve = || {
+        sqlx::query(RESERVE)
+            .bind(r.gateway_id)
+            .bind(&r.month)
+            .bind(r.amount)
+            .bind(r.cap.unwrap_or(-1))
+            .bind(i64::from(r.net))
+    };
+    if reserve().execute(&mut **tx).await?.rows_affected() == 1 {
+        return Ok(true);
+    }
+    // No row for the month yet, or the cap: make the row (if another transaction makes it at
+    // the same time, this waits for it) and ask again.
+    insert_month_row(tx, r.gateway_id, &r.month).await?;
+    Ok(reserve().execute(&mut **tx).await?.rows_affected() == 1)
+}
+
+async fn insert_month_row(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    gateway_id: i64,
+    month: &str,
+) -> Result<(), StorageError> {
+    sqlx::query(
+        "INSERT INTO gateway_volume (gateway_id, month, gross, refunded, reserved, transactions) VALUES ($1, $2, 0, 0, 0, 0)
+         ON CONFLICT (gateway_id, month) DO NOTHING",
+    )
+    .bind(gateway_id)
+    .bind(month)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// [`VolumeSettle`] inside a transaction (the month's row made if it is missing).
+pub(crate) async fn settle_in(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    s: &VolumeSettle,
+) -> Result<(), StorageError> {
+    let settle = || {
+        sqlx::query(SETTLE)
+            .bind(s.gateway_id)
+            .bind(&s.month)
+            .bind(s.released)
+            .bind(s.gross)
+    };
+    if settle().execute(&mut **tx).await?.rows_affected() == 0 {
+        insert_month_row(tx, s.gateway_id, &s.month).await?;
+        settle().execute(&mut **tx).await?;
+    }
+    Ok(())
+}
+
 const SETTLE: &str = "UPDATE gateway_volume SET reserved = reserved - $3, gross = gross + $4, transactions = transactions + (CASE WHEN $4 > 0 THEN 1 ELSE 0 END)
      WHERE gateway_id = $1 AND month = $2";
 
@@ -64,9 +147,7 @@ impl Store {
             .on_volume_row(
                 gateway_id,
                 month,
-                "UPDATE gateway_volume SET reserved = reserved + $3
-                 WHERE gateway_id = $1 AND month = $2
-                   AND ($4 < 0 OR gross + reserved + $3 - (CASE WHEN $5 = 1 THEN refunded ELSE 0 END) <= $4)",
+                RESERVE,
                 &[amount, cap.unwrap_or(-1), i64::from(net)],
             )
             .await?;
@@ -106,24 +187,13 @@ impl Store {
             .bind(payment_id)
             .execute(&mut *tx)
             .await?;
-        let settle = || {
-            sqlx::query(SETTLE)
-                .bind(gateway_id)
-                .bind(month)
-                .bind(released)
-                .bind(gross)
+        let s = VolumeSettle {
+            gateway_id,
+            month: month.to_string(),
+            released,
+            gross,
         };
-        if settle().execute(&mut *tx).await?.rows_affected() == 0 {
-            sqlx::query(
-                "INSERT INTO gateway_volume (gateway_id, month, gross, refunded, reserved, transactions) VALUES ($1, $2, 0, 0, 0, 0)
-                 ON CONFLICT (gateway_id, month) DO NOTHING",
-            )
-            .bind(gateway_id)
-            .bind(month)
-            .execute(&mut *tx)
-            .await?;
-            settle().execute(&mut *tx).await?;
-        }
+        settle_in(&mut tx, &s).await?;
         tx.commit().await?;
         Ok(())
     }

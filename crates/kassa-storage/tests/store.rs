@@ -610,6 +610,128 @@ async fn monthly_cap_holds_under_concurrent_reservations() {
     );
 }
 
+/// The payment path reserves volume with the payment's row and settles it with the outcome, each
+/// in one transaction: concurrent payments on a month with no row yet never pass the cap, a
+/// refused one writes nothing, and the settled reservation is gone from `reserved`.
+#[tokio::test]
+async fn payments_reserve_and_settle_volume_with_their_rows() {
+    let (_db, store) = store().await;
+    let (c, _) = store.create_client("One", "h1", "l1").await.unwrap();
+    let g = store
+        .insert_gateway(c.client_no, &gw("{}"), audit(c.client_no, "create"))
+        .await
+        .unwrap();
+    let acct = store
+        .insert_account(
+            c.client_no,
+            &AccountWrite {
+                client_acct_id: "A1".into(),
+                status: "active".into(),
+                collection_group_no: None,
+                email: None,
+                profile: "{}".into(),
+            },
+            &StatusChange {
+                reason: "created".into(),
+                payment_id: None,
+                actor: "t".into(),
+            },
+            AuditEntry {
+                object_type: "account",
+                ..audit(c.client_no, "create")
+            },
+        )
+        .await
+        .unwrap();
+    let reserve = VolumeReserve {
+        gateway_id: g.id,
+        month: "2026-11".into(),
+        amount: 300,
+        cap: Some(10_000),
+        net: false,
+    };
+    let mut tasks = Vec::new();
+    for i in 0..40 {
+        let (s, r) = (store.clone(), reserve.clone());
+        let p = PaymentRecord {
+            id: format!("pay_{i}"),
+            client_no: c.client_no,
+            acct_no: acct.acct_no,
+            gateway_id: g.id,
+            status: "pending".into(),
+            currency: "usd".into(),
+            amount: 300,
+            details: "{}".into(),
+            ..Default::default()
+        };
+        let t = TransactionRecord {
+            id: format!("txn_{i}"),
+            payment_id: p.id.clone(),
+            client_no: c.client_no,
+            kind: "authorize".into(),
+            amount: 300,
+            ..Default::default()
+        };
+        tasks.push(tokio::spawn(async move {
+            s.insert_payment_reserving(&p, &t, Some(&r)).await.unwrap()
+        }));
+    }
+    let mut made = Vec::new();
+    for t in tasks {
+        if let Some(p) = t.await.unwrap() {
+            made.push(p);
+        }
+    }
+    assert_eq!(made.len(), 33, "10,000 / 300 = 33 fit, never more");
+    let n = kassa_storage::testing::scalar(&store, "SELECT COUNT(*) AS n FROM payments")
+        .await
+        .unwrap();
+    assert_eq!(n, 33, "a refused payment leaves no row");
+    let txns =
+        kassa_storage::testing::scalar(&store, "SELECT COUNT(*) AS n FROM payment_transactions")
+            .await
+            .unwrap();
+    assert_eq!(txns, 33, "nor a transaction");
+    assert_eq!(store.volume(g.id, "2026-11").await.unwrap().reserved, 9_900);
+
+    // The outcome settles the reservation in the same transaction.
+    let p = &made[0];
+    let update = PaymentUpdate {
+        status: "authorized".into(),
+        amount_authorized: 300,
+        details: r#"{"volume":{"month":"2026-11","reserved":0,"counted":300}}"#.into(),
+        settle: Some(VolumeSettle {
+            gateway_id: g.id,
+            month: "2026-11".into(),
+            released: 300,
+            gross: 300,
+        }),
+        ..Default::default()
+    };
+    let outcome = TxnOutcome {
+        status: "succeeded".into(),
+        processor_id: Some("pi_1".into()),
+        error: None,
+    };
+    let busy = p.busy_txn.clone().unwrap();
+    let done = store
+        .finish_transaction(c.client_no, &p.id, &busy, &outcome, &update)
+        .await
+        .unwrap();
+    assert_eq!(done.status, "authorized");
+    let v = store.volume(g.id, "2026-11").await.unwrap();
+    assert_eq!((v.gross, v.reserved, v.transactions), (300, 9_600, 1));
+    // Finishing again (a stale claim) fails as a whole: the volume is not settled twice.
+    assert!(matches!(
+        store
+            .finish_transaction(c.client_no, &p.id, &busy, &outcome, &update)
+            .await,
+        Err(StorageError::Stale)
+    ));
+    let v = store.volume(g.id, "2026-11").await.unwrap();
+    assert_eq!((v.gross, v.reserved, v.transactions), (300, 9_600, 1));
+}
+
 /// A gateway is in at most one recycle profile: the table's key says so even when two writers
 /// race past the service's check, and the refused write leaves nothing behind.
 #[tokio::test]

@@ -52,14 +52,15 @@ impl GatewayCtx {
     }
 }
 
-/// Loads a gateway by id for a client: it must exist and take payments.
+/// Loads a gateway by id for a client: it must exist and take payments. (The gateway is read
+/// through the store's short-lived cache: another node's change to it counts within a second.)
 pub async fn load(
     state: &AppState,
     client_no: i64,
     gateway_id: i64,
     group: Option<GroupRecord>,
 ) -> Result<GatewayCtx, ApiError> {
-    let record = match state.store.get_gateway(client_no, gateway_id).await {
+    let record = match state.store.get_gateway_cached(client_no, gateway_id).await {
         Ok(r) => r,
         Err(StorageError::NotFound) => {
             return Err(ApiError::InvalidRequest {
@@ -111,7 +112,7 @@ pub async fn for_account(
 ) -> Result<GatewayCtx, ApiError> {
     let group_no = group_no.or(account.collection_group_no);
     let group = match group_no {
-        Some(no) => match state.store.get_group(account.client_no, no).await {
+        Some(no) => match state.store.get_group_cached(account.client_no, no).await {
             Ok(g) => Some(g),
             Err(StorageError::NotFound) => {
                 return Err(ApiError::InvalidRequest {

@@ -237,7 +237,7 @@ async fn try_notify(
     event_type: &str,
     data: Value,
 ) -> Result<(), ApiError> {
-    for ep in state.store.list_endpoints(client_no).await? {
+    for ep in state.store.list_endpoints_cached(client_no).await? {
         let events: Vec<String> = serde_json::from_str(&ep.enabled_events).unwrap_or_default();
         if ep.status != "active" || !events.iter().any(|e| e == "*" || e == event_type) {
             continue;

@@ -13,6 +13,7 @@ use kassa_domain::payment::{classify_decline, statement_suffix, PaymentStatus, R
 use kassa_domain::settings;
 use kassa_storage::{
     AccountRecord, PaymentRecord, PaymentUpdate, StorageError, TransactionRecord, TxnOutcome,
+    VolumeReserve,
 };
 use kassa_stripe::objects::PaymentIntent;
 use kassa_stripe::params::{PaymentIntentParams, ShippingParams};
@@ -518,20 +519,25 @@ pub async fn create_with_id(
         amount: req.amount,
         ..Default::default()
     };
-    // The monthly cap is hard: the volume is reserved before Stripe is called.
+    // The monthly cap is hard: the volume is reserved before Stripe is called, with the payment.
     let limits = &gw.settings.limits;
     let month = super::volume::this_month();
-    if !state
+    let mut record = record;
+    let mut d: Value = serde_json::from_str(&record.details).unwrap_or(json!({}));
+    d["volume"] = json!({"month": month, "reserved": req.amount});
+    record.details = d.to_string();
+    let reserve = VolumeReserve {
+        gateway_id: gw.record.id,
+        month: month.clone(),
+        amount: req.amount,
+        cap: limits.monthly_cap.map(|c| c.get()),
+        net: limits.include_refunds,
+    };
+    let inserted = state
         .store
-        .reserve_volume(
-            gw.record.id,
-            &month,
-            req.amount,
-            limits.monthly_cap.map(|c| c.get()),
-            limits.include_refunds,
-        )
-        .await?
-    {
+        .insert_payment_reserving(&record, &txn, Some(&reserve))
+        .await?;
+    if inserted.is_none() {
         return Err(ApiError::unprocessable(
             Some("gateway_id"),
             "gateway_cap_reached",
@@ -540,17 +546,6 @@ pub async fn create_with_id(
                 gw.record.id
             ),
         ));
-    }
-    let mut record = record;
-    let mut d: Value = serde_json::from_str(&record.details).unwrap_or(json!({}));
-    d["volume"] = json!({"month": month, "reserved": req.amount});
-    record.details = d.to_string();
-    if let Err(e) = state.store.insert_payment(&record, &txn).await {
-        state
-            .store
-            .settle_volume(gw.record.id, &month, req.amount, 0)
-            .await?;
-        return Err(e.into());
     }
     let details: Value = serde_json::from_str(&record.details).unwrap_or(details);
     let (update, outcome, card_error) = if gw.legacy {
@@ -572,6 +567,9 @@ pub async fn create_with_id(
             .await;
         authorize_outcome(&record, answer, details, src.initial_txn_id.clone())
     };
+    // The reservation settles with the outcome, in one transaction, when the outcome is final.
+    let mut update = update;
+    super::volume::settle_with(&mut update, record.gateway_id, kassa_storage::now_millis());
     let finished = state
         .store
         .finish_transaction(auth.client_no, &payment_id, &txn_id, &outcome, &update)
