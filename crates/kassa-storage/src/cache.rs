@@ -13,7 +13,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use crate::{ApiKeyRecord, EndpointRecord, GatewayRecord, GroupRecord};
+use crate::{ApiKeyRecord, EndpointRecord, GatewayRecord, GroupRecord, StorageError};
 
 /// Entries per map before it is emptied (a bound, not a working-set size: a client has a few
 /// keys, gateways and groups).
@@ -105,6 +105,23 @@ impl ReadCache {
     pub(crate) fn get<K: Eq + Hash, T: Clone>(&self, map: &Map<K, T>, key: &K) -> Option<T> {
         let generation = self.generation()?;
         map.get(key, self.ttl, generation)
+    }
+
+    /// The cached value, else `read`'s (cached when it succeeds). `read` is lazy: it runs after
+    /// the generation is taken.
+    pub(crate) async fn get_or_read<K: Eq + Hash, T: Clone>(
+        &self,
+        map: &Map<K, T>,
+        key: K,
+        read: impl std::future::Future<Output = Result<T, StorageError>>,
+    ) -> Result<T, StorageError> {
+        if let Some(hit) = self.get(map, &key) {
+            return Ok(hit);
+        }
+        let generation = self.generation();
+        let value = read.await?;
+        self.put(map, key, value.clone(), generation);
+        Ok(value)
     }
 
     pub(crate) fn put<K: Eq + Hash, T: Clone>(

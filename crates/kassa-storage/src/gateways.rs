@@ -109,14 +109,13 @@ impl Store {
         client_no: i64,
         id: i64,
     ) -> Result<GatewayRecord, StorageError> {
-        if let Some(hit) = self.cache.get(&self.cache.gateways, &(client_no, id)) {
-            return Ok(hit);
-        }
-        let generation = self.cache.generation();
-        let rec = self.get_gateway(client_no, id).await?;
         let c = &self.cache;
-        c.put(&c.gateways, (client_no, id), rec.clone(), generation);
-        Ok(rec)
+        c.get_or_read(
+            &c.gateways,
+            (client_no, id),
+            self.get_gateway(client_no, id),
+        )
+        .await
     }
 
     pub async fn list_gateways(

@@ -127,14 +127,9 @@ impl Store {
         client_no: i64,
         group_no: i64,
     ) -> Result<GroupRecord, StorageError> {
-        if let Some(hit) = self.cache.get(&self.cache.groups, &(client_no, group_no)) {
-            return Ok(hit);
-        }
-        let generation = self.cache.generation();
-        let rec = self.get_group(client_no, group_no).await?;
         let c = &self.cache;
-        c.put(&c.groups, (client_no, group_no), rec.clone(), generation);
-        Ok(rec)
+        let read = self.get_group(client_no, group_no);
+        c.get_or_read(&c.groups, (client_no, group_no), read).await
     }
 
     /// Groups newest first; the cursor is a `group_no`.

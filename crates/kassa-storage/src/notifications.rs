@@ -127,14 +127,9 @@ impl Store {
         &self,
         client_no: i64,
     ) -> Result<Vec<EndpointRecord>, StorageError> {
-        if let Some(hit) = self.cache.get(&self.cache.endpoints, &client_no) {
-            return Ok(hit);
-        }
-        let generation = self.cache.generation();
-        let list = self.list_endpoints(client_no).await?;
         let c = &self.cache;
-        c.put(&c.endpoints, client_no, list.clone(), generation);
-        Ok(list)
+        c.get_or_read(&c.endpoints, client_no, self.list_endpoints(client_no))
+            .await
     }
 
     pub async fn update_endpoint(

@@ -24,6 +24,32 @@ fn audit(client_no: i64, action: &'static str) -> AuditEntry {
     }
 }
 
+/// An active account "A1" of `client_no`.
+async fn account(store: &Store, client_no: i64) -> AccountRecord {
+    store
+        .insert_account(
+            client_no,
+            &AccountWrite {
+                client_acct_id: "A1".into(),
+                status: "active".into(),
+                collection_group_no: None,
+                email: None,
+                profile: "{}".into(),
+            },
+            &StatusChange {
+                reason: "created".into(),
+                payment_id: None,
+                actor: "t".into(),
+            },
+            AuditEntry {
+                object_type: "account",
+                ..audit(client_no, "create")
+            },
+        )
+        .await
+        .unwrap()
+}
+
 fn gw(settings: &str) -> GatewayWrite {
     GatewayWrite {
         gateway_type: "stripe_v2".into(),
@@ -372,28 +398,7 @@ async fn payments_claims_and_transactions() {
         .insert_gateway(c.client_no, &gw("{}"), audit(c.client_no, "create"))
         .await
         .unwrap();
-    let acct = store
-        .insert_account(
-            c.client_no,
-            &AccountWrite {
-                client_acct_id: "A1".into(),
-                status: "active".into(),
-                collection_group_no: None,
-                email: None,
-                profile: "{}".into(),
-            },
-            &StatusChange {
-                reason: "created".into(),
-                payment_id: None,
-                actor: "t".into(),
-            },
-            AuditEntry {
-                object_type: "account",
-                ..audit(c.client_no, "create")
-            },
-        )
-        .await
-        .unwrap();
+    let acct = account(&store, c.client_no).await;
     let cus = store
         .save_processor_customer(c.client_no, acct.acct_no, g.id, "cus_1")
         .await
@@ -621,28 +626,7 @@ async fn payments_reserve_and_settle_volume_with_their_rows() {
         .insert_gateway(c.client_no, &gw("{}"), audit(c.client_no, "create"))
         .await
         .unwrap();
-    let acct = store
-        .insert_account(
-            c.client_no,
-            &AccountWrite {
-                client_acct_id: "A1".into(),
-                status: "active".into(),
-                collection_group_no: None,
-                email: None,
-                profile: "{}".into(),
-            },
-            &StatusChange {
-                reason: "created".into(),
-                payment_id: None,
-                actor: "t".into(),
-            },
-            AuditEntry {
-                object_type: "account",
-                ..audit(c.client_no, "create")
-            },
-        )
-        .await
-        .unwrap();
+    let acct = account(&store, c.client_no).await;
     let reserve = VolumeReserve {
         gateway_id: g.id,
         month: "2026-11".into(),
