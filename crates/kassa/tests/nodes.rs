@@ -1,8 +1,9 @@
 //! Two `kassa serve` processes on one PostgreSQL behave as one system: the same request with the
 //! same `Idempotency-Key` sent to both at once makes one payment, and a gateway's monthly cap
 //! holds when payments for it arrive through both; a Stripe event delivered to both at once is
-//! stored and applied once. PostgreSQL only: on the SQLite run the tests return at once. (Rebill
-//! claims across worker processes: `workers.rs`.)
+//! stored and applied once; a gateway disabled through one node stops payments through the other
+//! within the read cache's second. PostgreSQL only: on the SQLite run the tests return at once.
+//! (Rebill claims across worker processes: `workers.rs`.)
 
 mod common;
 
@@ -333,4 +334,65 @@ async fn webhooks_delivered_to_two_servers_at_once_apply_once() {
         Some(1),
         "{got}"
     );
+}
+
+/// Each node caches the gateway it reads for a payment for at most `KASSA_READ_CACHE_MS` (1 s by
+/// default): a gateway disabled through one node takes no more payments through that node at
+/// once, and none through the other within that time.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_gateway_disabled_through_one_node_stops_payments_on_both() {
+    if TestDb::configured_url().is_none() {
+        eprintln!("skipped: several nodes need PostgreSQL (set KASSA_TEST_DATABASE_URL)");
+        return;
+    }
+    let app = TestApp::spawn().await;
+    let emu = Emulator::spawn().await;
+    let (gateway_id, group) = app.emulator_gateway(&emu, json!({})).await;
+    let (acct, pm) = stored_card(&app, group, "N-C").await;
+    let ((_a, base_a), (_b, base_b)) = (serve(&app), serve(&app));
+    let http = reqwest::Client::new();
+    wait_up(&http, &base_a).await;
+    wait_up(&http, &base_b).await;
+    let key = app.api_key.clone();
+    let pay = |base: String| {
+        let (http, key) = (http.clone(), key.clone());
+        async move {
+            let body = json!({"acct_no": acct, "payment_method_no": pm, "amount": 700, "currency": "usd", "force": true});
+            post_final(&http, format!("{base}/v1/payments"), &key, None, body).await
+        }
+    };
+    // Both nodes have read (and cached) the active gateway.
+    assert_eq!(pay(base_a.clone()).await.0, 201);
+    assert_eq!(pay(base_b.clone()).await.0, 201);
+
+    let r = http
+        .patch(format!("{base_a}/v1/gateways/{gateway_id}"))
+        .bearer_auth(&key)
+        .json(&json!({"status": "disabled"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    let disabled_at = std::time::Instant::now();
+    let (status, v) = pay(base_a.clone()).await;
+    assert_eq!(
+        (status, v["error"]["code"].as_str()),
+        (422, Some("gateway_unavailable")),
+        "the node that made the change refuses at once: {v}"
+    );
+    // The other node refuses within its cache time (1 s), give or take a slow machine.
+    let refused_after = loop {
+        let (status, v) = pay(base_b.clone()).await;
+        if status == 422 {
+            assert_eq!(v["error"]["code"], "gateway_unavailable", "{v}");
+            break disabled_at.elapsed();
+        }
+        assert_eq!(status, 201, "{v}");
+        assert!(
+            disabled_at.elapsed() < Duration::from_secs(5),
+            "node B still takes payments through a gateway disabled 5 s ago"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert!(refused_after < Duration::from_secs(3), "{refused_after:?}");
 }
