@@ -4,7 +4,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::cache::ReadCache;
-
 use crate::StorageError;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

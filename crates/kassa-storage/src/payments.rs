@@ -187,11 +187,6 @@ impl Store {
     ) -> Result<Option<PaymentRecord>, StorageError> {
         let now = now_millis();
         let mut tx = self.writer.begin().await?;
-        if let Some(r) = reserve {
-            if !crate::volume::reserve_in(&mut tx, r).await? {
-                return Ok(None);
-            }
-        }
         let row = sqlx::query(&format!(
             "INSERT INTO payments (id, client_no, acct_no, gateway_id, pm_no, status, currency, amount, amount_authorized, amount_captured, amount_refunded,
                                    recurring_model, processor_payment_id, auth_no, initial_auth_txn_id, descriptor, details, busy_txn, card_key, version, created_at, updated_at)
@@ -215,6 +210,13 @@ impl Store {
         .await?;
         let rec = payment(&row)?;
         insert_txn(&mut tx, first_txn, now).await?;
+        // Last, so the gateway's month row (which every payment through it updates) is locked
+        // only until the commit that follows.
+        if let Some(r) = reserve {
+            if !crate::volume::reserve_in(&mut tx, r).await? {
+                return Ok(None); // rolled back: the payment and its transaction too
+            }
+        }
         tx.commit().await?;
         Ok(Some(rec))
     }
@@ -427,9 +429,6 @@ impl Store {
         .fetch_optional(&mut *tx)
         .await?
         .ok_or(StorageError::Stale)?;
-        if let Some(s) = &update.settle {
-            crate::volume::settle_in(&mut tx, s).await?;
-        }
         sqlx::query("UPDATE payment_transactions SET status = $1, processor_id = COALESCE($2, processor_id), error = $3, updated_at = $4 WHERE id = $5")
             .bind(&outcome.status)
             .bind(outcome.processor_id.as_deref())
@@ -438,6 +437,10 @@ impl Store {
             .bind(txn_id)
             .execute(&mut *tx)
             .await?;
+        // Last, like the reservation in `insert_payment_reserving`.
+        if let Some(s) = &update.settle {
+            crate::volume::settle_in(&mut tx, s).await?;
+        }
         tx.commit().await?;
         payment(&row)
     }
