@@ -24,6 +24,16 @@ fn audit(client_no: i64, action: &'static str) -> AuditEntry {
     }
 }
 
+/// Client "One" with one gateway.
+async fn client_and_gateway(store: &Store) -> (ClientRecord, GatewayRecord) {
+    let (c, _) = store.create_client("One", "h1", "l1").await.unwrap();
+    let g = store
+        .insert_gateway(c.client_no, &gw("{}"), audit(c.client_no, "create"))
+        .await
+        .unwrap();
+    (c, g)
+}
+
 /// An active account "A1" of `client_no`.
 async fn account(store: &Store, client_no: i64) -> AccountRecord {
     store
@@ -393,11 +403,7 @@ async fn meta_set_if_absent_keeps_first_value() {
 #[tokio::test]
 async fn payments_claims_and_transactions() {
     let (_db, store) = store().await;
-    let (c, _) = store.create_client("One", "h1", "l1").await.unwrap();
-    let g = store
-        .insert_gateway(c.client_no, &gw("{}"), audit(c.client_no, "create"))
-        .await
-        .unwrap();
+    let (c, g) = client_and_gateway(&store).await;
     let acct = account(&store, c.client_no).await;
     let cus = store
         .save_processor_customer(c.client_no, acct.acct_no, g.id, "cus_1")
@@ -558,11 +564,7 @@ async fn payments_claims_and_transactions() {
 #[tokio::test]
 async fn monthly_cap_holds_under_concurrent_reservations() {
     let (_db, store) = store().await;
-    let (c, _) = store.create_client("One", "h1", "l1").await.unwrap();
-    let g = store
-        .insert_gateway(c.client_no, &gw("{}"), audit(c.client_no, "create"))
-        .await
-        .unwrap();
+    let (_, g) = client_and_gateway(&store).await;
     let mut tasks = Vec::new();
     for _ in 0..40 {
         let s = store.clone();
@@ -621,11 +623,7 @@ async fn monthly_cap_holds_under_concurrent_reservations() {
 #[tokio::test]
 async fn payments_reserve_and_settle_volume_with_their_rows() {
     let (_db, store) = store().await;
-    let (c, _) = store.create_client("One", "h1", "l1").await.unwrap();
-    let g = store
-        .insert_gateway(c.client_no, &gw("{}"), audit(c.client_no, "create"))
-        .await
-        .unwrap();
+    let (c, g) = client_and_gateway(&store).await;
     let acct = account(&store, c.client_no).await;
     let reserve = VolumeReserve {
         gateway_id: g.id,
