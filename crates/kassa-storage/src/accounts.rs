@@ -1,7 +1,6 @@
 //! Billing accounts and their status history.
 
-use sqlx::any::AnyRow;
-use sqlx::{Any, Row, Transaction};
+use crate::sql;
 
 use crate::audit::{self, AuditEntry};
 use crate::{now_millis, Page, PageRequest, StorageError, Store};
@@ -61,7 +60,7 @@ pub struct AccountFilter {
 
 const COLUMNS: &str = "acct_no, client_no, client_acct_id, status, collection_group_no, email, profile, version, created_at, updated_at";
 
-fn from_row(r: &AnyRow) -> Result<AccountRecord, StorageError> {
+fn from_row(r: &sql::Row) -> Result<AccountRecord, StorageError> {
     Ok(AccountRecord {
         acct_no: r.try_get("acct_no")?,
         client_no: r.try_get("client_no")?,
@@ -77,13 +76,13 @@ fn from_row(r: &AnyRow) -> Result<AccountRecord, StorageError> {
 }
 
 async fn record_status(
-    tx: &mut Transaction<'_, Any>,
+    tx: &mut sql::Tx,
     rec: &AccountRecord,
     from: Option<&str>,
     change: &StatusChange,
     now: i64,
 ) -> Result<(), StorageError> {
-    sqlx::query(
+    sql::query(
         "INSERT INTO account_status_history (acct_no, client_no, from_status, to_status, reason, payment_id, actor, created_at)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
     )
@@ -95,13 +94,13 @@ async fn record_status(
     .bind(change.payment_id.as_deref())
     .bind(&change.actor)
     .bind(now)
-    .execute(&mut **tx)
+    .execute(&mut *tx)
     .await?;
     Ok(())
 }
 
-fn conflict(e: sqlx::Error, client_acct_id: &str) -> StorageError {
-    match StorageError::from(e) {
+fn conflict(e: StorageError, client_acct_id: &str) -> StorageError {
+    match e {
         StorageError::Conflict(_) => StorageError::Conflict(format!(
             "an account with client_acct_id `{client_acct_id}` already exists"
         )),
@@ -120,7 +119,7 @@ impl Store {
     ) -> Result<AccountRecord, StorageError> {
         let now = now_millis();
         let mut tx = self.writer.begin().await?;
-        let row = sqlx::query(&format!(
+        let row = sql::query(&format!(
             "INSERT INTO accounts (client_no, client_acct_id, status, collection_group_no, email, profile, version, created_at, updated_at)
              VALUES ($1, $2, $3, $4, $5, $6, 1, $7, $7) RETURNING {COLUMNS}"
         ))
@@ -131,7 +130,7 @@ impl Store {
         .bind(w.email.as_deref())
         .bind(&w.profile)
         .bind(now)
-        .fetch_one(&mut *tx)
+        .fetch_one(&mut tx)
         .await
         .map_err(|e| conflict(e, &w.client_acct_id))?;
         let rec = from_row(&row)?;
@@ -147,7 +146,7 @@ impl Store {
         client_no: i64,
         acct_no: i64,
     ) -> Result<AccountRecord, StorageError> {
-        let row = sqlx::query(&format!(
+        let row = sql::query(&format!(
             "SELECT {COLUMNS} FROM accounts WHERE client_no = $1 AND acct_no = $2"
         ))
         .bind(client_no)
@@ -164,7 +163,7 @@ impl Store {
         f: &AccountFilter,
         page: PageRequest,
     ) -> Result<Page<AccountRecord>, StorageError> {
-        let rows = sqlx::query(&format!(
+        let rows = sql::query(&format!(
             "SELECT {COLUMNS} FROM accounts
              WHERE client_no = $1 AND acct_no < $2
                AND ($3 = '' OR status = $3)
@@ -199,11 +198,11 @@ impl Store {
     ) -> Result<AccountRecord, StorageError> {
         let now = now_millis();
         let mut tx = self.writer.begin().await?;
-        let old_status: Option<String> = sqlx::query("UPDATE accounts SET updated_at = updated_at WHERE client_no = $1 AND acct_no = $2 AND version = $3 RETURNING status")
+        let old_status: Option<String> = sql::query("UPDATE accounts SET updated_at = updated_at WHERE client_no = $1 AND acct_no = $2 AND version = $3 RETURNING status")
             .bind(client_no)
             .bind(acct_no)
             .bind(expected_version)
-            .fetch_optional(&mut *tx)
+            .fetch_optional(&mut tx)
             .await?
             .map(|r| r.try_get("status"))
             .transpose()?;
@@ -212,7 +211,7 @@ impl Store {
             self.get_account(client_no, acct_no).await?;
             return Err(StorageError::Stale);
         };
-        let row = sqlx::query(&format!(
+        let row = sql::query(&format!(
             "UPDATE accounts SET client_acct_id = $1, status = $2, collection_group_no = $3, email = $4, profile = $5,
                     version = version + 1, updated_at = $6
              WHERE client_no = $7 AND acct_no = $8
@@ -226,7 +225,7 @@ impl Store {
         .bind(now)
         .bind(client_no)
         .bind(acct_no)
-        .fetch_one(&mut *tx)
+        .fetch_one(&mut tx)
         .await
         .map_err(|e| conflict(e, &w.client_acct_id))?;
         let rec = from_row(&row)?;
@@ -249,10 +248,10 @@ impl Store {
     ) -> Result<Option<String>, StorageError> {
         let now = now_millis();
         let mut tx = self.writer.begin().await?;
-        let old: Option<String> = sqlx::query("UPDATE accounts SET updated_at = updated_at WHERE client_no = $1 AND acct_no = $2 RETURNING status")
+        let old: Option<String> = sql::query("UPDATE accounts SET updated_at = updated_at WHERE client_no = $1 AND acct_no = $2 RETURNING status")
             .bind(client_no)
             .bind(acct_no)
-            .fetch_optional(&mut *tx)
+            .fetch_optional(&mut tx)
             .await?
             .map(|r| r.try_get("status"))
             .transpose()?;
@@ -262,14 +261,14 @@ impl Store {
         if old == status {
             return Ok(None);
         }
-        let row = sqlx::query(&format!(
+        let row = sql::query(&format!(
             "UPDATE accounts SET status = $1, version = version + 1, updated_at = $2 WHERE client_no = $3 AND acct_no = $4 RETURNING {COLUMNS}"
         ))
         .bind(status)
         .bind(now)
         .bind(client_no)
         .bind(acct_no)
-        .fetch_one(&mut *tx)
+        .fetch_one(&mut tx)
         .await?;
         let rec = from_row(&row)?;
         record_status(&mut tx, &rec, Some(&old), change, now).await?;
@@ -283,7 +282,7 @@ impl Store {
         client_no: i64,
         acct_no: i64,
     ) -> Result<Vec<StatusHistoryRecord>, StorageError> {
-        let rows = sqlx::query(
+        let rows = sql::query(
             "SELECT id, from_status, to_status, reason, payment_id, actor, created_at FROM account_status_history
              WHERE client_no = $1 AND acct_no = $2 ORDER BY id",
         )

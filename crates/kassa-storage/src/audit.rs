@@ -1,7 +1,6 @@
 //! The audit log: who changed which gateway or group setting, when.
 
-use sqlx::any::AnyRow;
-use sqlx::{Any, Row, Transaction};
+use crate::sql;
 
 use crate::{Page, PageRequest, StorageError, Store};
 
@@ -34,7 +33,7 @@ pub struct AuditRecord {
     pub created_at: i64,
 }
 
-fn from_row(r: &AnyRow) -> Result<AuditRecord, StorageError> {
+fn from_row(r: &sql::Row) -> Result<AuditRecord, StorageError> {
     let changes: String = r.try_get("changes")?;
     Ok(AuditRecord {
         id: r.try_get("id")?,
@@ -51,11 +50,11 @@ fn from_row(r: &AnyRow) -> Result<AuditRecord, StorageError> {
 }
 
 pub(crate) async fn write(
-    tx: &mut Transaction<'_, Any>,
+    tx: &mut sql::Tx,
     entry: &AuditEntry,
     now: i64,
 ) -> Result<(), StorageError> {
-    sqlx::query(
+    sql::query(
         "INSERT INTO audit_events (client_no, actor, api_key_id, request_id, object_type, object_id, action, changes, created_at)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
     )
@@ -68,7 +67,7 @@ pub(crate) async fn write(
     .bind(entry.action)
     .bind(entry.changes.to_string())
     .bind(now)
-    .execute(&mut **tx)
+    .execute(&mut *tx)
     .await?;
     Ok(())
 }
@@ -82,7 +81,7 @@ impl Store {
         page: PageRequest,
     ) -> Result<Page<AuditRecord>, StorageError> {
         let (otype, oid) = object.unwrap_or(("", ""));
-        let rows = sqlx::query(
+        let rows = sql::query(
             "SELECT id, client_no, actor, request_id, object_type, object_id, action, changes, created_at
              FROM audit_events
              WHERE client_no = $1 AND id < $2 AND ($3 = '' OR (object_type = $3 AND object_id = $4))

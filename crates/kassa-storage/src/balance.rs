@@ -1,8 +1,7 @@
 //! Account balances: signed entries of what an account owes (failed rebills, explicit charges:
 //! positive) and what paid it (settle and collect payments: negative).
 
-use sqlx::any::AnyRow;
-use sqlx::Row;
+use crate::sql;
 
 use crate::{now_millis, StorageError, Store};
 
@@ -28,7 +27,7 @@ pub struct BalanceEntryRecord {
 
 const B: &str = "id, client_no, acct_no, currency, amount, kind, status, purchase_id, cycle, payment_id, description, created_at";
 
-fn entry(r: &AnyRow) -> Result<BalanceEntryRecord, StorageError> {
+fn entry(r: &sql::Row) -> Result<BalanceEntryRecord, StorageError> {
     Ok(BalanceEntryRecord {
         id: r.try_get("id")?,
         client_no: r.try_get("client_no")?,
@@ -52,7 +51,7 @@ impl Store {
         e: &BalanceEntryRecord,
     ) -> Result<Option<BalanceEntryRecord>, StorageError> {
         let now = now_millis();
-        let row = sqlx::query(&format!(
+        let row = sql::query(&format!(
             "INSERT INTO balance_entries (client_no, acct_no, currency, amount, kind, status, purchase_id, cycle, payment_id, description, created_at, updated_at)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11) ON CONFLICT DO NOTHING RETURNING {B}"
         ))
@@ -78,7 +77,7 @@ impl Store {
         client_no: i64,
         acct_no: i64,
     ) -> Result<Vec<BalanceEntryRecord>, StorageError> {
-        let rows = sqlx::query(&format!(
+        let rows = sql::query(&format!(
             "SELECT {B} FROM balance_entries WHERE client_no = $1 AND acct_no = $2 ORDER BY id DESC LIMIT 500"
         ))
         .bind(client_no)
@@ -94,7 +93,7 @@ impl Store {
         client_no: i64,
         acct_no: i64,
     ) -> Result<Vec<(String, i64)>, StorageError> {
-        let rows = sqlx::query(
+        let rows = sql::query(
             "SELECT currency, CAST(SUM(amount) AS BIGINT) AS total FROM balance_entries WHERE client_no = $1 AND acct_no = $2 AND status IN ('applied', 'pending')
              GROUP BY currency ORDER BY currency",
         )
@@ -118,12 +117,12 @@ impl Store {
     ) -> Result<Option<i64>, StorageError> {
         let now = now_millis();
         let mut tx = self.writer.begin().await?;
-        let locked = sqlx::query(
+        let locked = sql::query(
             "UPDATE accounts SET updated_at = updated_at WHERE client_no = $1 AND acct_no = $2",
         )
         .bind(e.client_no)
         .bind(e.acct_no)
-        .execute(&mut *tx)
+        .execute(&mut tx)
         .await?;
         if locked.rows_affected() != 1 {
             return Err(StorageError::NotFound);
@@ -131,13 +130,13 @@ impl Store {
         let claim = match amount {
             Some(a) => a,
             None => {
-                let row = sqlx::query(
+                let row = sql::query(
                     "SELECT CAST(COALESCE(SUM(amount), 0) AS BIGINT) AS total FROM balance_entries WHERE client_no = $1 AND acct_no = $2 AND currency = $3 AND status IN ('applied', 'pending')",
                 )
                 .bind(e.client_no)
                 .bind(e.acct_no)
                 .bind(&e.currency)
-                .fetch_one(&mut *tx)
+                .fetch_one(&mut tx)
                 .await?;
                 row.try_get::<i64, _>("total")?
             }
@@ -145,7 +144,7 @@ impl Store {
         if claim <= 0 {
             return Ok(None);
         }
-        sqlx::query(
+        sql::query(
             "INSERT INTO balance_entries (client_no, acct_no, currency, amount, kind, status, purchase_id, cycle, payment_id, description, created_at, updated_at)
              VALUES ($1, $2, $3, $4, $5, 'pending', NULL, NULL, $6, $7, $8, $8)",
         )
@@ -157,7 +156,7 @@ impl Store {
         .bind(e.payment_id.as_deref())
         .bind(e.description.as_deref())
         .bind(now)
-        .execute(&mut *tx)
+        .execute(&mut tx)
         .await?;
         tx.commit().await?;
         Ok(Some(claim))
@@ -169,7 +168,7 @@ impl Store {
         payment_id: &str,
         status: &str,
     ) -> Result<(), StorageError> {
-        sqlx::query("UPDATE balance_entries SET status = $1, updated_at = $2 WHERE payment_id = $3 AND status = 'pending'")
+        sql::query("UPDATE balance_entries SET status = $1, updated_at = $2 WHERE payment_id = $3 AND status = 'pending'")
             .bind(status)
             .bind(now_millis())
             .bind(payment_id)
@@ -180,7 +179,7 @@ impl Store {
 
     /// Removes a pending payment entry whose payment was never made (the request was refused).
     pub async fn drop_balance_payment(&self, payment_id: &str) -> Result<(), StorageError> {
-        sqlx::query("DELETE FROM balance_entries WHERE payment_id = $1 AND status = 'pending'")
+        sql::query("DELETE FROM balance_entries WHERE payment_id = $1 AND status = 'pending'")
             .bind(payment_id)
             .execute(&self.writer)
             .await?;
@@ -194,7 +193,7 @@ impl Store {
         purchase_id: &str,
         cycle: i64,
     ) -> Result<bool, StorageError> {
-        let row = sqlx::query(
+        let row = sql::query(
             "SELECT COUNT(*) AS n FROM balance_entries d JOIN balance_entries s
                ON s.client_no = d.client_no AND s.acct_no = d.acct_no AND s.currency = d.currency
              WHERE d.purchase_id = $1 AND d.cycle = $2 AND d.kind = 'rebill' AND d.status = 'applied'
@@ -213,7 +212,7 @@ impl Store {
         purchase_id: &str,
         cycle: i64,
     ) -> Result<(), StorageError> {
-        sqlx::query("UPDATE balance_entries SET status = 'void', updated_at = $1 WHERE purchase_id = $2 AND cycle = $3 AND kind = 'rebill' AND status = 'applied'")
+        sql::query("UPDATE balance_entries SET status = 'void', updated_at = $1 WHERE purchase_id = $2 AND cycle = $3 AND kind = 'rebill' AND status = 'applied'")
             .bind(now_millis())
             .bind(purchase_id)
             .bind(cycle)

@@ -1,8 +1,7 @@
 //! Campaigns, products, orders, purchases and their billing attempts; the lease that lets any
 //! number of workers bill due purchases without billing one twice.
 
-use sqlx::any::AnyRow;
-use sqlx::Row;
+use crate::sql;
 
 use crate::{now_millis, StorageError, Store};
 
@@ -107,7 +106,7 @@ const R: &str =
     "id, client_no, name, algorithm, gateways, cascade_on_soft_decline, created_at, updated_at";
 const U: &str = "id, client_no, acct_no, order_id, product_id, gateway_id, pm_no, status, cycle, attempt, next_bill_at, price_override, currency, cancel_at_end, needs_new_card, created_at, updated_at";
 
-fn campaign(r: &AnyRow) -> Result<CampaignRecord, StorageError> {
+fn campaign(r: &sql::Row) -> Result<CampaignRecord, StorageError> {
     Ok(CampaignRecord {
         id: r.try_get("id")?,
         client_no: r.try_get("client_no")?,
@@ -120,7 +119,7 @@ fn campaign(r: &AnyRow) -> Result<CampaignRecord, StorageError> {
     })
 }
 
-fn product(r: &AnyRow) -> Result<ProductRecord, StorageError> {
+fn product(r: &sql::Row) -> Result<ProductRecord, StorageError> {
     Ok(ProductRecord {
         id: r.try_get("id")?,
         client_no: r.try_get("client_no")?,
@@ -137,7 +136,7 @@ fn product(r: &AnyRow) -> Result<ProductRecord, StorageError> {
     })
 }
 
-fn routing_profile(r: &AnyRow) -> Result<RoutingProfileRecord, StorageError> {
+fn routing_profile(r: &sql::Row) -> Result<RoutingProfileRecord, StorageError> {
     Ok(RoutingProfileRecord {
         id: r.try_get("id")?,
         client_no: r.try_get("client_no")?,
@@ -150,7 +149,7 @@ fn routing_profile(r: &AnyRow) -> Result<RoutingProfileRecord, StorageError> {
     })
 }
 
-fn purchase(r: &AnyRow) -> Result<PurchaseRecord, StorageError> {
+fn purchase(r: &sql::Row) -> Result<PurchaseRecord, StorageError> {
     Ok(PurchaseRecord {
         id: r.try_get("id")?,
         client_no: r.try_get("client_no")?,
@@ -178,7 +177,7 @@ impl Store {
         c: &CampaignRecord,
     ) -> Result<CampaignRecord, StorageError> {
         let now = now_millis();
-        let row = sqlx::query(&format!("INSERT INTO campaigns (client_no, name, currency, is_test, deleted_at, created_at, updated_at) VALUES ($1, $2, $3, $4, NULL, $5, $5) RETURNING {C}"))
+        let row = sql::query(&format!("INSERT INTO campaigns (client_no, name, currency, is_test, deleted_at, created_at, updated_at) VALUES ($1, $2, $3, $4, NULL, $5, $5) RETURNING {C}"))
             .bind(c.client_no)
             .bind(&c.name)
             .bind(&c.currency)
@@ -194,7 +193,7 @@ impl Store {
         client_no: i64,
         id: i64,
     ) -> Result<CampaignRecord, StorageError> {
-        let row = sqlx::query(&format!(
+        let row = sql::query(&format!(
             "SELECT {C} FROM campaigns WHERE client_no = $1 AND id = $2"
         ))
         .bind(client_no)
@@ -211,7 +210,7 @@ impl Store {
         client_no: i64,
         deleted: bool,
     ) -> Result<Vec<CampaignRecord>, StorageError> {
-        let rows = sqlx::query(&format!(
+        let rows = sql::query(&format!(
             "SELECT {C} FROM campaigns WHERE client_no = $1 AND (($2 = 1 AND deleted_at IS NOT NULL) OR ($2 = 0 AND deleted_at IS NULL)) ORDER BY id DESC"
         ))
         .bind(client_no)
@@ -225,7 +224,7 @@ impl Store {
         &self,
         c: &CampaignRecord,
     ) -> Result<CampaignRecord, StorageError> {
-        let row = sqlx::query(&format!("UPDATE campaigns SET name = $1, currency = $2, is_test = $3, deleted_at = $4, updated_at = $5 WHERE client_no = $6 AND id = $7 RETURNING {C}"))
+        let row = sql::query(&format!("UPDATE campaigns SET name = $1, currency = $2, is_test = $3, deleted_at = $4, updated_at = $5 WHERE client_no = $6 AND id = $7 RETURNING {C}"))
             .bind(&c.name)
             .bind(&c.currency)
             .bind(i64::from(c.is_test))
@@ -241,7 +240,7 @@ impl Store {
 
     pub async fn insert_product(&self, p: &ProductRecord) -> Result<ProductRecord, StorageError> {
         let now = now_millis();
-        let row = sqlx::query(&format!(
+        let row = sql::query(&format!(
             "INSERT INTO campaign_products (client_no, campaign_id, name, sku, shippable, price, schedule, gateway_id, routing_profile_id, created_at, updated_at)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $10, $9, $9) RETURNING {P}"
         ))
@@ -265,7 +264,7 @@ impl Store {
         client_no: i64,
         id: i64,
     ) -> Result<ProductRecord, StorageError> {
-        let row = sqlx::query(&format!(
+        let row = sql::query(&format!(
             "SELECT {P} FROM campaign_products WHERE client_no = $1 AND id = $2"
         ))
         .bind(client_no)
@@ -281,7 +280,7 @@ impl Store {
         client_no: i64,
         campaign_id: i64,
     ) -> Result<Vec<ProductRecord>, StorageError> {
-        let rows = sqlx::query(&format!("SELECT {P} FROM campaign_products WHERE client_no = $1 AND campaign_id = $2 ORDER BY id"))
+        let rows = sql::query(&format!("SELECT {P} FROM campaign_products WHERE client_no = $1 AND campaign_id = $2 ORDER BY id"))
             .bind(client_no)
             .bind(campaign_id)
             .fetch_all(&self.pool)
@@ -290,7 +289,7 @@ impl Store {
     }
 
     pub async fn update_product(&self, p: &ProductRecord) -> Result<ProductRecord, StorageError> {
-        let row = sqlx::query(&format!(
+        let row = sql::query(&format!(
             "UPDATE campaign_products SET name = $1, sku = $2, shippable = $3, price = $4, schedule = $5, gateway_id = $6, updated_at = $7,
                     routing_profile_id = $10
              WHERE client_no = $8 AND id = $9 RETURNING {P}"
@@ -316,7 +315,7 @@ impl Store {
         r: &RoutingProfileRecord,
     ) -> Result<RoutingProfileRecord, StorageError> {
         let now = now_millis();
-        let row = sqlx::query(&format!(
+        let row = sql::query(&format!(
             "INSERT INTO routing_profiles (client_no, name, algorithm, gateways, cascade_on_soft_decline, counter, created_at, updated_at)
              VALUES ($1, $2, $3, $4, $5, 0, $6, $6) RETURNING {R}"
         ))
@@ -336,7 +335,7 @@ impl Store {
         client_no: i64,
         id: i64,
     ) -> Result<RoutingProfileRecord, StorageError> {
-        let row = sqlx::query(&format!(
+        let row = sql::query(&format!(
             "SELECT {R} FROM routing_profiles WHERE client_no = $1 AND id = $2"
         ))
         .bind(client_no)
@@ -351,7 +350,7 @@ impl Store {
         &self,
         client_no: i64,
     ) -> Result<Vec<RoutingProfileRecord>, StorageError> {
-        let rows = sqlx::query(&format!(
+        let rows = sql::query(&format!(
             "SELECT {R} FROM routing_profiles WHERE client_no = $1 ORDER BY id"
         ))
         .bind(client_no)
@@ -362,7 +361,7 @@ impl Store {
 
     /// The profile's sale counter, taken atomically: the `n` of this sale.
     pub async fn next_routing_count(&self, id: i64) -> Result<i64, StorageError> {
-        let row = sqlx::query(
+        let row = sql::query(
             "UPDATE routing_profiles SET counter = counter + 1 WHERE id = $1 RETURNING counter",
         )
         .bind(id)
@@ -381,7 +380,7 @@ impl Store {
     ) -> Result<(), StorageError> {
         let now = now_millis();
         let mut tx = self.writer.begin().await?;
-        sqlx::query("INSERT INTO orders (id, client_no, acct_no, campaign_id, status, payment_id, amount, currency, items, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)")
+        sql::query("INSERT INTO orders (id, client_no, acct_no, campaign_id, status, payment_id, amount, currency, items, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)")
             .bind(&o.id)
             .bind(o.client_no)
             .bind(o.acct_no)
@@ -392,10 +391,10 @@ impl Store {
             .bind(&o.currency)
             .bind(&o.items)
             .bind(now)
-            .execute(&mut *tx)
+            .execute(&mut tx)
             .await?;
         for p in purchases {
-            sqlx::query(
+            sql::query(
                 "INSERT INTO purchases (id, client_no, acct_no, order_id, product_id, gateway_id, pm_no, status, cycle, attempt, next_bill_at, price_override, currency, cancel_at_end, created_at, updated_at)
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 0, $10, NULL, $11, 0, $12, $12)",
             )
@@ -411,7 +410,7 @@ impl Store {
             .bind(p.next_bill_at)
             .bind(&p.currency)
             .bind(p.created_at)
-            .execute(&mut *tx)
+            .execute(&mut tx)
             .await?;
         }
         tx.commit().await?;
@@ -419,7 +418,7 @@ impl Store {
     }
 
     pub async fn get_order(&self, client_no: i64, id: &str) -> Result<OrderRecord, StorageError> {
-        let r = sqlx::query("SELECT id, client_no, acct_no, campaign_id, status, payment_id, amount, currency, items, created_at FROM orders WHERE client_no = $1 AND id = $2")
+        let r = sql::query("SELECT id, client_no, acct_no, campaign_id, status, payment_id, amount, currency, items, created_at FROM orders WHERE client_no = $1 AND id = $2")
             .bind(client_no)
             .bind(id)
             .fetch_optional(&self.pool)
@@ -444,7 +443,7 @@ impl Store {
         client_no: i64,
         id: &str,
     ) -> Result<PurchaseRecord, StorageError> {
-        let row = sqlx::query(&format!(
+        let row = sql::query(&format!(
             "SELECT {U} FROM purchases WHERE client_no = $1 AND id = $2"
         ))
         .bind(client_no)
@@ -461,7 +460,7 @@ impl Store {
         acct_no: Option<i64>,
         order_id: Option<&str>,
     ) -> Result<Vec<PurchaseRecord>, StorageError> {
-        let rows = sqlx::query(&format!("SELECT {U} FROM purchases WHERE client_no = $1 AND ($2 = 0 OR acct_no = $2) AND ($3 = '' OR order_id = $3) ORDER BY id DESC LIMIT 500"))
+        let rows = sql::query(&format!("SELECT {U} FROM purchases WHERE client_no = $1 AND ($2 = 0 OR acct_no = $2) AND ($3 = '' OR order_id = $3) ORDER BY id DESC LIMIT 500"))
             .bind(client_no)
             .bind(acct_no.unwrap_or(0))
             .bind(order_id.unwrap_or(""))
@@ -471,12 +470,12 @@ impl Store {
     }
 
     pub async fn purchase_client(&self, id: &str) -> Result<i64, StorageError> {
-        let row = sqlx::query("SELECT client_no FROM purchases WHERE id = $1")
+        let row = sql::query("SELECT client_no FROM purchases WHERE id = $1")
             .bind(id)
             .fetch_optional(&self.pool)
             .await?
             .ok_or(StorageError::NotFound)?;
-        Ok(row.try_get("client_no")?)
+        row.try_get("client_no")
     }
 
     /// Leases up to `limit` purchases due at `now` to `owner` until `until`; a purchase leased to
@@ -490,7 +489,7 @@ impl Store {
         until: i64,
         limit: i64,
     ) -> Result<Vec<(String, Option<i64>)>, StorageError> {
-        let rows = sqlx::query(
+        let rows = sql::query(
             "UPDATE purchases SET lease_owner = $1, lease_until = $2
              WHERE id IN (SELECT id FROM purchases WHERE status IN ('active', 'trial', 'recycle_billing') AND needs_new_card = 0 AND next_bill_at <= $3
                             AND (lease_until IS NULL OR lease_until < $3) ORDER BY next_bill_at LIMIT $4)
@@ -510,13 +509,13 @@ impl Store {
 
     /// How many purchases are due at `now` (what a rebill run will try to bill).
     pub async fn count_due_purchases(&self, now: i64) -> Result<i64, StorageError> {
-        let row = sqlx::query(
+        let row = sql::query(
             "SELECT COUNT(*) AS n FROM purchases WHERE status IN ('active', 'trial', 'recycle_billing') AND needs_new_card = 0 AND next_bill_at <= $1",
         )
         .bind(now)
         .fetch_one(&self.pool)
         .await?;
-        Ok(row.try_get("n")?)
+        row.try_get("n")
     }
 
     /// Leases one purchase (Force Bill Now), whatever its date; false when another worker has it.
@@ -528,7 +527,7 @@ impl Store {
         now: i64,
         until: i64,
     ) -> Result<bool, StorageError> {
-        let r = sqlx::query("UPDATE purchases SET lease_owner = $1, lease_until = $2 WHERE client_no = $3 AND id = $4 AND (lease_until IS NULL OR lease_until < $5 OR lease_owner = 'deferred')")
+        let r = sql::query("UPDATE purchases SET lease_owner = $1, lease_until = $2 WHERE client_no = $3 AND id = $4 AND (lease_until IS NULL OR lease_until < $5 OR lease_owner = 'deferred')")
             .bind(owner)
             .bind(until)
             .bind(client_no)
@@ -550,7 +549,7 @@ impl Store {
         attempt: i64,
         payment_id: &str,
     ) -> Result<(), StorageError> {
-        sqlx::query(
+        sql::query(
             "DELETE FROM purchase_attempts WHERE purchase_id = $1 AND cycle = $2 AND attempt = $3 AND payment_id = $4 AND status = 'started'",
         )
         .bind(purchase_id)
@@ -567,7 +566,7 @@ impl Store {
         purchase_id: &str,
         a: &AttemptRecord,
     ) -> Result<bool, StorageError> {
-        let r = sqlx::query(
+        let r = sql::query(
             "INSERT INTO purchase_attempts (purchase_id, cycle, attempt, payment_id, amount, status, decline_code, created_at)
              VALUES ($1, $2, $3, $4, $5, 'started', NULL, $6) ON CONFLICT (purchase_id, cycle, attempt) DO NOTHING",
         )
@@ -588,7 +587,7 @@ impl Store {
         cycle: i64,
         attempt: i64,
     ) -> Result<Option<AttemptRecord>, StorageError> {
-        let row = sqlx::query("SELECT cycle, attempt, payment_id, amount, status, decline_code, created_at FROM purchase_attempts WHERE purchase_id = $1 AND cycle = $2 AND attempt = $3")
+        let row = sql::query("SELECT cycle, attempt, payment_id, amount, status, decline_code, created_at FROM purchase_attempts WHERE purchase_id = $1 AND cycle = $2 AND attempt = $3")
             .bind(purchase_id)
             .bind(cycle)
             .bind(attempt)
@@ -612,7 +611,7 @@ impl Store {
         &self,
         purchase_id: &str,
     ) -> Result<Vec<AttemptRecord>, StorageError> {
-        let rows = sqlx::query("SELECT cycle, attempt, payment_id, amount, status, decline_code, created_at FROM purchase_attempts WHERE purchase_id = $1 ORDER BY cycle, attempt")
+        let rows = sql::query("SELECT cycle, attempt, payment_id, amount, status, decline_code, created_at FROM purchase_attempts WHERE purchase_id = $1 ORDER BY cycle, attempt")
             .bind(purchase_id)
             .fetch_all(&self.pool)
             .await?;
@@ -639,15 +638,15 @@ impl Store {
     ) -> Result<(), StorageError> {
         let now = now_millis();
         let mut tx = self.writer.begin().await?;
-        sqlx::query("UPDATE purchase_attempts SET status = $1, decline_code = $2 WHERE purchase_id = $3 AND cycle = $4 AND attempt = $5")
+        sql::query("UPDATE purchase_attempts SET status = $1, decline_code = $2 WHERE purchase_id = $3 AND cycle = $4 AND attempt = $5")
             .bind(&a.status)
             .bind(a.decline_code.as_deref())
             .bind(&p.id)
             .bind(a.cycle)
             .bind(a.attempt)
-            .execute(&mut *tx)
+            .execute(&mut tx)
             .await?;
-        sqlx::query(
+        sql::query(
             "UPDATE purchases SET status = $1, cycle = $2, attempt = $3, next_bill_at = $4, lease_owner = NULL, lease_until = NULL, updated_at = $5
              WHERE id = $6",
         )
@@ -657,7 +656,7 @@ impl Store {
         .bind(p.next_bill_at)
         .bind(now)
         .bind(&p.id)
-        .execute(&mut *tx)
+        .execute(&mut tx)
         .await?;
         tx.commit().await?;
         Ok(())
@@ -665,7 +664,7 @@ impl Store {
 
     /// Moves a purchase to its recorded cycle, attempt, next date and status (no billing attempt).
     pub async fn advance_purchase(&self, p: &PurchaseRecord, now: i64) -> Result<(), StorageError> {
-        sqlx::query(
+        sql::query(
             "UPDATE purchases SET status = $1, cycle = $2, attempt = $3, next_bill_at = $4, lease_owner = NULL, lease_until = NULL, updated_at = $5
              WHERE id = $6",
         )
@@ -682,7 +681,7 @@ impl Store {
 
     /// Sets a purchase's price for later cycles (Hold Recycle Price after a recovery).
     pub async fn set_purchase_price(&self, id: &str, price: i64) -> Result<(), StorageError> {
-        sqlx::query("UPDATE purchases SET price_override = $1, updated_at = $2 WHERE id = $3")
+        sql::query("UPDATE purchases SET price_override = $1, updated_at = $2 WHERE id = $3")
             .bind(price)
             .bind(now_millis())
             .bind(id)
@@ -693,7 +692,7 @@ impl Store {
 
     /// Releases a lease without a change (the outcome is still unknown; the reconciler decides).
     pub async fn release_purchase(&self, id: &str) -> Result<(), StorageError> {
-        sqlx::query("UPDATE purchases SET lease_owner = NULL, lease_until = NULL WHERE id = $1")
+        sql::query("UPDATE purchases SET lease_owner = NULL, lease_until = NULL WHERE id = $1")
             .bind(id)
             .execute(&self.writer)
             .await?;
@@ -702,19 +701,17 @@ impl Store {
 
     /// Sets a purchase aside until `until`: no worker leases it before then.
     pub async fn defer_purchase(&self, id: &str, until: i64) -> Result<(), StorageError> {
-        sqlx::query(
-            "UPDATE purchases SET lease_owner = 'deferred', lease_until = $1 WHERE id = $2",
-        )
-        .bind(until)
-        .bind(id)
-        .execute(&self.writer)
-        .await?;
+        sql::query("UPDATE purchases SET lease_owner = 'deferred', lease_until = $1 WHERE id = $2")
+            .bind(until)
+            .bind(id)
+            .execute(&self.writer)
+            .await?;
         Ok(())
     }
 
     /// Changes a purchase's terms (operator edits, cancel, pause).
     pub async fn update_purchase_terms(&self, p: &PurchaseRecord) -> Result<(), StorageError> {
-        sqlx::query(
+        sql::query(
             "UPDATE purchases SET status = $1, next_bill_at = $2, price_override = $3, gateway_id = $4, pm_no = $5, cancel_at_end = $6, updated_at = $7,
                     needs_new_card = $10
              WHERE client_no = $8 AND id = $9",
@@ -740,7 +737,7 @@ impl Store {
         client_no: i64,
         pm_no: i64,
     ) -> Result<Vec<PurchaseRecord>, StorageError> {
-        let rows = sqlx::query(&format!(
+        let rows = sql::query(&format!(
             "SELECT {U} FROM purchases WHERE client_no = $1 AND pm_no = $2"
         ))
         .bind(client_no)
@@ -752,7 +749,7 @@ impl Store {
 
     /// The decline code of a purchase's last attempt, if it was declined.
     pub async fn last_decline(&self, purchase_id: &str) -> Result<Option<String>, StorageError> {
-        let row = sqlx::query("SELECT decline_code FROM purchase_attempts WHERE purchase_id = $1 AND status = 'declined' ORDER BY id DESC LIMIT 1")
+        let row = sql::query("SELECT decline_code FROM purchase_attempts WHERE purchase_id = $1 AND status = 'declined' ORDER BY id DESC LIMIT 1")
             .bind(purchase_id)
             .fetch_optional(&self.pool)
             .await?;

@@ -1,7 +1,6 @@
 //! Clients (tenants) and their API keys.
 
-use sqlx::Row;
-
+use crate::sql;
 use crate::{now_millis, StorageError, Store};
 
 #[derive(Debug, Clone)]
@@ -20,10 +19,10 @@ pub struct ApiKeyRecord {
 
 impl Store {
     pub async fn count_clients(&self) -> Result<i64, StorageError> {
-        let row = sqlx::query("SELECT COUNT(*) AS n FROM clients")
+        let row = sql::query("SELECT COUNT(*) AS n FROM clients")
             .fetch_one(&self.pool)
             .await?;
-        Ok(row.try_get::<i64, _>("n")?)
+        row.try_get::<i64, _>("n")
     }
 
     /// Creates a client and its first API key (given as its hash and label) in one transaction.
@@ -35,22 +34,22 @@ impl Store {
     ) -> Result<(ClientRecord, ApiKeyRecord), StorageError> {
         let now = now_millis();
         let mut tx = self.writer.begin().await?;
-        let row = sqlx::query(
+        let row = sql::query(
             "INSERT INTO clients (name, created_at) VALUES ($1, $2) RETURNING client_no",
         )
         .bind(name)
         .bind(now)
-        .fetch_one(&mut *tx)
+        .fetch_one(&mut tx)
         .await?;
         let client_no: i64 = row.try_get("client_no")?;
-        let row = sqlx::query(
+        let row = sql::query(
             "INSERT INTO api_keys (client_no, key_hash, label, created_at) VALUES ($1, $2, $3, $4) RETURNING id",
         )
         .bind(client_no)
         .bind(key_hash)
         .bind(key_label)
         .bind(now)
-        .fetch_one(&mut *tx)
+        .fetch_one(&mut tx)
         .await?;
         let key_id: i64 = row.try_get("id")?;
         tx.commit().await?;
@@ -69,7 +68,7 @@ impl Store {
     }
 
     pub async fn client_exists(&self, client_no: i64) -> Result<bool, StorageError> {
-        let row = sqlx::query("SELECT COUNT(*) AS n FROM clients WHERE client_no = $1")
+        let row = sql::query("SELECT COUNT(*) AS n FROM clients WHERE client_no = $1")
             .bind(client_no)
             .fetch_one(&self.pool)
             .await?;
@@ -83,7 +82,7 @@ impl Store {
             return Ok(Some(hit));
         }
         let generation = self.cache.generation();
-        let row = sqlx::query(
+        let row = sql::query(
             "SELECT id, client_no, label FROM api_keys WHERE key_hash = $1 AND revoked_at IS NULL",
         )
         .bind(key_hash)

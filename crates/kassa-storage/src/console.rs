@@ -1,7 +1,6 @@
 //! Operator console sessions.
 
-use sqlx::Row;
-
+use crate::sql;
 use crate::{now_millis, StorageError, Store};
 
 #[derive(Debug, Clone)]
@@ -19,7 +18,7 @@ impl Store {
         id_hash: &str,
         s: &ConsoleSession,
     ) -> Result<(), StorageError> {
-        sqlx::query(
+        sql::query(
             "INSERT INTO console_sessions (id_hash, client_no, api_key_id, key_label, csrf, expires_at, created_at)
              VALUES ($1, $2, $3, $4, $5, $6, $7)",
         )
@@ -40,7 +39,7 @@ impl Store {
         &self,
         id_hash: &str,
     ) -> Result<Option<ConsoleSession>, StorageError> {
-        let row = sqlx::query(
+        let row = sql::query(
             "SELECT s.client_no, s.api_key_id, s.key_label, s.csrf, s.expires_at
              FROM console_sessions s JOIN api_keys k ON k.id = s.api_key_id
              WHERE s.id_hash = $1 AND s.expires_at > $2 AND k.revoked_at IS NULL",
@@ -63,7 +62,7 @@ impl Store {
 
     /// Signs a session out; expired sessions go with it.
     pub async fn delete_console_session(&self, id_hash: &str) -> Result<(), StorageError> {
-        sqlx::query("DELETE FROM console_sessions WHERE id_hash = $1 OR expires_at <= $2")
+        sql::query("DELETE FROM console_sessions WHERE id_hash = $1 OR expires_at <= $2")
             .bind(id_hash)
             .bind(now_millis())
             .execute(&self.writer)

@@ -1,5 +1,5 @@
-use sqlx::any::{AnyPoolOptions, AnyRow};
-use sqlx::{AnyPool, Executor, Row};
+use crate::sql;
+use sqlx::postgres::PgPoolOptions;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -46,16 +46,16 @@ pub fn redact_url(url: &str) -> String {
     url.to_string()
 }
 
-/// The database: connection pools and which backend it is.
+/// The database: where reads and writes go, and which backend it is.
 ///
-/// Statements that write go through `writer`, the rest through `pool`. On PostgreSQL they are the
-/// same pool. On SQLite, which lets one connection write at a time, `writer` is a pool of one
-/// connection: writers queue in the pool (first come, first served) instead of colliding on the
-/// file's lock and sleeping in SQLite's busy handler, and readers (WAL) never wait for them.
+/// Statements that write go through `writer`, the rest through `pool`. On PostgreSQL both are
+/// the same pool. On SQLite, which lets one connection write at a time, `writer` is one
+/// connection behind an async lock: writers queue for it (first come, first served) instead of
+/// colliding on the file's lock, and readers (WAL) never wait for them. See [`crate::sql`].
 #[derive(Clone, Debug)]
 pub struct Store {
-    pub(crate) pool: AnyPool,
-    pub(crate) writer: AnyPool,
+    pub(crate) pool: sql::Readers,
+    pub(crate) writer: sql::Writer,
     backend: Backend,
     pub(crate) cache: Arc<ReadCache>,
 }
@@ -64,51 +64,30 @@ impl Store {
     /// Connects to `url` (`sqlite://kassa.db`, `postgres://…`). A SQLite file is created when
     /// missing and switched to WAL so readers never wait for the writer.
     pub async fn connect(url: &str) -> Result<Store, StorageError> {
-        sqlx::any::install_default_drivers();
         let backend = Backend::from_url(url)?;
-        let (url, max) = match backend {
+        // KASSA_DB_MAX_CONNECTIONS overrides the pool's size (on SQLite: the readers').
+        let max = std::env::var("KASSA_DB_MAX_CONNECTIONS")
+            .ok()
+            .and_then(|v| v.trim().parse::<u32>().ok())
+            .filter(|n| (1..=1000).contains(n));
+        let (pool, writer) = match backend {
             Backend::Sqlite => {
                 let url = if url.contains('?') {
                     url.to_string()
                 } else {
                     format!("{url}?mode=rwc")
                 };
-                (url, 8)
-            }
-            Backend::Postgres => (url.to_string(), 16),
-        };
-        // KASSA_DB_MAX_CONNECTIONS overrides the pool's size (on SQLite: the readers' pool).
-        let max = std::env::var("KASSA_DB_MAX_CONNECTIONS")
-            .ok()
-            .and_then(|v| v.trim().parse::<u32>().ok())
-            .filter(|n| (1..=1000).contains(n))
-            .unwrap_or(max);
-        let options = |max: u32| {
-            AnyPoolOptions::new()
-                .max_connections(max)
-                .acquire_timeout(Duration::from_secs(10))
-                .after_connect(move |conn, _| {
-                    Box::pin(async move {
-                        if backend == Backend::Sqlite {
-                            conn.execute("PRAGMA journal_mode = WAL").await?;
-                            conn.execute("PRAGMA synchronous = NORMAL").await?;
-                            conn.execute("PRAGMA foreign_keys = ON").await?;
-                            // Other processes on the same file (a worker beside the server).
-                            conn.execute("PRAGMA busy_timeout = 10000").await?;
-                        }
-                        Ok(())
-                    })
-                })
-        };
-        // The writer first: it creates the file and switches it to WAL.
-        let (writer, pool) = match backend {
-            Backend::Sqlite => {
-                let writer = options(1).connect(&url).await?;
-                (writer, options(max).connect(&url).await?)
+                // Statements run on the calling thread, so more readers than the runtime has
+                // threads would sit idle.
+                sql::sqlite_connect(&url, max.unwrap_or(4) as usize)?
             }
             Backend::Postgres => {
-                let pool = options(max).connect(&url).await?;
-                (pool.clone(), pool)
+                let pool = PgPoolOptions::new()
+                    .max_connections(max.unwrap_or(16))
+                    .acquire_timeout(Duration::from_secs(10))
+                    .connect(url)
+                    .await?;
+                (sql::Readers::Pg(pool.clone()), sql::Writer::Pg(pool))
             }
         };
         Ok(Store {
@@ -125,7 +104,7 @@ impl Store {
 
     /// Answers when the database does.
     pub async fn ping(&self) -> Result<(), StorageError> {
-        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        sql::query("SELECT 1").execute(&self.pool).await?;
         Ok(())
     }
 
@@ -135,7 +114,7 @@ impl Store {
     }
 
     pub async fn meta_get(&self, key: &str) -> Result<Option<String>, StorageError> {
-        let row: Option<AnyRow> = sqlx::query("SELECT value FROM meta WHERE key = $1")
+        let row = sql::query("SELECT value FROM meta WHERE key = $1")
             .bind(key)
             .fetch_optional(&self.pool)
             .await?;
@@ -147,7 +126,7 @@ impl Store {
 
     /// Sets `key` unless it is set already; returns the value now stored.
     pub async fn meta_set_if_absent(&self, key: &str, value: &str) -> Result<String, StorageError> {
-        sqlx::query("INSERT INTO meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING")
+        sql::query("INSERT INTO meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING")
             .bind(key)
             .bind(value)
             .execute(&self.writer)

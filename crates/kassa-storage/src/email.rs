@@ -1,7 +1,6 @@
 //! Autoresponder templates (one per client and kind) and the email outbox.
 
-use sqlx::any::AnyRow;
-use sqlx::Row;
+use crate::sql;
 
 use crate::{now_millis, Page, PageRequest, StorageError, Store};
 
@@ -42,7 +41,7 @@ pub struct OutboxRecord {
 const T: &str = "client_no, kind, subject, body, enabled, updated_at";
 const O: &str = "id, client_no, kind, source_ref, payment_id, acct_no, to_address, reply_to, subject, body, status, attempts, next_attempt_at, expires_at, last_error, created_at, updated_at, sent_at";
 
-fn template(r: &AnyRow) -> Result<EmailTemplateRecord, StorageError> {
+fn template(r: &sql::Row) -> Result<EmailTemplateRecord, StorageError> {
     Ok(EmailTemplateRecord {
         client_no: r.try_get("client_no")?,
         kind: r.try_get("kind")?,
@@ -53,7 +52,7 @@ fn template(r: &AnyRow) -> Result<EmailTemplateRecord, StorageError> {
     })
 }
 
-fn outbox(r: &AnyRow) -> Result<OutboxRecord, StorageError> {
+fn outbox(r: &sql::Row) -> Result<OutboxRecord, StorageError> {
     Ok(OutboxRecord {
         id: r.try_get("id")?,
         client_no: r.try_get("client_no")?,
@@ -82,7 +81,7 @@ impl Store {
         &self,
         client_no: i64,
     ) -> Result<Vec<EmailTemplateRecord>, StorageError> {
-        let rows = sqlx::query(&format!(
+        let rows = sql::query(&format!(
             "SELECT {T} FROM email_templates WHERE client_no = $1 ORDER BY kind"
         ))
         .bind(client_no)
@@ -96,7 +95,7 @@ impl Store {
         client_no: i64,
         kind: &str,
     ) -> Result<Option<EmailTemplateRecord>, StorageError> {
-        let row = sqlx::query(&format!(
+        let row = sql::query(&format!(
             "SELECT {T} FROM email_templates WHERE client_no = $1 AND kind = $2"
         ))
         .bind(client_no)
@@ -111,7 +110,7 @@ impl Store {
         &self,
         t: &EmailTemplateRecord,
     ) -> Result<EmailTemplateRecord, StorageError> {
-        let row = sqlx::query(&format!(
+        let row = sql::query(&format!(
             "INSERT INTO email_templates (client_no, kind, subject, body, enabled, updated_at) VALUES ($1, $2, $3, $4, $5, $6)
              ON CONFLICT (client_no, kind) DO UPDATE SET subject = excluded.subject, body = excluded.body, enabled = excluded.enabled, updated_at = excluded.updated_at
              RETURNING {T}"
@@ -130,7 +129,7 @@ impl Store {
     /// Queues an email, due now; its id, or `None` when one was queued for the same event before.
     pub async fn enqueue_email(&self, e: &OutboxRecord) -> Result<Option<i64>, StorageError> {
         let now = now_millis();
-        let row = sqlx::query(
+        let row = sql::query(
             "INSERT INTO email_outbox (client_no, kind, source_ref, payment_id, acct_no, to_address, reply_to, subject, body, status, attempts, next_attempt_at, expires_at, created_at, updated_at)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'queued', 0, $10, $11, $10, $10)
              ON CONFLICT (client_no, kind, source_ref) DO NOTHING RETURNING id",
@@ -159,7 +158,7 @@ impl Store {
         client_no: i64,
         id: i64,
     ) -> Result<OutboxRecord, StorageError> {
-        let row = sqlx::query(&format!(
+        let row = sql::query(&format!(
             "SELECT {O} FROM email_outbox WHERE client_no = $1 AND id = $2"
         ))
         .bind(client_no)
@@ -178,7 +177,7 @@ impl Store {
         kind: Option<&str>,
         page: PageRequest,
     ) -> Result<Page<OutboxRecord>, StorageError> {
-        let rows = sqlx::query(&format!(
+        let rows = sql::query(&format!(
             "SELECT {O} FROM email_outbox
              WHERE client_no = $1 AND id < $2 AND ($3 = '' OR status = $3) AND ($4 = '' OR kind = $4)
              ORDER BY id DESC LIMIT $5"
@@ -203,7 +202,7 @@ impl Store {
         stale_before: i64,
         limit: i64,
     ) -> Result<Vec<OutboxRecord>, StorageError> {
-        let rows = sqlx::query(&format!(
+        let rows = sql::query(&format!(
             "SELECT {O} FROM email_outbox WHERE (status = 'queued' AND next_attempt_at <= $1) OR (status = 'sending' AND next_attempt_at <= $2)
              ORDER BY next_attempt_at, id LIMIT $3"
         ))
@@ -215,7 +214,7 @@ impl Store {
         let mut out = Vec::new();
         for r in rows {
             let e = outbox(&r)?;
-            let claimed = sqlx::query("UPDATE email_outbox SET status = 'sending', next_attempt_at = $1, updated_at = $1 WHERE id = $2 AND status = $3 AND next_attempt_at = $4")
+            let claimed = sql::query("UPDATE email_outbox SET status = 'sending', next_attempt_at = $1, updated_at = $1 WHERE id = $2 AND status = $3 AND next_attempt_at = $4")
                 .bind(now)
                 .bind(e.id)
                 .bind(&e.status)
@@ -247,7 +246,7 @@ impl Store {
         } else {
             "failed"
         };
-        sqlx::query(
+        sql::query(
             "UPDATE email_outbox SET status = $1, attempts = attempts + $2, next_attempt_at = $3, last_error = $4, updated_at = $5,
                     sent_at = CASE WHEN $6 = 1 THEN $5 ELSE sent_at END
              WHERE id = $7 AND status = 'sending'",
@@ -273,7 +272,7 @@ impl Store {
         expires_at: i64,
     ) -> Result<bool, StorageError> {
         let now = now_millis();
-        let done = sqlx::query(
+        let done = sql::query(
             "UPDATE email_outbox SET status = 'queued', next_attempt_at = $1, expires_at = $2, updated_at = $1
              WHERE client_no = $3 AND id = $4 AND status IN ('queued', 'failed')",
         )
@@ -292,7 +291,7 @@ impl Store {
         client_no: i64,
         payment_id: &str,
     ) -> Result<Option<String>, StorageError> {
-        let row = sqlx::query("SELECT id FROM orders WHERE client_no = $1 AND payment_id = $2")
+        let row = sql::query("SELECT id FROM orders WHERE client_no = $1 AND payment_id = $2")
             .bind(client_no)
             .bind(payment_id)
             .fetch_optional(&self.pool)

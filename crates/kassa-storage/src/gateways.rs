@@ -1,8 +1,7 @@
 //! Gateway accounts. Settings are a JSON document validated by the domain crate before they get
 //! here; secrets arrive sealed.
 
-use sqlx::any::AnyRow;
-use sqlx::Row;
+use crate::sql;
 
 use crate::audit::{self, AuditEntry};
 use crate::{now_millis, Page, PageRequest, StorageError, Store};
@@ -40,7 +39,7 @@ pub struct GatewayFilter {
 
 const COLUMNS: &str = "id, client_no, gateway_type, status, settings, secret_key_sealed, webhook_secrets_sealed, version, created_at, updated_at";
 
-fn from_row(r: &AnyRow) -> Result<GatewayRecord, StorageError> {
+fn from_row(r: &sql::Row) -> Result<GatewayRecord, StorageError> {
     Ok(GatewayRecord {
         id: r.try_get("id")?,
         client_no: r.try_get("client_no")?,
@@ -65,7 +64,7 @@ impl Store {
     ) -> Result<GatewayRecord, StorageError> {
         let now = now_millis();
         let mut tx = self.writer.begin().await?;
-        let row = sqlx::query(&format!(
+        let row = sql::query(&format!(
             "INSERT INTO gateways (client_no, gateway_type, status, settings, secret_key_sealed, webhook_secrets_sealed, version, created_at, updated_at)
              VALUES ($1, $2, $3, $4, $5, $6, 1, $7, $7) RETURNING {COLUMNS}"
         ))
@@ -76,7 +75,7 @@ impl Store {
         .bind(w.secret_key_sealed.as_deref())
         .bind(w.webhook_secrets_sealed.as_deref())
         .bind(now)
-        .fetch_one(&mut *tx)
+        .fetch_one(&mut tx)
         .await?;
         let rec = from_row(&row)?;
         audit.object_id = rec.id.to_string();
@@ -91,7 +90,7 @@ impl Store {
         client_no: i64,
         id: i64,
     ) -> Result<GatewayRecord, StorageError> {
-        let row = sqlx::query(&format!(
+        let row = sql::query(&format!(
             "SELECT {COLUMNS} FROM gateways WHERE client_no = $1 AND id = $2"
         ))
         .bind(client_no)
@@ -124,7 +123,7 @@ impl Store {
         filter: &GatewayFilter,
         page: PageRequest,
     ) -> Result<Page<GatewayRecord>, StorageError> {
-        let rows = sqlx::query(&format!(
+        let rows = sql::query(&format!(
             "SELECT {COLUMNS} FROM gateways
              WHERE client_no = $1 AND id < $2
                AND (($3 = '' AND status <> 'archived') OR status = $3)
@@ -144,7 +143,7 @@ impl Store {
 
     /// A gateway by id alone (for the command line, which acts for whichever client owns it).
     pub async fn get_gateway_by_id(&self, id: i64) -> Result<GatewayRecord, StorageError> {
-        let row = sqlx::query(&format!("SELECT {COLUMNS} FROM gateways WHERE id = $1"))
+        let row = sql::query(&format!("SELECT {COLUMNS} FROM gateways WHERE id = $1"))
             .bind(id)
             .fetch_optional(&self.pool)
             .await?
@@ -154,7 +153,7 @@ impl Store {
 
     /// Every gateway of a client, archived ones too (webhooks may still arrive for them).
     pub async fn all_gateways(&self, client_no: i64) -> Result<Vec<GatewayRecord>, StorageError> {
-        let rows = sqlx::query(&format!(
+        let rows = sql::query(&format!(
             "SELECT {COLUMNS} FROM gateways WHERE client_no = $1 ORDER BY id"
         ))
         .bind(client_no)
@@ -175,7 +174,7 @@ impl Store {
     ) -> Result<GatewayRecord, StorageError> {
         let now = now_millis();
         let mut tx = self.writer.begin().await?;
-        let row = sqlx::query(&format!(
+        let row = sql::query(&format!(
             "UPDATE gateways SET gateway_type = $1, status = $2, settings = $3, secret_key_sealed = $4,
                     webhook_secrets_sealed = $5, version = version + 1, updated_at = $6
              WHERE client_no = $7 AND id = $8 AND version = $9
@@ -190,7 +189,7 @@ impl Store {
         .bind(client_no)
         .bind(id)
         .bind(expected_version)
-        .fetch_optional(&mut *tx)
+        .fetch_optional(&mut tx)
         .await?;
         let Some(row) = row else {
             drop(tx);

@@ -1,7 +1,6 @@
 //! Collection groups: numbered per client, each pointing at one of the client's gateways.
 
-use sqlx::any::AnyRow;
-use sqlx::Row;
+use crate::sql;
 
 use crate::audit::{self, AuditEntry};
 use crate::{now_millis, Page, PageRequest, StorageError, Store};
@@ -30,7 +29,7 @@ pub struct GroupWrite {
 
 const COLUMNS: &str = "id, client_no, group_no, gateway_id, status, settings, webhook_secrets_sealed, version, created_at, updated_at";
 
-fn from_row(r: &AnyRow) -> Result<GroupRecord, StorageError> {
+fn from_row(r: &sql::Row) -> Result<GroupRecord, StorageError> {
     Ok(GroupRecord {
         id: r.try_get("id")?,
         client_no: r.try_get("client_no")?,
@@ -62,7 +61,7 @@ impl Store {
             attempts += 1;
             let now = now_millis();
             let mut tx = self.writer.begin().await?;
-            let inserted = sqlx::query(&format!(
+            let inserted = sql::query(&format!(
                 "INSERT INTO collection_groups (client_no, group_no, gateway_id, status, settings, webhook_secrets_sealed, version, created_at, updated_at)
                  SELECT $1, CASE WHEN $2 > 0 THEN $2 ELSE COALESCE(MAX(group_no), 0) + 1 END, $3, $4, $5, $6, 1, $7, $7
                  FROM collection_groups WHERE client_no = $1
@@ -75,12 +74,12 @@ impl Store {
             .bind(&w.settings)
             .bind(w.webhook_secrets_sealed.as_deref())
             .bind(now)
-            .fetch_one(&mut *tx)
+            .fetch_one(&mut tx)
             .await;
             let row = match inserted {
                 Ok(row) => row,
                 Err(e) => {
-                    let err = StorageError::from(e);
+                    let err = e;
                     if matches!(err, StorageError::Conflict(_))
                         && group_no.is_none()
                         && attempts < 5
@@ -110,7 +109,7 @@ impl Store {
         client_no: i64,
         group_no: i64,
     ) -> Result<GroupRecord, StorageError> {
-        let row = sqlx::query(&format!(
+        let row = sql::query(&format!(
             "SELECT {COLUMNS} FROM collection_groups WHERE client_no = $1 AND group_no = $2"
         ))
         .bind(client_no)
@@ -140,7 +139,7 @@ impl Store {
         gateway_id: Option<i64>,
         page: PageRequest,
     ) -> Result<Page<GroupRecord>, StorageError> {
-        let rows = sqlx::query(&format!(
+        let rows = sql::query(&format!(
             "SELECT {COLUMNS} FROM collection_groups
              WHERE client_no = $1 AND group_no < $2
                AND (($3 = '' AND status <> 'archived') OR status = $3)
@@ -168,7 +167,7 @@ impl Store {
     ) -> Result<GroupRecord, StorageError> {
         let now = now_millis();
         let mut tx = self.writer.begin().await?;
-        let row = sqlx::query(&format!(
+        let row = sql::query(&format!(
             "UPDATE collection_groups SET gateway_id = $1, status = $2, settings = $3, webhook_secrets_sealed = $4,
                     version = version + 1, updated_at = $5
              WHERE client_no = $6 AND group_no = $7 AND version = $8
@@ -182,7 +181,7 @@ impl Store {
         .bind(client_no)
         .bind(group_no)
         .bind(expected_version)
-        .fetch_optional(&mut *tx)
+        .fetch_optional(&mut tx)
         .await?;
         let Some(row) = row else {
             drop(tx);

@@ -1,7 +1,6 @@
 //! Idempotency keys: the first request with a key does the work, repeats get its response.
 
-use sqlx::Row;
-
+use crate::sql;
 use crate::{now_millis, StorageError, Store};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -35,7 +34,7 @@ impl Store {
         lease_ms: i64,
     ) -> Result<IdempotencyBegin, StorageError> {
         let now = now_millis();
-        let inserted = sqlx::query(
+        let inserted = sql::query(
             "INSERT INTO idempotency_keys (client_no, idem_key, request_hash, state, created_at, lease_until)
              VALUES ($1, $2, $3, 'started', $4, $5) ON CONFLICT (client_no, idem_key) DO NOTHING",
         )
@@ -49,7 +48,7 @@ impl Store {
         if inserted.rows_affected() == 1 {
             return Ok(IdempotencyBegin::Started);
         }
-        let taken = sqlx::query(
+        let taken = sql::query(
             "UPDATE idempotency_keys SET lease_until = $1
              WHERE client_no = $2 AND idem_key = $3 AND request_hash = $4 AND state = 'started'
                AND lease_until IS NOT NULL AND lease_until < $5",
@@ -64,7 +63,7 @@ impl Store {
         if taken.rows_affected() == 1 {
             return Ok(IdempotencyBegin::Started);
         }
-        let row = sqlx::query(
+        let row = sql::query(
             "SELECT request_hash, state, response_status, response_body FROM idempotency_keys WHERE client_no = $1 AND idem_key = $2",
         )
         .bind(client_no)
@@ -98,7 +97,7 @@ impl Store {
         key: &str,
         response: &StoredResponse,
     ) -> Result<(), StorageError> {
-        sqlx::query(
+        sql::query(
             "UPDATE idempotency_keys SET state = 'completed', response_status = $1, response_body = $2
              WHERE client_no = $3 AND idem_key = $4",
         )
@@ -114,7 +113,7 @@ impl Store {
     /// Releases `key` without a response (the request failed before doing anything lasting), so
     /// the client may retry with it.
     pub async fn idempotency_release(&self, client_no: i64, key: &str) -> Result<(), StorageError> {
-        sqlx::query("DELETE FROM idempotency_keys WHERE client_no = $1 AND idem_key = $2 AND state = 'started'")
+        sql::query("DELETE FROM idempotency_keys WHERE client_no = $1 AND idem_key = $2 AND state = 'started'")
             .bind(client_no)
             .bind(key)
             .execute(&self.writer)
@@ -124,7 +123,7 @@ impl Store {
 
     /// Forgets keys created before `cutoff_millis`. Returns how many.
     pub async fn idempotency_purge(&self, cutoff_millis: i64) -> Result<u64, StorageError> {
-        let r = sqlx::query("DELETE FROM idempotency_keys WHERE created_at < $1")
+        let r = sql::query("DELETE FROM idempotency_keys WHERE created_at < $1")
             .bind(cutoff_millis)
             .execute(&self.writer)
             .await?;

@@ -1,7 +1,7 @@
 //! Kassa's storage layer.
 //!
-//! One schema and one set of SQL statements serve both backends through sqlx's `Any` driver:
-//! statements use `$1`-style parameters (PostgreSQL's, which SQLite also reads), portable types
+//! One schema and one set of SQL statements serve both backends through one small query API
+//! (`sql`: rusqlite on SQLite, sqlx's PostgreSQL driver on PostgreSQL): statements use `$1`-style parameters (PostgreSQL's, which SQLite also reads), portable types
 //! (`BIGINT`, `TEXT`), `INSERT … RETURNING` and `ON CONFLICT DO NOTHING`, which both support. The
 //! only dialect difference, how an auto-numbered key column is declared, is a token in the
 //! migration text (see [`migrate`]).
@@ -29,6 +29,7 @@ mod payments;
 mod recycle;
 mod rekey;
 mod reports;
+mod sql;
 mod upsells;
 mod volume;
 mod webhooks;
@@ -43,7 +44,7 @@ pub use clients::{ApiKeyRecord, ClientRecord};
 pub use console::ConsoleSession;
 pub use db::{redact_url, Backend, Store};
 pub use email::{EmailTemplateRecord, OutboxRecord};
-pub use error::StorageError;
+pub use error::{DbError, StorageError};
 pub use gateways::{GatewayFilter, GatewayRecord, GatewayWrite};
 pub use groups::{GroupRecord, GroupWrite};
 pub use idempotency::{IdempotencyBegin, StoredResponse};

@@ -4,7 +4,7 @@
 //! column, the one thing the two dialects spell differently. Applied versions are recorded in
 //! `kassa_migrations`; on PostgreSQL an advisory lock keeps two starting servers from racing.
 
-use sqlx::{Acquire, Row};
+use crate::sql;
 
 use crate::{Backend, StorageError, Store};
 
@@ -124,65 +124,54 @@ fn statements(sql: &str) -> Vec<String> {
 }
 
 impl Store {
-    /// Applies every migration not applied yet. Returns how many were applied.
+    /// Applies every migration not applied yet, in one transaction (on PostgreSQL under an
+    /// advisory lock, so nodes starting together apply each migration once). Returns how many
+    /// were applied.
     pub async fn migrate(&self) -> Result<usize, StorageError> {
-        let mut conn = self.writer.acquire().await?;
+        let mut tx = self.writer.begin().await?;
         if self.backend() == Backend::Postgres {
-            sqlx::query("SELECT pg_advisory_lock($1)")
+            sql::query("SELECT pg_advisory_xact_lock($1)")
                 .bind(LOCK_ID)
-                .execute(&mut *conn)
+                .execute(&mut tx)
                 .await?;
         }
-        let result = self.migrate_locked(&mut conn).await;
-        if self.backend() == Backend::Postgres {
-            sqlx::query("SELECT pg_advisory_unlock($1)")
-                .bind(LOCK_ID)
-                .execute(&mut *conn)
-                .await?;
-        }
-        result
-    }
-
-    async fn migrate_locked(
-        &self,
-        conn: &mut sqlx::pool::PoolConnection<sqlx::Any>,
-    ) -> Result<usize, StorageError> {
-        sqlx::query(
+        sql::query(
             "CREATE TABLE IF NOT EXISTS kassa_migrations (version BIGINT PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)",
         )
-        .execute(&mut **conn)
+        .execute(&mut tx)
         .await?;
-        let rows = sqlx::query("SELECT version FROM kassa_migrations")
-            .fetch_all(&mut **conn)
+        let rows = sql::query("SELECT version FROM kassa_migrations")
+            .fetch_all(&mut tx)
             .await?;
         let mut applied = Vec::with_capacity(rows.len());
         for r in rows {
             applied.push(r.try_get::<i64, _>("version")?);
         }
-        let mut count = 0;
+        let mut done = Vec::new();
         for m in MIGRATIONS {
             if applied.contains(&m.version) {
                 continue;
             }
-            let mut tx = conn.begin().await?;
             for stmt in statements(&dialect(m.sql, self.backend())) {
-                sqlx::query(&stmt).execute(&mut *tx).await.map_err(|e| {
+                sql::query(&stmt).execute(&mut tx).await.map_err(|e| {
                     StorageError::Migration(format!("{} ({}): {e}", m.version, m.name))
                 })?;
             }
-            sqlx::query(
+            sql::query(
                 "INSERT INTO kassa_migrations (version, name, applied_at) VALUES ($1, $2, $3)",
             )
             .bind(m.version)
             .bind(m.name)
             .bind(crate::now_millis())
-            .execute(&mut *tx)
+            .execute(&mut tx)
             .await?;
-            tx.commit().await?;
-            tracing::info!(version = m.version, name = m.name, "applied migration");
-            count += 1;
+            done.push(m);
         }
-        Ok(count)
+        tx.commit().await?;
+        for m in &done {
+            tracing::info!(version = m.version, name = m.name, "applied migration");
+        }
+        Ok(done.len())
     }
 }
 

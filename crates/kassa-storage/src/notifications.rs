@@ -1,7 +1,6 @@
 //! Client notification endpoints and the durable queue of notifications to them.
 
-use sqlx::any::AnyRow;
-use sqlx::Row;
+use crate::sql;
 
 use crate::{now_millis, StorageError, Store};
 
@@ -40,7 +39,7 @@ pub struct NotificationRecord {
 const EP: &str = "id, client_no, url, enabled_events, description, secret_sealed, status, created_at, updated_at";
 const N: &str = "id, client_no, endpoint_id, event_type, payload, status, attempts, next_attempt_at, last_status, last_error, created_at, delivered_at";
 
-fn endpoint(r: &AnyRow) -> Result<EndpointRecord, StorageError> {
+fn endpoint(r: &sql::Row) -> Result<EndpointRecord, StorageError> {
     Ok(EndpointRecord {
         id: r.try_get("id")?,
         client_no: r.try_get("client_no")?,
@@ -54,7 +53,7 @@ fn endpoint(r: &AnyRow) -> Result<EndpointRecord, StorageError> {
     })
 }
 
-fn notification(r: &AnyRow) -> Result<NotificationRecord, StorageError> {
+fn notification(r: &sql::Row) -> Result<NotificationRecord, StorageError> {
     Ok(NotificationRecord {
         id: r.try_get("id")?,
         client_no: r.try_get("client_no")?,
@@ -77,7 +76,7 @@ impl Store {
         e: &EndpointRecord,
     ) -> Result<EndpointRecord, StorageError> {
         let now = now_millis();
-        let row = sqlx::query(&format!(
+        let row = sql::query(&format!(
             "INSERT INTO notification_endpoints (client_no, url, enabled_events, description, secret_sealed, status, created_at, updated_at)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $7) RETURNING {EP}"
         ))
@@ -99,7 +98,7 @@ impl Store {
         client_no: i64,
         id: i64,
     ) -> Result<EndpointRecord, StorageError> {
-        let row = sqlx::query(&format!(
+        let row = sql::query(&format!(
             "SELECT {EP} FROM notification_endpoints WHERE client_no = $1 AND id = $2"
         ))
         .bind(client_no)
@@ -114,7 +113,7 @@ impl Store {
         &self,
         client_no: i64,
     ) -> Result<Vec<EndpointRecord>, StorageError> {
-        let rows = sqlx::query(&format!("SELECT {EP} FROM notification_endpoints WHERE client_no = $1 AND status <> 'deleted' ORDER BY id"))
+        let rows = sql::query(&format!("SELECT {EP} FROM notification_endpoints WHERE client_no = $1 AND status <> 'deleted' ORDER BY id"))
             .bind(client_no)
             .fetch_all(&self.pool)
             .await?;
@@ -136,7 +135,7 @@ impl Store {
         &self,
         e: &EndpointRecord,
     ) -> Result<EndpointRecord, StorageError> {
-        let row = sqlx::query(&format!(
+        let row = sql::query(&format!(
             "UPDATE notification_endpoints SET url = $1, enabled_events = $2, description = $3, secret_sealed = $4, status = $5, updated_at = $6
              WHERE client_no = $7 AND id = $8 RETURNING {EP}"
         ))
@@ -158,7 +157,7 @@ impl Store {
     /// Queues a notification (status `pending`, due now).
     pub async fn insert_notification(&self, n: &NotificationRecord) -> Result<(), StorageError> {
         let now = now_millis();
-        sqlx::query(
+        sql::query(
             "INSERT INTO notifications (id, client_no, endpoint_id, event_type, payload, status, attempts, next_attempt_at, created_at)
              VALUES ($1, $2, $3, $4, $5, 'pending', 0, $6, $6)",
         )
@@ -181,7 +180,7 @@ impl Store {
         stale_before: i64,
         limit: i64,
     ) -> Result<Vec<NotificationRecord>, StorageError> {
-        let rows = sqlx::query(&format!(
+        let rows = sql::query(&format!(
             "SELECT {N} FROM notifications WHERE (status = 'pending' AND next_attempt_at <= $1) OR (status = 'sending' AND next_attempt_at <= $2)
              ORDER BY next_attempt_at LIMIT $3"
         ))
@@ -194,7 +193,7 @@ impl Store {
         for r in rows {
             let n = notification(&r)?;
             // The claim is the update: two workers cannot both take one.
-            let claimed = sqlx::query("UPDATE notifications SET status = 'sending', next_attempt_at = $1 WHERE id = $2 AND status = $3 AND next_attempt_at = $4")
+            let claimed = sql::query("UPDATE notifications SET status = 'sending', next_attempt_at = $1 WHERE id = $2 AND status = $3 AND next_attempt_at = $4")
                 .bind(now)
                 .bind(&n.id)
                 .bind(&n.status)
@@ -225,7 +224,7 @@ impl Store {
         } else {
             "failed"
         };
-        sqlx::query(
+        sql::query(
             "UPDATE notifications SET status = $1, attempts = attempts + 1, next_attempt_at = $2, last_status = $3, last_error = $4,
                     delivered_at = CASE WHEN $5 = 1 THEN $6 ELSE delivered_at END
              WHERE id = $7",
@@ -248,7 +247,7 @@ impl Store {
         endpoint_id: i64,
         limit: i64,
     ) -> Result<Vec<NotificationRecord>, StorageError> {
-        let rows = sqlx::query(&format!("SELECT {N} FROM notifications WHERE client_no = $1 AND endpoint_id = $2 ORDER BY created_at DESC, id DESC LIMIT $3"))
+        let rows = sql::query(&format!("SELECT {N} FROM notifications WHERE client_no = $1 AND endpoint_id = $2 ORDER BY created_at DESC, id DESC LIMIT $3"))
             .bind(client_no)
             .bind(endpoint_id)
             .bind(limit)

@@ -1,7 +1,6 @@
 //! Stored payment methods and each account's Stripe customer per gateway.
 
-use sqlx::any::AnyRow;
-use sqlx::Row;
+use crate::sql;
 
 use crate::{now_millis, StorageError, Store};
 
@@ -45,7 +44,7 @@ pub struct PaymentMethodRecord {
 
 const COLUMNS: &str = "pm_no, client_no, acct_no, gateway_id, kind, status, token, brand, last4, exp_month, exp_year, fingerprint, funding, initial_txn_id, initial_txn_imported, bank_sealed, holder_type, holder_name, setup_ref, setup_intent_id, three_ds, version, created_at, updated_at";
 
-fn from_row(r: &AnyRow) -> Result<PaymentMethodRecord, StorageError> {
+fn from_row(r: &sql::Row) -> Result<PaymentMethodRecord, StorageError> {
     Ok(PaymentMethodRecord {
         pm_no: r.try_get("pm_no")?,
         client_no: r.try_get("client_no")?,
@@ -81,7 +80,7 @@ impl Store {
         acct_no: i64,
         gateway_id: i64,
     ) -> Result<Option<String>, StorageError> {
-        let row = sqlx::query(
+        let row = sql::query(
             "SELECT customer_id FROM processor_customers WHERE acct_no = $1 AND gateway_id = $2",
         )
         .bind(acct_no)
@@ -103,7 +102,7 @@ impl Store {
         gateway_id: i64,
         customer_id: &str,
     ) -> Result<String, StorageError> {
-        sqlx::query(
+        sql::query(
             "INSERT INTO processor_customers (client_no, acct_no, gateway_id, customer_id, created_at) VALUES ($1, $2, $3, $4, $5)
              ON CONFLICT (acct_no, gateway_id) DO NOTHING",
         )
@@ -124,7 +123,7 @@ impl Store {
         p: &PaymentMethodRecord,
     ) -> Result<PaymentMethodRecord, StorageError> {
         let now = now_millis();
-        let row = sqlx::query(&format!(
+        let row = sql::query(&format!(
             "INSERT INTO payment_methods (client_no, acct_no, gateway_id, kind, status, token, brand, last4, exp_month, exp_year, fingerprint, funding,
                                           initial_txn_id, initial_txn_imported, bank_sealed, holder_type, holder_name, setup_ref, setup_intent_id, three_ds,
                                           version, created_at, updated_at)
@@ -162,7 +161,7 @@ impl Store {
         acct_no: i64,
         pm_no: i64,
     ) -> Result<PaymentMethodRecord, StorageError> {
-        let row = sqlx::query(&format!("SELECT {COLUMNS} FROM payment_methods WHERE client_no = $1 AND acct_no = $2 AND pm_no = $3"))
+        let row = sql::query(&format!("SELECT {COLUMNS} FROM payment_methods WHERE client_no = $1 AND acct_no = $2 AND pm_no = $3"))
             .bind(client_no)
             .bind(acct_no)
             .bind(pm_no)
@@ -177,7 +176,7 @@ impl Store {
         client_no: i64,
         acct_no: i64,
     ) -> Result<Vec<PaymentMethodRecord>, StorageError> {
-        let rows = sqlx::query(&format!("SELECT {COLUMNS} FROM payment_methods WHERE client_no = $1 AND acct_no = $2 ORDER BY pm_no DESC"))
+        let rows = sql::query(&format!("SELECT {COLUMNS} FROM payment_methods WHERE client_no = $1 AND acct_no = $2 ORDER BY pm_no DESC"))
             .bind(client_no)
             .bind(acct_no)
             .fetch_all(&self.pool)
@@ -191,7 +190,7 @@ impl Store {
         pm_no: i64,
         status: &str,
     ) -> Result<(), StorageError> {
-        sqlx::query("UPDATE payment_methods SET status = $1, version = version + 1, updated_at = $2 WHERE client_no = $3 AND pm_no = $4")
+        sql::query("UPDATE payment_methods SET status = $1, version = version + 1, updated_at = $2 WHERE client_no = $3 AND pm_no = $4")
             .bind(status)
             .bind(now_millis())
             .bind(client_no)
@@ -206,7 +205,7 @@ impl Store {
         &self,
         setup_ref: &str,
     ) -> Result<PaymentMethodRecord, StorageError> {
-        let row = sqlx::query(&format!(
+        let row = sql::query(&format!(
             "SELECT {COLUMNS} FROM payment_methods WHERE setup_ref = $1"
         ))
         .bind(setup_ref)
@@ -227,7 +226,7 @@ impl Store {
         setup_intent_id: Option<&str>,
         three_ds: &str,
     ) -> Result<PaymentMethodRecord, StorageError> {
-        let row = sqlx::query(&format!(
+        let row = sql::query(&format!(
             "UPDATE payment_methods SET status = $1, setup_intent_id = COALESCE($2, setup_intent_id), three_ds = $3,
                     version = version + 1, updated_at = $4
              WHERE pm_no = $5 AND version = $6 RETURNING {COLUMNS}"
@@ -246,7 +245,7 @@ impl Store {
 
     /// Removes a card whose saving was declined before it was ever usable.
     pub async fn delete_unsaved_card(&self, pm_no: i64) -> Result<(), StorageError> {
-        sqlx::query("DELETE FROM payment_methods WHERE pm_no = $1 AND status = 'setup_pending'")
+        sql::query("DELETE FROM payment_methods WHERE pm_no = $1 AND status = 'setup_pending'")
             .bind(pm_no)
             .execute(&self.writer)
             .await?;
@@ -255,7 +254,7 @@ impl Store {
 
     /// Keeps the first customer-initiated network transaction id of a card; later ones are ignored.
     pub async fn set_initial_txn_id(&self, pm_no: i64, txn_id: &str) -> Result<(), StorageError> {
-        sqlx::query("UPDATE payment_methods SET initial_txn_id = $1, updated_at = $2 WHERE pm_no = $3 AND initial_txn_id IS NULL")
+        sql::query("UPDATE payment_methods SET initial_txn_id = $1, updated_at = $2 WHERE pm_no = $3 AND initial_txn_id IS NULL")
             .bind(txn_id)
             .bind(now_millis())
             .bind(pm_no)

@@ -4,8 +4,7 @@
 //! idempotency key), then finished with what Stripe answered. A payment being worked on carries
 //! the transaction in `busy_txn`, so a second capture, void or refund waits its turn.
 
-use sqlx::any::AnyRow;
-use sqlx::Row;
+use crate::sql;
 
 use crate::{now_millis, Page, StorageError, Store};
 
@@ -101,7 +100,7 @@ const P_COLUMNS: &str = "id, client_no, acct_no, gateway_id, pm_no, status, curr
 const T_COLUMNS: &str =
     "id, payment_id, client_no, kind, amount, status, processor_id, error, created_at, updated_at";
 
-fn payment(r: &AnyRow) -> Result<PaymentRecord, StorageError> {
+fn payment(r: &sql::Row) -> Result<PaymentRecord, StorageError> {
     Ok(PaymentRecord {
         id: r.try_get("id")?,
         client_no: r.try_get("client_no")?,
@@ -128,7 +127,7 @@ fn payment(r: &AnyRow) -> Result<PaymentRecord, StorageError> {
     })
 }
 
-fn transaction(r: &AnyRow) -> Result<TransactionRecord, StorageError> {
+fn transaction(r: &sql::Row) -> Result<TransactionRecord, StorageError> {
     Ok(TransactionRecord {
         id: r.try_get("id")?,
         payment_id: r.try_get("payment_id")?,
@@ -144,11 +143,11 @@ fn transaction(r: &AnyRow) -> Result<TransactionRecord, StorageError> {
 }
 
 async fn insert_txn(
-    conn: &mut sqlx::AnyConnection,
+    conn: &mut sql::Tx,
     t: &TransactionRecord,
     now: i64,
 ) -> Result<(), StorageError> {
-    sqlx::query(
+    sql::query(
         "INSERT INTO payment_transactions (id, payment_id, client_no, kind, amount, status, processor_id, error, created_at, updated_at)
          VALUES ($1, $2, $3, $4, $5, 'pending', NULL, NULL, $6, $6)",
     )
@@ -187,7 +186,7 @@ impl Store {
     ) -> Result<Option<PaymentRecord>, StorageError> {
         let now = now_millis();
         let mut tx = self.writer.begin().await?;
-        let row = sqlx::query(&format!(
+        let row = sql::query(&format!(
             "INSERT INTO payments (id, client_no, acct_no, gateway_id, pm_no, status, currency, amount, amount_authorized, amount_captured, amount_refunded,
                                    recurring_model, processor_payment_id, auth_no, initial_auth_txn_id, descriptor, details, busy_txn, card_key, version, created_at, updated_at)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 0, 0, 0, $9, NULL, NULL, NULL, $10, $11, $12, $14, 1, $13, $13) RETURNING {P_COLUMNS}"
@@ -206,7 +205,7 @@ impl Store {
         .bind(&first_txn.id)
         .bind(now)
         .bind(p.card_key.as_deref())
-        .fetch_one(&mut *tx)
+        .fetch_one(&mut tx)
         .await?;
         let rec = payment(&row)?;
         insert_txn(&mut tx, first_txn, now).await?;
@@ -226,7 +225,7 @@ impl Store {
         client_no: i64,
         id: &str,
     ) -> Result<PaymentRecord, StorageError> {
-        let row = sqlx::query(&format!(
+        let row = sql::query(&format!(
             "SELECT {P_COLUMNS} FROM payments WHERE client_no = $1 AND id = $2"
         ))
         .bind(client_no)
@@ -239,7 +238,7 @@ impl Store {
 
     /// Replaces a payment's details document (what the 3-D Secure return records).
     pub async fn set_payment_details(&self, id: &str, details: &str) -> Result<(), StorageError> {
-        sqlx::query("UPDATE payments SET details = $1, updated_at = $2 WHERE id = $3")
+        sql::query("UPDATE payments SET details = $1, updated_at = $2 WHERE id = $3")
             .bind(details)
             .bind(now_millis())
             .bind(id)
@@ -255,7 +254,7 @@ impl Store {
         id: &str,
         pm_no: i64,
     ) -> Result<(), StorageError> {
-        sqlx::query("UPDATE payments SET pm_no = $1 WHERE client_no = $2 AND id = $3")
+        sql::query("UPDATE payments SET pm_no = $1 WHERE client_no = $2 AND id = $3")
             .bind(pm_no)
             .bind(client_no)
             .bind(id)
@@ -274,7 +273,7 @@ impl Store {
         amount: i64,
         since: i64,
     ) -> Result<Option<String>, StorageError> {
-        let row = sqlx::query(
+        let row = sql::query(
             "SELECT id FROM payments WHERE client_no = $1 AND gateway_id = $2 AND card_key = $3 AND amount = $4 AND created_at >= $5
                AND status IN ('pending', 'requires_action', 'authorized', 'captured', 'partially_captured', 'partially_refunded')
              ORDER BY created_at DESC LIMIT 1",
@@ -295,7 +294,7 @@ impl Store {
     /// A payment by id alone, for the 3-D Secure return, where the shopper's browser (not a
     /// client) calls: the id is random and unguessable.
     pub async fn get_payment_by_id(&self, id: &str) -> Result<PaymentRecord, StorageError> {
-        let row = sqlx::query(&format!("SELECT {P_COLUMNS} FROM payments WHERE id = $1"))
+        let row = sql::query(&format!("SELECT {P_COLUMNS} FROM payments WHERE id = $1"))
             .bind(id)
             .fetch_optional(&self.pool)
             .await?
@@ -309,7 +308,7 @@ impl Store {
         client_no: i64,
         auth_no: &str,
     ) -> Result<PaymentRecord, StorageError> {
-        let row = sqlx::query(&format!(
+        let row = sql::query(&format!(
             "SELECT {P_COLUMNS} FROM payments WHERE client_no = $1 AND auth_no = $2"
         ))
         .bind(client_no)
@@ -333,7 +332,7 @@ impl Store {
             Some(false) => 1,
             Some(true) => 2,
         };
-        let rows = sqlx::query(&format!(
+        let rows = sql::query(&format!(
             "SELECT {P_COLUMNS} FROM payments
              WHERE client_no = $1 AND ($2 = '' OR id < $2) AND ($3 = 0 OR acct_no = $3) AND ($4 = '' OR status = $4)
                AND ($6 = 0 OR gateway_id = $6) AND ($7 = '' OR card_brand = $7)
@@ -370,7 +369,7 @@ impl Store {
     ) -> Result<(), StorageError> {
         let now = now_millis();
         let mut tx = self.writer.begin().await?;
-        let r = sqlx::query(
+        let r = sql::query(
             "UPDATE payments SET busy_txn = $1, version = version + 1, updated_at = $2
              WHERE client_no = $3 AND id = $4 AND version = $5 AND busy_txn IS NULL",
         )
@@ -379,7 +378,7 @@ impl Store {
         .bind(client_no)
         .bind(id)
         .bind(expected_version)
-        .execute(&mut *tx)
+        .execute(&mut tx)
         .await?;
         if r.rows_affected() != 1 {
             return Err(StorageError::Stale);
@@ -403,7 +402,7 @@ impl Store {
         let now = now_millis();
         let release = outcome.status != "pending";
         let mut tx = self.writer.begin().await?;
-        let row = sqlx::query(&format!(
+        let row = sql::query(&format!(
             "UPDATE payments SET status = $1, amount_authorized = $2, amount_captured = $3, amount_refunded = $4,
                     processor_payment_id = COALESCE($5, processor_payment_id), auth_no = COALESCE($6, auth_no),
                     initial_auth_txn_id = COALESCE($7, initial_auth_txn_id), details = $8,
@@ -426,16 +425,16 @@ impl Store {
         .bind(payment_id)
         .bind(txn_id)
         .bind(update.card_brand.as_deref())
-        .fetch_optional(&mut *tx)
+        .fetch_optional(&mut tx)
         .await?
         .ok_or(StorageError::Stale)?;
-        sqlx::query("UPDATE payment_transactions SET status = $1, processor_id = COALESCE($2, processor_id), error = $3, updated_at = $4 WHERE id = $5")
+        sql::query("UPDATE payment_transactions SET status = $1, processor_id = COALESCE($2, processor_id), error = $3, updated_at = $4 WHERE id = $5")
             .bind(&outcome.status)
             .bind(outcome.processor_id.as_deref())
             .bind(outcome.error.as_deref())
             .bind(now)
             .bind(txn_id)
-            .execute(&mut *tx)
+            .execute(&mut tx)
             .await?;
         // Last, like the reservation in `insert_payment_reserving`.
         if let Some(s) = &update.settle {
@@ -449,7 +448,7 @@ impl Store {
         &self,
         payment_id: &str,
     ) -> Result<Vec<TransactionRecord>, StorageError> {
-        let rows = sqlx::query(&format!("SELECT {T_COLUMNS} FROM payment_transactions WHERE payment_id = $1 ORDER BY created_at, id"))
+        let rows = sql::query(&format!("SELECT {T_COLUMNS} FROM payment_transactions WHERE payment_id = $1 ORDER BY created_at, id"))
             .bind(payment_id)
             .fetch_all(&self.pool)
             .await?;
@@ -461,7 +460,7 @@ impl Store {
         client_no: i64,
         id: &str,
     ) -> Result<TransactionRecord, StorageError> {
-        let row = sqlx::query(&format!(
+        let row = sql::query(&format!(
             "SELECT {T_COLUMNS} FROM payment_transactions WHERE client_no = $1 AND id = $2"
         ))
         .bind(client_no)
@@ -478,7 +477,7 @@ impl Store {
         older_than: i64,
         limit: i64,
     ) -> Result<Vec<TransactionRecord>, StorageError> {
-        let rows = sqlx::query(&format!(
+        let rows = sql::query(&format!(
             "SELECT {T_COLUMNS} FROM payment_transactions WHERE status = 'pending' AND created_at <= $1 ORDER BY created_at LIMIT $2"
         ))
         .bind(older_than)

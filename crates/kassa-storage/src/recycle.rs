@@ -1,8 +1,7 @@
 //! Recycle profiles (decline salvage rules as data) and the gateways each covers; a card's
 //! recent declines, for the card networks' retry limits.
 
-use sqlx::any::AnyRow;
-use sqlx::Row;
+use crate::sql;
 
 use crate::{now_millis, StorageError, Store};
 
@@ -22,7 +21,7 @@ pub struct RecycleProfileRecord {
 
 const R: &str = "id, client_no, name, rules, version, created_at, updated_at";
 
-fn profile(r: &AnyRow) -> Result<RecycleProfileRecord, StorageError> {
+fn profile(r: &sql::Row) -> Result<RecycleProfileRecord, StorageError> {
     Ok(RecycleProfileRecord {
         id: r.try_get("id")?,
         client_no: r.try_get("client_no")?,
@@ -40,7 +39,7 @@ impl Store {
         &self,
         mut p: RecycleProfileRecord,
     ) -> Result<RecycleProfileRecord, StorageError> {
-        let rows = sqlx::query(
+        let rows = sql::query(
             "SELECT gateway_id FROM recycle_profile_gateways WHERE profile_id = $1 ORDER BY gateway_id",
         )
         .bind(p.id)
@@ -61,7 +60,7 @@ impl Store {
     ) -> Result<RecycleProfileRecord, StorageError> {
         let now = now_millis();
         let mut tx = self.writer.begin().await?;
-        let row = sqlx::query(&format!(
+        let row = sql::query(&format!(
             "INSERT INTO recycle_profiles (client_no, name, rules, version, created_at, updated_at)
              VALUES ($1, $2, $3, 1, $4, $4) RETURNING {R}"
         ))
@@ -69,15 +68,15 @@ impl Store {
         .bind(&p.name)
         .bind(&p.rules)
         .bind(now)
-        .fetch_one(&mut *tx)
+        .fetch_one(&mut tx)
         .await?;
         let rec = profile(&row)?;
         for g in &p.gateway_ids {
-            sqlx::query("INSERT INTO recycle_profile_gateways (gateway_id, profile_id, client_no) VALUES ($1, $2, $3)")
+            sql::query("INSERT INTO recycle_profile_gateways (gateway_id, profile_id, client_no) VALUES ($1, $2, $3)")
                 .bind(g)
                 .bind(rec.id)
                 .bind(p.client_no)
-                .execute(&mut *tx)
+                .execute(&mut tx)
                 .await?;
         }
         tx.commit().await?;
@@ -90,7 +89,7 @@ impl Store {
         p: &RecycleProfileRecord,
     ) -> Result<RecycleProfileRecord, StorageError> {
         let mut tx = self.writer.begin().await?;
-        let row = sqlx::query(&format!(
+        let row = sql::query(&format!(
             "UPDATE recycle_profiles SET name = $1, rules = $2, version = version + 1, updated_at = $3
              WHERE client_no = $4 AND id = $5 AND version = $6 RETURNING {R}"
         ))
@@ -100,20 +99,20 @@ impl Store {
         .bind(p.client_no)
         .bind(p.id)
         .bind(p.version)
-        .fetch_optional(&mut *tx)
+        .fetch_optional(&mut tx)
         .await?
         .ok_or(StorageError::Stale)?;
         let rec = profile(&row)?;
-        sqlx::query("DELETE FROM recycle_profile_gateways WHERE profile_id = $1")
+        sql::query("DELETE FROM recycle_profile_gateways WHERE profile_id = $1")
             .bind(p.id)
-            .execute(&mut *tx)
+            .execute(&mut tx)
             .await?;
         for g in &p.gateway_ids {
-            sqlx::query("INSERT INTO recycle_profile_gateways (gateway_id, profile_id, client_no) VALUES ($1, $2, $3)")
+            sql::query("INSERT INTO recycle_profile_gateways (gateway_id, profile_id, client_no) VALUES ($1, $2, $3)")
                 .bind(g)
                 .bind(p.id)
                 .bind(p.client_no)
-                .execute(&mut *tx)
+                .execute(&mut tx)
                 .await?;
         }
         tx.commit().await?;
@@ -125,7 +124,7 @@ impl Store {
         client_no: i64,
         id: i64,
     ) -> Result<RecycleProfileRecord, StorageError> {
-        let row = sqlx::query(&format!(
+        let row = sql::query(&format!(
             "SELECT {R} FROM recycle_profiles WHERE client_no = $1 AND id = $2"
         ))
         .bind(client_no)
@@ -141,7 +140,7 @@ impl Store {
         &self,
         client_no: i64,
     ) -> Result<Vec<RecycleProfileRecord>, StorageError> {
-        let rows = sqlx::query(&format!(
+        let rows = sql::query(&format!(
             "SELECT {R} FROM recycle_profiles WHERE client_no = $1 ORDER BY id DESC LIMIT 500"
         ))
         .bind(client_no)
@@ -160,7 +159,7 @@ impl Store {
         gateway_id: i64,
     ) -> Result<Option<i64>, StorageError> {
         let row =
-            sqlx::query("SELECT profile_id FROM recycle_profile_gateways WHERE gateway_id = $1")
+            sql::query("SELECT profile_id FROM recycle_profile_gateways WHERE gateway_id = $1")
                 .bind(gateway_id)
                 .fetch_optional(&self.pool)
                 .await?;
@@ -175,7 +174,7 @@ impl Store {
         &self,
         gateway_id: i64,
     ) -> Result<Option<String>, StorageError> {
-        let row = sqlx::query(
+        let row = sql::query(
             "SELECT p.rules FROM recycle_profiles p JOIN recycle_profile_gateways g ON g.profile_id = p.id WHERE g.gateway_id = $1",
         )
         .bind(gateway_id)
@@ -197,7 +196,7 @@ impl Store {
         card_key: &str,
         since: i64,
     ) -> Result<i64, StorageError> {
-        let row = sqlx::query(
+        let row = sql::query(
             "SELECT COUNT(*) AS n FROM payments WHERE card_key = $1 AND created_at >= $2 AND client_no = $3 AND status = 'declined'
                AND processor_payment_id IS NOT NULL",
         )
@@ -206,6 +205,6 @@ impl Store {
         .bind(client_no)
         .fetch_one(&self.pool)
         .await?;
-        Ok(row.try_get("n")?)
+        row.try_get("n")
     }
 }

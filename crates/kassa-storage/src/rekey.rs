@@ -1,8 +1,7 @@
 //! Re-sealing every stored secret under a new master key (master key rotation), in one
 //! transaction: either every sealed value and the key check change, or none does.
 
-use sqlx::Row;
-
+use crate::sql;
 use crate::{StorageError, Store};
 
 /// A column holding values sealed for one purpose, in a table keyed by a BIGINT column.
@@ -27,24 +26,24 @@ impl Store {
         let mut tx = self.writer.begin().await?;
         let mut n = 0;
         for c in columns {
-            let rows = sqlx::query(&format!(
+            let rows = sql::query(&format!(
                 "SELECT {key}, {column} FROM {table} WHERE {column} IS NOT NULL",
                 key = c.key,
                 column = c.column,
                 table = c.table
             ))
-            .fetch_all(&mut *tx)
+            .fetch_all(&mut tx)
             .await?;
             for r in rows {
-                let id: i64 = r.try_get(0)?;
-                let old: String = r.try_get(1)?;
+                let id: i64 = r.try_get(0usize)?;
+                let old: String = r.try_get(1usize)?;
                 let new = reseal(c.purpose, &old).map_err(|e| {
                     StorageError::Corrupt(format!(
                         "{}.{} of {} {id}: {e}",
                         c.table, c.column, c.key
                     ))
                 })?;
-                sqlx::query(&format!(
+                sql::query(&format!(
                     "UPDATE {table} SET {column} = $1 WHERE {key} = $2",
                     key = c.key,
                     column = c.column,
@@ -52,15 +51,15 @@ impl Store {
                 ))
                 .bind(new)
                 .bind(id)
-                .execute(&mut *tx)
+                .execute(&mut tx)
                 .await?;
                 n += 1;
             }
         }
-        let r = sqlx::query("UPDATE meta SET value = $1 WHERE key = $2")
+        let r = sql::query("UPDATE meta SET value = $1 WHERE key = $2")
             .bind(new_check)
             .bind(check_key)
-            .execute(&mut *tx)
+            .execute(&mut tx)
             .await?;
         if r.rows_affected() != 1 {
             return Err(StorageError::Corrupt(format!(

@@ -2,8 +2,7 @@
 //! statements on SQLite and PostgreSQL), row by row where the figures live in JSON details.
 //! Sums are cast to BIGINT: PostgreSQL's `SUM` of a BIGINT is a NUMERIC.
 
-use sqlx::Row;
-
+use crate::sql;
 use crate::{StorageError, Store};
 
 /// A gateway's volume in one month (`gateway_volume`).
@@ -72,7 +71,7 @@ impl Store {
         from: &str,
         to: &str,
     ) -> Result<Vec<VolumeMonth>, StorageError> {
-        let rows = sqlx::query(
+        let rows = sql::query(
             "SELECT v.gateway_id, v.month, v.gross, v.refunded, v.transactions
              FROM gateway_volume v JOIN gateways g ON g.id = v.gateway_id
              WHERE g.client_no = $1 AND v.month >= $2 AND v.month <= $3
@@ -104,7 +103,7 @@ impl Store {
         from: i64,
         to: i64,
     ) -> Result<Vec<CapturedTotal>, StorageError> {
-        let rows = sqlx::query(
+        let rows = sql::query(
             "SELECT gateway_id, CAST(SUM(amount_captured) AS BIGINT) AS captured,
                     CAST(SUM(amount_refunded) AS BIGINT) AS refunded, COUNT(*) AS payments
              FROM payments
@@ -135,7 +134,7 @@ impl Store {
         from: i64,
         to: i64,
     ) -> Result<Vec<ChargebackRow>, StorageError> {
-        let rows = sqlx::query(
+        let rows = sql::query(
             "SELECT c.dispute_id, c.payment_id, c.gateway_id, c.amount, c.currency, c.reason, c.status, c.fee,
                     c.outcome, c.created_at, m.brand, p.details
              FROM chargebacks c JOIN payments p ON p.id = c.payment_id
@@ -175,7 +174,7 @@ impl Store {
         from: i64,
         to: i64,
     ) -> Result<Vec<DeclineRow>, StorageError> {
-        let rows = sqlx::query(
+        let rows = sql::query(
             "SELECT p.gateway_id, p.amount, p.recurring_model, p.details, m.brand
              FROM payments p LEFT JOIN payment_methods m ON m.pm_no = p.pm_no
              WHERE p.client_no = $1 AND p.status = 'declined' AND p.created_at >= $2 AND p.created_at < $3",
@@ -206,7 +205,7 @@ impl Store {
         from: i64,
         to: i64,
     ) -> Result<(i64, i64), StorageError> {
-        let row = sqlx::query(
+        let row = sql::query(
             "SELECT COUNT(*) AS attempts,
                     CAST(COALESCE(SUM(CASE WHEN a.status = 'approved' THEN 1 ELSE 0 END), 0) AS BIGINT) AS recovered
              FROM purchase_attempts a JOIN purchases p ON p.id = a.purchase_id
@@ -227,7 +226,7 @@ impl Store {
         from: i64,
         to: i64,
     ) -> Result<Vec<DueRow>, StorageError> {
-        let rows = sqlx::query(
+        let rows = sql::query(
             "SELECT p.gateway_id, p.next_bill_at, p.cycle, p.price_override, p.currency, cp.schedule
              FROM purchases p
              JOIN campaign_products cp ON cp.id = p.product_id

@@ -8,7 +8,9 @@
 //! When `KASSA_TEST_PG_MARKER` names a file, every PostgreSQL database made appends a line to it,
 //! so a CI script can prove the PostgreSQL run happened.
 
-use sqlx::{Connection, Executor, Row};
+use crate::sql;
+use sqlx::postgres::PgConnection;
+use sqlx::{Connection, Executor, Row as _};
 use std::io::Write;
 
 use crate::{StorageError, Store};
@@ -69,9 +71,8 @@ impl TestDb {
     /// A fresh, migrated PostgreSQL database on the server `admin_url` reaches, made without
     /// the template (for a test's own short-lived cluster).
     pub async fn create_postgres_untemplated(admin_url: String) -> Result<TestDb, StorageError> {
-        sqlx::any::install_default_drivers();
         let name = format!("kassa_t_{}", random_suffix());
-        let mut admin = sqlx::AnyConnection::connect(&admin_url).await?;
+        let mut admin = PgConnection::connect(&admin_url).await?;
         admin
             .execute(format!("CREATE DATABASE {name}").as_str())
             .await?;
@@ -89,10 +90,9 @@ impl TestDb {
     }
 
     async fn create_postgres(admin_url: String) -> Result<TestDb, StorageError> {
-        sqlx::any::install_default_drivers();
         let template = format!("kassa_tpl_{}", crate::migrate::fingerprint());
         let name = format!("kassa_t_{}", random_suffix());
-        let mut admin = sqlx::AnyConnection::connect(&admin_url).await?;
+        let mut admin = PgConnection::connect(&admin_url).await?;
         admin.execute("SELECT pg_advisory_lock(7365420)").await?;
         let exists = sqlx::query("SELECT COUNT(*) AS n FROM pg_database WHERE datname = $1")
             .bind(&template)
@@ -153,7 +153,7 @@ impl Drop for TestDb {
                 return;
             };
             rt.block_on(async move {
-                if let Ok(mut admin) = sqlx::AnyConnection::connect(&admin_url).await {
+                if let Ok(mut admin) = PgConnection::connect(&admin_url).await {
                     let _ = admin
                         .execute(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)").as_str())
                         .await;
@@ -168,7 +168,6 @@ impl Drop for TestDb {
 /// Every row of every Kassa table as text, as a database dump would show it: for tests that
 /// check what is (not) stored in the clear.
 pub async fn dump(store: &Store) -> Result<String, StorageError> {
-    use sqlx::Column;
     let tables = [
         "meta",
         "clients",
@@ -180,21 +179,20 @@ pub async fn dump(store: &Store) -> Result<String, StorageError> {
     ];
     let mut out = String::new();
     for t in tables {
-        let rows = sqlx::query(&format!("SELECT * FROM {t}"))
+        let rows = sql::query(&format!("SELECT * FROM {t}"))
             .fetch_all(&store.pool)
             .await?;
         for row in rows {
             out.push_str(t);
-            for (i, col) in row.columns().iter().enumerate() {
-                let text = row
-                    .try_get::<Option<String>, _>(i)
-                    .map(|v| v.unwrap_or_default())
-                    .or_else(|_| {
-                        row.try_get::<Option<i64>, _>(i)
-                            .map(|v| v.map(|n| n.to_string()).unwrap_or_default())
-                    })
-                    .unwrap_or_else(|_| "?".into());
-                out.push_str(&format!(" {}={}", col.name(), text));
+            for (col, value) in row.columns().iter().zip(row.values()) {
+                let text = match value {
+                    sql::Value::Null => String::new(),
+                    sql::Value::Int(n) => n.to_string(),
+                    sql::Value::Real(x) => x.to_string(),
+                    sql::Value::Text(s) => s.clone(),
+                    sql::Value::Blob(b) => String::from_utf8_lossy(b).into_owned(),
+                };
+                out.push_str(&format!(" {col}={text}"));
             }
             out.push('\n');
         }
@@ -204,7 +202,7 @@ pub async fn dump(store: &Store) -> Result<String, StorageError> {
 
 /// Runs one SQL statement: for tests that stage what a crash would leave behind.
 pub async fn execute(store: &Store, sql: &str) -> Result<u64, StorageError> {
-    let n = sqlx::query(sql)
+    let n = sql::query(sql)
         .execute(&store.writer)
         .await?
         .rows_affected();
@@ -215,8 +213,8 @@ pub async fn execute(store: &Store, sql: &str) -> Result<u64, StorageError> {
 
 /// The one number a test's `SELECT COUNT(*) AS n …` (or other `n`) answers.
 pub async fn scalar(store: &Store, sql: &str) -> Result<i64, StorageError> {
-    let row = sqlx::query(sql).fetch_one(&store.pool).await?;
-    Ok(row.try_get::<i64, _>("n")?)
+    let row = sql::query(sql).fetch_one(&store.pool).await?;
+    row.try_get::<i64, _>("n")
 }
 
 #[cfg(test)]

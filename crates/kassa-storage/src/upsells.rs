@@ -1,6 +1,7 @@
 //! Upsells added to an order after its sale: the item joins the order's items, and a recurring
 //! product's purchase is started, in one transaction.
 
+use crate::sql;
 use crate::{PurchaseRecord, StorageError, Store};
 
 impl Store {
@@ -15,20 +16,20 @@ impl Store {
         purchase: Option<&PurchaseRecord>,
     ) -> Result<(), StorageError> {
         let mut tx = self.writer.begin().await?;
-        let r = sqlx::query(
+        let r = sql::query(
             "UPDATE orders SET items = $1 WHERE client_no = $2 AND id = $3 AND items = $4",
         )
         .bind(items_after)
         .bind(client_no)
         .bind(order_id)
         .bind(items_before)
-        .execute(&mut *tx)
+        .execute(&mut tx)
         .await?;
         if r.rows_affected() != 1 {
             return Err(StorageError::Stale);
         }
         if let Some(p) = purchase {
-            sqlx::query(
+            sql::query(
                 "INSERT INTO purchases (id, client_no, acct_no, order_id, product_id, gateway_id, pm_no, status, cycle, attempt, next_bill_at, price_override, currency, cancel_at_end, created_at, updated_at)
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 0, $10, NULL, $11, 0, $12, $12)",
             )
@@ -44,7 +45,7 @@ impl Store {
             .bind(p.next_bill_at)
             .bind(&p.currency)
             .bind(p.created_at)
-            .execute(&mut *tx)
+            .execute(&mut tx)
             .await?;
         }
         tx.commit().await?;

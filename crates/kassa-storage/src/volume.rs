@@ -1,8 +1,7 @@
 //! Gateway volume per month, and the monthly cap kept under concurrent load: volume is reserved
 //! by one conditional UPDATE (atomic on both backends) before Stripe is called.
 
-use sqlx::Row;
-
+use crate::sql;
 use crate::{StorageError, Store};
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -40,58 +39,52 @@ const RESERVE: &str = "UPDATE gateway_volume SET reserved = reserved + $3
        AND ($4 < 0 OR gross + reserved + $3 - (CASE WHEN $5 = 1 THEN refunded ELSE 0 END) <= $4)";
 
 /// [`VolumeReserve`] inside a transaction; false when the cap does not allow it.
-pub(crate) async fn reserve_in(
-    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
-    r: &VolumeReserve,
-) -> Result<bool, StorageError> {
+pub(crate) async fn reserve_in(tx: &mut sql::Tx, r: &VolumeReserve) -> Result<bool, StorageError> {
     let reserve = || {
-        sqlx::query(RESERVE)
+        sql::query(RESERVE)
             .bind(r.gateway_id)
             .bind(&r.month)
             .bind(r.amount)
             .bind(r.cap.unwrap_or(-1))
             .bind(i64::from(r.net))
     };
-    if reserve().execute(&mut **tx).await?.rows_affected() == 1 {
+    if reserve().execute(&mut *tx).await?.rows_affected() == 1 {
         return Ok(true);
     }
     // No row for the month yet, or the cap: make the row (if another transaction makes it at
     // the same time, this waits for it) and ask again.
     insert_month_row(tx, r.gateway_id, &r.month).await?;
-    Ok(reserve().execute(&mut **tx).await?.rows_affected() == 1)
+    Ok(reserve().execute(&mut *tx).await?.rows_affected() == 1)
 }
 
 async fn insert_month_row(
-    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    tx: &mut sql::Tx,
     gateway_id: i64,
     month: &str,
 ) -> Result<(), StorageError> {
-    sqlx::query(
+    sql::query(
         "INSERT INTO gateway_volume (gateway_id, month, gross, refunded, reserved, transactions) VALUES ($1, $2, 0, 0, 0, 0)
          ON CONFLICT (gateway_id, month) DO NOTHING",
     )
     .bind(gateway_id)
     .bind(month)
-    .execute(&mut **tx)
+    .execute(&mut *tx)
     .await?;
     Ok(())
 }
 
 /// [`VolumeSettle`] inside a transaction (the month's row made if it is missing).
-pub(crate) async fn settle_in(
-    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
-    s: &VolumeSettle,
-) -> Result<(), StorageError> {
+pub(crate) async fn settle_in(tx: &mut sql::Tx, s: &VolumeSettle) -> Result<(), StorageError> {
     let settle = || {
-        sqlx::query(SETTLE)
+        sql::query(SETTLE)
             .bind(s.gateway_id)
             .bind(&s.month)
             .bind(s.released)
             .bind(s.gross)
     };
-    if settle().execute(&mut **tx).await?.rows_affected() == 0 {
+    if settle().execute(&mut *tx).await?.rows_affected() == 0 {
         insert_month_row(tx, s.gateway_id, &s.month).await?;
-        settle().execute(&mut **tx).await?;
+        settle().execute(&mut *tx).await?;
     }
     Ok(())
 }
@@ -113,7 +106,7 @@ impl Store {
     ) -> Result<u64, StorageError> {
         let mut made = false;
         loop {
-            let mut q = sqlx::query(sql).bind(gateway_id).bind(month);
+            let mut q = sql::query(sql).bind(gateway_id).bind(month);
             for a in args {
                 q = q.bind(*a);
             }
@@ -121,7 +114,7 @@ impl Store {
             if changed > 0 || made {
                 return Ok(changed);
             }
-            sqlx::query(
+            sql::query(
                 "INSERT INTO gateway_volume (gateway_id, month, gross, refunded, reserved, transactions) VALUES ($1, $2, 0, 0, 0, 0)
                  ON CONFLICT (gateway_id, month) DO NOTHING",
             )
@@ -181,11 +174,11 @@ impl Store {
         gross: i64,
     ) -> Result<(), StorageError> {
         let mut tx = self.writer.begin().await?;
-        sqlx::query("UPDATE payments SET details = $1, updated_at = $2 WHERE id = $3")
+        sql::query("UPDATE payments SET details = $1, updated_at = $2 WHERE id = $3")
             .bind(details)
             .bind(crate::now_millis())
             .bind(payment_id)
-            .execute(&mut *tx)
+            .execute(&mut tx)
             .await?;
         let s = VolumeSettle {
             gateway_id,
@@ -233,7 +226,7 @@ impl Store {
     }
 
     pub async fn volume(&self, gateway_id: i64, month: &str) -> Result<Volume, StorageError> {
-        let row = sqlx::query("SELECT gross, refunded, reserved, transactions FROM gateway_volume WHERE gateway_id = $1 AND month = $2")
+        let row = sql::query("SELECT gross, refunded, reserved, transactions FROM gateway_volume WHERE gateway_id = $1 AND month = $2")
             .bind(gateway_id)
             .bind(month)
             .fetch_optional(&self.pool)

@@ -1,8 +1,7 @@
 //! Webhook events as received (stored before they are acted on), and the changes events make:
 //! card updates with their history, chargebacks, payment states changed outside Kassa.
 
-use sqlx::any::AnyRow;
-use sqlx::Row;
+use crate::sql;
 
 use crate::{now_millis, Page, PageRequest, PaymentRecord, StorageError, Store};
 
@@ -32,7 +31,7 @@ pub struct WebhookEventRecord {
 
 const E_COLUMNS: &str = "id, client_no, group_no, gateway_id, event_id, event_type, account, event_created, payload, verification, status, attempts, result, error, received_at, applied_at";
 
-fn event(r: &AnyRow) -> Result<WebhookEventRecord, StorageError> {
+fn event(r: &sql::Row) -> Result<WebhookEventRecord, StorageError> {
     Ok(WebhookEventRecord {
         id: r.try_get("id")?,
         client_no: r.try_get("client_no")?,
@@ -104,7 +103,7 @@ impl Store {
         &self,
         e: &WebhookEventRecord,
     ) -> Result<Option<i64>, StorageError> {
-        let row = sqlx::query(
+        let row = sql::query(
             "INSERT INTO webhook_events (client_no, group_no, gateway_id, event_id, event_type, account, event_created, payload, verification, status, attempts, received_at)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 0, $11)
              ON CONFLICT (client_no, event_id) DO NOTHING RETURNING id",
@@ -134,7 +133,7 @@ impl Store {
         id: i64,
         retry_failed: bool,
     ) -> Result<bool, StorageError> {
-        let r = sqlx::query(
+        let r = sql::query(
             "UPDATE webhook_events SET status = 'applying', attempts = attempts + 1
              WHERE id = $1 AND (status = 'received' OR ($2 = 1 AND status = 'failed'))",
         )
@@ -152,7 +151,7 @@ impl Store {
         result: Option<&str>,
         error: Option<&str>,
     ) -> Result<(), StorageError> {
-        sqlx::query("UPDATE webhook_events SET status = $1, result = $2, error = $3, applied_at = $4 WHERE id = $5")
+        sql::query("UPDATE webhook_events SET status = $1, result = $2, error = $3, applied_at = $4 WHERE id = $5")
             .bind(status)
             .bind(result)
             .bind(error)
@@ -168,7 +167,7 @@ impl Store {
         client_no: i64,
         id: i64,
     ) -> Result<WebhookEventRecord, StorageError> {
-        let row = sqlx::query(&format!(
+        let row = sql::query(&format!(
             "SELECT {E_COLUMNS} FROM webhook_events WHERE client_no = $1 AND id = $2"
         ))
         .bind(client_no)
@@ -183,7 +182,7 @@ impl Store {
         &self,
         id: i64,
     ) -> Result<WebhookEventRecord, StorageError> {
-        let row = sqlx::query(&format!(
+        let row = sql::query(&format!(
             "SELECT {E_COLUMNS} FROM webhook_events WHERE id = $1"
         ))
         .bind(id)
@@ -200,7 +199,7 @@ impl Store {
         event_type: Option<&str>,
         page: PageRequest,
     ) -> Result<Page<WebhookEventRecord>, StorageError> {
-        let rows = sqlx::query(&format!(
+        let rows = sql::query(&format!(
             "SELECT {E_COLUMNS} FROM webhook_events
              WHERE client_no = $1 AND id < $2 AND ($3 = '' OR status = $3) AND ($4 = '' OR event_type = $4)
              ORDER BY id DESC LIMIT $5"
@@ -224,7 +223,7 @@ impl Store {
         stuck_before: i64,
         limit: i64,
     ) -> Result<Vec<WebhookEventRecord>, StorageError> {
-        let rows = sqlx::query(&format!(
+        let rows = sql::query(&format!(
             "SELECT {E_COLUMNS} FROM webhook_events
              WHERE (status = 'received' AND received_at <= $1) OR (status = 'applying' AND received_at <= $2)
              ORDER BY event_created, id LIMIT $3"
@@ -239,7 +238,7 @@ impl Store {
 
     /// Puts a stuck `applying` event back to `received`.
     pub async fn release_webhook_event(&self, id: i64) -> Result<(), StorageError> {
-        sqlx::query(
+        sql::query(
             "UPDATE webhook_events SET status = 'received' WHERE id = $1 AND status = 'applying'",
         )
         .bind(id)
@@ -254,7 +253,7 @@ impl Store {
         client_no: i64,
         stripe_pm: &str,
     ) -> Result<Vec<crate::PaymentMethodRecord>, StorageError> {
-        let rows = sqlx::query(
+        let rows = sql::query(
             "SELECT pm_no, acct_no FROM payment_methods WHERE client_no = $1 AND token LIKE $2",
         )
         .bind(client_no)
@@ -284,7 +283,7 @@ impl Store {
     ) -> Result<bool, StorageError> {
         let now = now_millis();
         let mut tx = self.writer.begin().await?;
-        let r = sqlx::query(
+        let r = sql::query(
             "UPDATE payment_methods SET brand = COALESCE($1, brand), last4 = COALESCE($2, last4), exp_month = COALESCE($3, exp_month),
                     exp_year = COALESCE($4, exp_year), fingerprint = COALESCE($5, fingerprint), last_event_at = $6,
                     version = version + 1, updated_at = $7
@@ -299,18 +298,18 @@ impl Store {
         .bind(now)
         .bind(client_no)
         .bind(pm_no)
-        .execute(&mut *tx)
+        .execute(&mut tx)
         .await?;
         if r.rows_affected() == 0 {
             return Ok(false);
         }
-        sqlx::query("INSERT INTO payment_method_history (client_no, pm_no, changes, source, created_at) VALUES ($1, $2, $3, $4, $5)")
+        sql::query("INSERT INTO payment_method_history (client_no, pm_no, changes, source, created_at) VALUES ($1, $2, $3, $4, $5)")
             .bind(client_no)
             .bind(pm_no)
             .bind(changes)
             .bind(source)
             .bind(now)
-            .execute(&mut *tx)
+            .execute(&mut tx)
             .await?;
         tx.commit().await?;
         Ok(true)
@@ -322,7 +321,7 @@ impl Store {
         client_no: i64,
         pm_no: i64,
     ) -> Result<Vec<(String, String, i64)>, StorageError> {
-        let rows = sqlx::query("SELECT changes, source, created_at FROM payment_method_history WHERE client_no = $1 AND pm_no = $2 ORDER BY id")
+        let rows = sql::query("SELECT changes, source, created_at FROM payment_method_history WHERE client_no = $1 AND pm_no = $2 ORDER BY id")
             .bind(client_no)
             .bind(pm_no)
             .fetch_all(&self.pool)
@@ -345,7 +344,7 @@ impl Store {
         payment_intent: Option<&str>,
         charge: Option<&str>,
     ) -> Result<Option<PaymentRecord>, StorageError> {
-        let row = sqlx::query("SELECT id FROM payments WHERE client_no = $1 AND ((processor_payment_id = $2 AND $2 <> '') OR (auth_no = $3 AND $3 <> ''))")
+        let row = sql::query("SELECT id FROM payments WHERE client_no = $1 AND ((processor_payment_id = $2 AND $2 <> '') OR (auth_no = $3 AND $3 <> ''))")
             .bind(client_no)
             .bind(payment_intent.unwrap_or(""))
             .bind(charge.unwrap_or(""))
@@ -378,7 +377,7 @@ impl Store {
         // cannot upgrade a read snapshot another writer has moved past). A refund whose own call
         // is still being recorded has no processor id yet: its payment is busy, and the event
         // waits instead of finding nothing.
-        let marked = sqlx::query(
+        let marked = sql::query(
             "UPDATE payment_transactions SET status = 'failed', error = $1, updated_at = $2
              WHERE client_no = $3 AND payment_id = $4 AND kind = 'refund' AND processor_id = $5 AND status = 'succeeded'
                AND NOT EXISTS (SELECT 1 FROM payments WHERE id = $4 AND busy_txn IS NOT NULL)",
@@ -388,14 +387,14 @@ impl Store {
         .bind(rec.client_no)
         .bind(&rec.id)
         .bind(refund_id)
-        .execute(&mut *tx)
+        .execute(&mut tx)
         .await?;
         if marked.rows_affected() != 1 {
             let busy: Option<String> =
-                sqlx::query("SELECT busy_txn FROM payments WHERE client_no = $1 AND id = $2")
+                sql::query("SELECT busy_txn FROM payments WHERE client_no = $1 AND id = $2")
                     .bind(rec.client_no)
                     .bind(&rec.id)
-                    .fetch_one(&mut *tx)
+                    .fetch_one(&mut tx)
                     .await?
                     .try_get("busy_txn")?;
             return if busy.is_some() {
@@ -404,21 +403,21 @@ impl Store {
                 Ok(None)
             };
         }
-        let amount: i64 = sqlx::query(
+        let amount: i64 = sql::query(
             "SELECT amount FROM payment_transactions WHERE client_no = $1 AND payment_id = $2 AND kind = 'refund' AND processor_id = $3",
         )
         .bind(rec.client_no)
         .bind(&rec.id)
         .bind(refund_id)
-        .fetch_one(&mut *tx)
+        .fetch_one(&mut tx)
         .await?
         .try_get("amount")?;
-        let p = sqlx::query(
+        let p = sql::query(
             "SELECT amount_authorized, amount_captured, amount_refunded, version FROM payments WHERE client_no = $1 AND id = $2",
         )
         .bind(rec.client_no)
         .bind(&rec.id)
-        .fetch_one(&mut *tx)
+        .fetch_one(&mut tx)
         .await?;
         let version: i64 = p.try_get("version")?;
         let (authorized, captured, refunded): (i64, i64, i64) = (
@@ -436,14 +435,14 @@ impl Store {
         };
         // Guarded: a gateway call that claimed the payment meanwhile makes this miss, and
         // nothing is written.
-        let pay = sqlx::query("UPDATE payments SET status = $1, amount_refunded = $2, version = version + 1, updated_at = $3 WHERE client_no = $4 AND id = $5 AND version = $6 AND busy_txn IS NULL")
+        let pay = sql::query("UPDATE payments SET status = $1, amount_refunded = $2, version = version + 1, updated_at = $3 WHERE client_no = $4 AND id = $5 AND version = $6 AND busy_txn IS NULL")
             .bind(status)
             .bind(refunded)
             .bind(now)
             .bind(rec.client_no)
             .bind(&rec.id)
             .bind(version)
-            .execute(&mut *tx)
+            .execute(&mut tx)
             .await?;
         if pay.rows_affected() != 1 {
             return Err(StorageError::Stale);
@@ -462,7 +461,7 @@ impl Store {
         refunded: i64,
         event_created: i64,
     ) -> Result<bool, StorageError> {
-        let r = sqlx::query(
+        let r = sql::query(
             "UPDATE payments SET status = $1, amount_captured = $2, amount_refunded = $3, last_event_at = $4, version = version + 1, updated_at = $5
              WHERE client_no = $6 AND id = $7 AND version = $8 AND busy_txn IS NULL AND (last_event_at IS NULL OR last_event_at <= $4)",
         )
@@ -482,7 +481,7 @@ impl Store {
     /// Creates or updates a chargeback from a dispute event, unless a newer event already did.
     pub async fn upsert_chargeback(&self, c: &ChargebackWrite) -> Result<bool, StorageError> {
         let now = now_millis();
-        let inserted = sqlx::query(
+        let inserted = sql::query(
             "INSERT INTO chargebacks (client_no, payment_id, gateway_id, dispute_id, amount, currency, reason, status, evidence_due_by, fee, outcome, event_created, created_at, updated_at)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $13)
              ON CONFLICT (client_no, dispute_id) DO NOTHING",
@@ -505,7 +504,7 @@ impl Store {
         if inserted.rows_affected() == 1 {
             return Ok(true);
         }
-        let r = sqlx::query(
+        let r = sql::query(
             "UPDATE chargebacks SET amount = $1, reason = $2, status = $3, evidence_due_by = $4, outcome = COALESCE($5, outcome), event_created = $6, updated_at = $7
              WHERE client_no = $8 AND dispute_id = $9 AND event_created <= $6",
         )
@@ -528,7 +527,7 @@ impl Store {
         client_no: i64,
         payment_id: &str,
     ) -> Result<Vec<ChargebackRecord>, StorageError> {
-        let rows = sqlx::query(&format!(
+        let rows = sql::query(&format!(
             "SELECT {CB} FROM chargebacks WHERE client_no = $1 AND payment_id = $2 ORDER BY id"
         ))
         .bind(client_no)
@@ -544,7 +543,7 @@ impl Store {
         client_no: i64,
         acct_no: i64,
     ) -> Result<Vec<ChargebackRecord>, StorageError> {
-        let rows = sqlx::query(&format!(
+        let rows = sql::query(&format!(
             "SELECT {CB} FROM chargebacks WHERE client_no = $1 AND payment_id IN
                (SELECT id FROM payments WHERE client_no = $1 AND acct_no = $2)
              ORDER BY created_at DESC, id DESC"
@@ -559,7 +558,7 @@ impl Store {
 
 const CB: &str = "id, payment_id, gateway_id, dispute_id, amount, currency, reason, status, evidence_due_by, fee, outcome, created_at, updated_at";
 
-fn chargeback(r: &AnyRow) -> Result<ChargebackRecord, StorageError> {
+fn chargeback(r: &sql::Row) -> Result<ChargebackRecord, StorageError> {
     Ok(ChargebackRecord {
         id: r.try_get("id")?,
         payment_id: r.try_get("payment_id")?,

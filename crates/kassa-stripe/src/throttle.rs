@@ -6,7 +6,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::sync::{Mutex, OwnedSemaphorePermit, Semaphore};
+use std::sync::Mutex;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::time::Instant;
 
 #[derive(Debug)]
@@ -14,7 +15,8 @@ pub struct Throttle {
     per_second: u32,
     concurrency: u32,
     slots: Arc<Semaphore>,
-    /// When the next request may start (a request every `1 / per_second` seconds).
+    /// When the next request may start (a request every `1 / per_second` seconds). A plain
+    /// mutex: it is held for a few instructions, never across an await.
     next: Mutex<Instant>,
 }
 
@@ -39,14 +41,19 @@ impl Throttle {
     pub async fn acquire(&self) -> Option<OwnedSemaphorePermit> {
         let permit = self.slots.clone().acquire_owned().await.ok()?;
         let interval = Duration::from_nanos(1_000_000_000 / u64::from(self.per_second));
+        let now = Instant::now();
         let start = {
-            let mut next = self.next.lock().await;
-            let now = Instant::now();
+            let mut next = self
+                .next
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
             let start = (*next).max(now);
             *next = start + interval;
             start
         };
-        tokio::time::sleep_until(start).await;
+        if start > now {
+            tokio::time::sleep_until(start).await;
+        }
         Some(permit)
     }
 }

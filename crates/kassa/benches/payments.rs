@@ -7,7 +7,7 @@
 //! per payment is read from `/proc`; this process is the load generator. All three share the
 //! machine's cores, as the issue asks.
 //!
-//! `cargo bench -p kassa --bench payments -- --payments 20000 --concurrency 32`
+//! `cargo bench -p kassa --bench payments -- --payments 20000 --concurrency 32 [--gateways 4]`
 //! (SQLite in a temporary file; `KASSA_TEST_DATABASE_URL=postgres://…` for PostgreSQL.)
 //! Writes `target/bench/payments-<backend>.json` (or `--out FILE`) and prints a table.
 
@@ -20,6 +20,10 @@ use kassa_testkit::{reqwest, TestApp};
 use serde_json::{json, Value};
 
 const BIN: &str = env!("CARGO_BIN_EXE_kassa");
+
+/// The load generator allocates as `kassa` does (see its `main.rs`).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 const SECRET_KEY: &str = "sk_test_kassaBenchAccount00000000001";
 
 fn arg(name: &str, default: &str) -> String {
@@ -140,6 +144,7 @@ async fn main() {
     let concurrency = num("--concurrency", 32).max(1);
     let warmup = num("--warmup", 1_000);
     let accounts = num("--accounts", 64).max(1);
+    let gateways = num("--gateways", 4).clamp(1, accounts);
 
     let app = TestApp::spawn().await;
     let backend = if app.db.url.starts_with("postgres") {
@@ -168,25 +173,34 @@ async fn main() {
     );
     wait_until_up(&http, &emu_url).await;
 
-    // The gateway's budget is Stripe's most, so that the run measures Kassa, not the throttle.
-    let g = app
-        .post(
-            "/v1/gateways",
-            &json!({"type": "stripe_v2", "title": "Bench", "secret_key": SECRET_KEY, "api_base_url": emu_url,
-                "duplicate_window_minutes": 0, "rate_limits": {"requests_per_second": 1000, "max_concurrency": 200}}),
-        )
-        .await;
-    let gw = g.body["id"].as_i64().expect("a gateway");
-    let grp = app
-        .post(
-            "/v1/collection_groups",
-            &json!({"name": "Bench", "gateway_id": gw}),
-        )
-        .await;
-    let group = grp.body["group_no"].as_i64().expect("a group");
+    // Each gateway's budget is Stripe's most (1,000 requests a second): an authorize and a
+    // capture are two requests, so one gateway passes at most 500 pairs a second. The load is
+    // spread over `--gateways` Stripe accounts (an operator's usual set-up), so that the run
+    // measures Kassa, not the throttle.
+    let mut groups = Vec::new();
+    for g in 0..gateways {
+        let created = app
+            .post(
+                "/v1/gateways",
+                &json!({"type": "stripe_v2", "title": format!("Bench {g}"),
+                    "secret_key": format!("{SECRET_KEY}{g:02}"), "api_base_url": emu_url,
+                    "duplicate_window_minutes": 0, "rate_limits": {"requests_per_second": 1000, "max_concurrency": 200}}),
+            )
+            .await;
+        let gw = created.body["id"].as_i64().expect("a gateway");
+        let grp = app
+            .post(
+                "/v1/collection_groups",
+                &json!({"name": format!("Bench {g}"), "gateway_id": gw}),
+            )
+            .await;
+        groups.push(grp.body["group_no"].as_i64().expect("a group"));
+    }
     let mut cards = Vec::new();
     for i in 0..accounts {
-        let acct = app.account(&format!("BENCH-{i}"), group).await;
+        let acct = app
+            .account(&format!("BENCH-{i}"), groups[i % groups.len()])
+            .await;
         let pm = app
             .post(
                 &format!("/v1/accounts/{acct}/payment_methods"),
@@ -207,7 +221,7 @@ async fn main() {
             .env_remove("KASSA_MASTER_KEY_FILE")
             .env("KASSA_DATABASE_URL", &app.db.url)
             .env("KASSA_MASTER_KEY", &app.master_key)
-            // KASSA_BENCH_SERVE_LOG=sqlx::query=debug shows every statement the server runs.
+            // KASSA_BENCH_SERVE_LOG=kassa_storage::sql=debug shows every statement the server runs.
             .env(
                 "KASSA_LOG",
                 std::env::var("KASSA_BENCH_SERVE_LOG").unwrap_or_else(|_| "error".into()),
@@ -338,6 +352,7 @@ async fn main() {
         "backend": backend,
         "payments": payments,
         "concurrency": concurrency,
+        "gateways": gateways,
         "kassa": {
             "per_second": kassa.per_second(), "failures": kassa.failures,
             "p50_ms": kassa.pct(0.50), "p99_ms": kassa.pct(0.99), "p999_ms": kassa.pct(0.999),

@@ -193,6 +193,11 @@ fn init_tracing() {
     }
 }
 
+/// mimalloc: a request allocates and frees many small buffers on two threads at once, which
+/// glibc's allocator serves more slowly (and with lock waits between its arenas).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();

@@ -1,0 +1,453 @@
+//! How a statement reaches the database: one small query API over two drivers.
+//!
+//! Every repository builds its statements with [`query`] — the same SQL text for both backends,
+//! `$1`-style parameters — and runs them on the readers, the writer or a transaction ([`Target`]).
+//! Rows come back as [`Row`]s of plain values (integers, text, NULL), read by column name.
+//!
+//! - **SQLite** runs through `rusqlite` on the calling task: a statement takes 10–50 µs, less than
+//!   handing it to another thread and waking up for the answer (what a driver with a thread per
+//!   connection does, twice per statement). The writer is one connection behind an async lock,
+//!   held by a transaction until it commits or is dropped (a dropped transaction is rolled back at
+//!   once); readers are a few connections beside it (WAL: they never wait for the writer). Another
+//!   process holding the file's write lock (a `kassa worker` beside `kassa serve`) is waited for
+//!   with async sleeps, never by blocking a runtime thread in SQLite's busy handler. A thread of
+//!   its own copies the WAL back into the database file (checkpoints), so commits do not.
+//! - **PostgreSQL** runs through `sqlx`'s PostgreSQL driver and its pool.
+
+use std::borrow::Cow;
+use std::sync::Arc;
+
+mod pg;
+mod sqlite;
+
+use rusqlite::types::{ToSqlOutput, ValueRef};
+use sqlx::postgres::{PgPool, Postgres};
+
+use pg::pg_run;
+use sqlite::{busy_retry, sqlite_run, WriterLock};
+pub use sqlite::{sqlite_connect, ReaderPool};
+
+use crate::error::DbError;
+use crate::StorageError;
+
+/// A statement and its arguments; see [`query`].
+#[must_use = "a query does nothing until it is executed or fetched"]
+pub struct Query<'q> {
+    sql: &'q str,
+    args: Vec<Arg<'q>>,
+}
+
+/// One bound argument. NULLs keep their type: PostgreSQL needs it.
+#[derive(Debug, Clone)]
+pub enum Arg<'q> {
+    Int(Option<i64>),
+    Text(Option<Cow<'q, str>>),
+}
+
+/// A statement to run: `query("SELECT … WHERE id = $1").bind(id).fetch_one(&self.pool)`.
+pub fn query(sql: &str) -> Query<'_> {
+    Query {
+        sql,
+        args: Vec::with_capacity(8),
+    }
+}
+
+impl<'q> Query<'q> {
+    /// Binds the next `$n`.
+    pub fn bind(mut self, value: impl Into<Arg<'q>>) -> Self {
+        self.args.push(value.into());
+        self
+    }
+
+    pub async fn execute<'e>(self, on: impl Into<Target<'e>>) -> Result<Done, StorageError> {
+        let out = self.run(on.into(), Want::Nothing).await?;
+        Ok(Done {
+            rows_affected: out.affected,
+        })
+    }
+
+    pub async fn fetch_all<'e>(self, on: impl Into<Target<'e>>) -> Result<Vec<Row>, StorageError> {
+        Ok(self.run(on.into(), Want::All).await?.rows)
+    }
+
+    pub async fn fetch_optional<'e>(
+        self,
+        on: impl Into<Target<'e>>,
+    ) -> Result<Option<Row>, StorageError> {
+        Ok(self.run(on.into(), Want::One).await?.rows.pop())
+    }
+
+    /// The first row; none is [`StorageError::NotFound`].
+    pub async fn fetch_one<'e>(self, on: impl Into<Target<'e>>) -> Result<Row, StorageError> {
+        self.fetch_optional(on).await?.ok_or(StorageError::NotFound)
+    }
+
+    async fn run(self, on: Target<'_>, want: Want) -> Result<Output, StorageError> {
+        tracing::debug!(target: "kassa_storage::sql", sql = self.sql, "statement");
+        match on {
+            Target::Readers(Readers::Sqlite(pool)) => {
+                busy_retry(&mut (), |_| pool.with(|conn| sqlite_run(conn, &self, want))).await
+            }
+            Target::Writer(Writer::Sqlite(conn)) => {
+                let mut conn = conn.lock().await;
+                busy_retry(&mut *conn, |c| sqlite_run(c, &self, want)).await
+            }
+            Target::Tx(Tx::Sqlite(tx)) => Ok(sqlite_run(&tx.conn, &self, want)?),
+            Target::Readers(Readers::Pg(pool)) | Target::Writer(Writer::Pg(pool)) => {
+                pg_run(pool, self, want).await
+            }
+            Target::Tx(Tx::Pg(tx)) => pg_run(&mut **tx, self, want).await,
+        }
+    }
+}
+
+/// What an executed statement did.
+#[derive(Debug, Clone, Copy)]
+pub struct Done {
+    rows_affected: u64,
+}
+
+impl Done {
+    pub fn rows_affected(&self) -> u64 {
+        self.rows_affected
+    }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Want {
+    Nothing,
+    One,
+    All,
+}
+
+struct Output {
+    rows: Vec<Row>,
+    affected: u64,
+}
+
+/// Where a statement runs.
+pub enum Target<'e> {
+    Readers(&'e Readers),
+    Writer(&'e Writer),
+    Tx(&'e mut Tx),
+}
+
+impl<'e> From<&'e Readers> for Target<'e> {
+    fn from(r: &'e Readers) -> Self {
+        Target::Readers(r)
+    }
+}
+
+impl<'e> From<&'e Writer> for Target<'e> {
+    fn from(w: &'e Writer) -> Self {
+        Target::Writer(w)
+    }
+}
+
+impl<'e> From<&'e mut Tx> for Target<'e> {
+    fn from(t: &'e mut Tx) -> Self {
+        Target::Tx(t)
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Arguments
+
+impl From<i64> for Arg<'_> {
+    fn from(v: i64) -> Self {
+        Arg::Int(Some(v))
+    }
+}
+
+impl From<&i64> for Arg<'_> {
+    fn from(v: &i64) -> Self {
+        Arg::Int(Some(*v))
+    }
+}
+
+impl From<i32> for Arg<'_> {
+    fn from(v: i32) -> Self {
+        Arg::Int(Some(i64::from(v)))
+    }
+}
+
+impl From<bool> for Arg<'_> {
+    fn from(v: bool) -> Self {
+        Arg::Int(Some(i64::from(v)))
+    }
+}
+
+impl From<Option<i64>> for Arg<'_> {
+    fn from(v: Option<i64>) -> Self {
+        Arg::Int(v)
+    }
+}
+
+impl<'q> From<&'q str> for Arg<'q> {
+    fn from(v: &'q str) -> Self {
+        Arg::Text(Some(Cow::Borrowed(v)))
+    }
+}
+
+impl<'q> From<&'q String> for Arg<'q> {
+    fn from(v: &'q String) -> Self {
+        Arg::Text(Some(Cow::Borrowed(v.as_str())))
+    }
+}
+
+impl From<String> for Arg<'_> {
+    fn from(v: String) -> Self {
+        Arg::Text(Some(Cow::Owned(v)))
+    }
+}
+
+impl<'q> From<Option<&'q str>> for Arg<'q> {
+    fn from(v: Option<&'q str>) -> Self {
+        Arg::Text(v.map(Cow::Borrowed))
+    }
+}
+
+impl From<Option<String>> for Arg<'_> {
+    fn from(v: Option<String>) -> Self {
+        Arg::Text(v.map(Cow::Owned))
+    }
+}
+
+impl<'q> From<&'q Option<String>> for Arg<'q> {
+    fn from(v: &'q Option<String>) -> Self {
+        Arg::Text(v.as_deref().map(Cow::Borrowed))
+    }
+}
+
+impl rusqlite::ToSql for Arg<'_> {
+    fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
+        Ok(match self {
+            Arg::Int(Some(v)) => ToSqlOutput::Borrowed(ValueRef::Integer(*v)),
+            Arg::Text(Some(s)) => ToSqlOutput::Borrowed(ValueRef::Text(s.as_bytes())),
+            Arg::Int(None) | Arg::Text(None) => ToSqlOutput::Borrowed(ValueRef::Null),
+        })
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Rows
+
+/// One value of a row.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value {
+    Null,
+    Int(i64),
+    Real(f64),
+    Text(String),
+    Blob(Vec<u8>),
+}
+
+/// One result row: its values, read by column name (or position).
+#[derive(Debug, Clone)]
+pub struct Row {
+    columns: Arc<[Box<str>]>,
+    values: Vec<Value>,
+}
+
+/// A column by name or by position.
+pub trait ColumnIndex {
+    fn find(&self, columns: &[Box<str>]) -> Option<usize>;
+    fn describe(&self) -> String;
+}
+
+impl ColumnIndex for &str {
+    fn find(&self, columns: &[Box<str>]) -> Option<usize> {
+        columns.iter().position(|c| c.eq_ignore_ascii_case(self))
+    }
+    fn describe(&self) -> String {
+        (*self).to_string()
+    }
+}
+
+impl ColumnIndex for usize {
+    fn find(&self, columns: &[Box<str>]) -> Option<usize> {
+        (*self < columns.len()).then_some(*self)
+    }
+    fn describe(&self) -> String {
+        format!("#{self}")
+    }
+}
+
+/// A Rust value a column can be read as.
+pub trait FromValue: Sized {
+    fn from_value(v: &Value) -> Option<Self>;
+    const EXPECTED: &'static str;
+}
+
+impl FromValue for i64 {
+    fn from_value(v: &Value) -> Option<Self> {
+        match v {
+            Value::Int(n) => Some(*n),
+            _ => None,
+        }
+    }
+    const EXPECTED: &'static str = "an integer";
+}
+
+impl FromValue for String {
+    fn from_value(v: &Value) -> Option<Self> {
+        match v {
+            Value::Text(s) => Some(s.clone()),
+            _ => None,
+        }
+    }
+    const EXPECTED: &'static str = "text";
+}
+
+impl<T: FromValue> FromValue for Option<T> {
+    fn from_value(v: &Value) -> Option<Self> {
+        match v {
+            Value::Null => Some(None),
+            other => T::from_value(other).map(Some),
+        }
+    }
+    const EXPECTED: &'static str = T::EXPECTED;
+}
+
+impl Row {
+    /// The column's value as `T`; a missing column or another type is an error naming the column.
+    pub fn try_get<T: FromValue, I: ColumnIndex>(&self, index: I) -> Result<T, StorageError> {
+        let i = index
+            .find(&self.columns)
+            .ok_or_else(|| StorageError::Corrupt(format!("no column {}", index.describe())))?;
+        T::from_value(&self.values[i]).ok_or_else(|| {
+            StorageError::Corrupt(format!(
+                "column {} is {:?}, not {}",
+                self.columns[i],
+                self.values[i],
+                T::EXPECTED
+            ))
+        })
+    }
+
+    pub fn columns(&self) -> &[Box<str>] {
+        &self.columns
+    }
+
+    pub fn values(&self) -> &[Value] {
+        &self.values
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Pools and transactions
+
+/// Where reads go: SQLite's reader connections, or the PostgreSQL pool.
+pub enum Readers {
+    Sqlite(Arc<ReaderPool>),
+    Pg(PgPool),
+}
+
+/// Where writes go: SQLite's one writer connection, or the PostgreSQL pool.
+pub enum Writer {
+    Sqlite(Arc<WriterLock>),
+    Pg(PgPool),
+}
+
+impl Clone for Readers {
+    fn clone(&self) -> Self {
+        match self {
+            Readers::Sqlite(p) => Readers::Sqlite(p.clone()),
+            Readers::Pg(p) => Readers::Pg(p.clone()),
+        }
+    }
+}
+
+impl Clone for Writer {
+    fn clone(&self) -> Self {
+        match self {
+            Writer::Sqlite(c) => Writer::Sqlite(c.clone()),
+            Writer::Pg(p) => Writer::Pg(p.clone()),
+        }
+    }
+}
+
+impl std::fmt::Debug for Readers {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Readers::Sqlite(p) => write!(f, "Readers::Sqlite({} connections)", p.conns.len()),
+            Readers::Pg(p) => write!(f, "Readers::Pg({p:?})"),
+        }
+    }
+}
+
+impl std::fmt::Debug for Writer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Writer::Sqlite(_) => f.write_str("Writer::Sqlite"),
+            Writer::Pg(p) => write!(f, "Writer::Pg({p:?})"),
+        }
+    }
+}
+
+impl Writer {
+    /// Begins a transaction. On SQLite it holds the writer (and the file's write lock) until it
+    /// commits or is dropped.
+    pub async fn begin(&self) -> Result<Tx, StorageError> {
+        match self {
+            Writer::Sqlite(conn) => {
+                let mut conn = conn.clone().lock_owned().await;
+                busy_retry(&mut *conn, |c| c.execute_batch("BEGIN IMMEDIATE")).await?;
+                Ok(Tx::Sqlite(SqliteTx { conn, open: true }))
+            }
+            Writer::Pg(pool) => Ok(Tx::Pg(pool.begin().await.map_err(DbError::from)?)),
+        }
+    }
+
+    pub async fn close(&self) {
+        if let Writer::Pg(pool) = self {
+            pool.close().await;
+        }
+    }
+}
+
+impl Readers {
+    pub async fn close(&self) {
+        if let Readers::Pg(pool) = self {
+            pool.close().await;
+        }
+    }
+}
+
+/// A transaction: committed by [`Tx::commit`], rolled back when dropped without it.
+pub enum Tx {
+    Sqlite(SqliteTx),
+    Pg(sqlx::Transaction<'static, Postgres>),
+}
+
+/// SQLite's writer, inside `BEGIN IMMEDIATE`.
+pub struct SqliteTx {
+    conn: tokio::sync::OwnedMutexGuard<rusqlite::Connection>,
+    open: bool,
+}
+
+impl Drop for SqliteTx {
+    fn drop(&mut self) {
+        if self.open {
+            if let Err(e) = self.conn.execute_batch("ROLLBACK") {
+                tracing::warn!(error = %e, "rolling back an unfinished transaction failed");
+            }
+        }
+    }
+}
+
+impl Tx {
+    pub async fn commit(self) -> Result<(), StorageError> {
+        match self {
+            Tx::Sqlite(mut tx) => {
+                tx.conn.execute_batch("COMMIT")?;
+                tx.open = false;
+            }
+            Tx::Pg(tx) => tx.commit().await.map_err(DbError::from)?,
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests;

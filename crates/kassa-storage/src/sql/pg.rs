@@ -1,0 +1,103 @@
+//! PostgreSQL through sqlx's driver and pool.
+
+use std::borrow::Cow;
+use std::sync::Arc;
+
+use sqlx::postgres::{PgRow, Postgres};
+use sqlx::{Column, Row as _, TypeInfo};
+
+use super::{Arg, Output, Query, Row, Value, Want};
+use crate::error::DbError;
+use crate::StorageError;
+
+pub(super) async fn pg_run<'c>(
+    on: impl sqlx::PgExecutor<'c>,
+    q: Query<'_>,
+    want: Want,
+) -> Result<Output, StorageError> {
+    let mut pq = sqlx::query::<Postgres>(q.sql);
+    for a in q.args {
+        pq = match a {
+            Arg::Int(v) => pq.bind(v),
+            Arg::Text(v) => pq.bind(v.map(Cow::into_owned)),
+        };
+    }
+    Ok(match want {
+        Want::Nothing => Output {
+            rows: Vec::new(),
+            affected: pq.execute(on).await.map_err(DbError::from)?.rows_affected(),
+        },
+        Want::One => Output {
+            rows: match pq.fetch_optional(on).await.map_err(DbError::from)? {
+                Some(r) => vec![pg_row(&r, &pg_columns(&r))?],
+                None => Vec::new(),
+            },
+            affected: 0,
+        },
+        Want::All => {
+            let rows = pq.fetch_all(on).await.map_err(DbError::from)?;
+            let columns = rows.first().map(pg_columns);
+            let mut out = Vec::with_capacity(rows.len());
+            for (r, columns) in rows.iter().zip(std::iter::repeat_with(|| columns.clone())) {
+                out.push(pg_row(r, &columns.unwrap_or_else(|| pg_columns(r)))?);
+            }
+            Output {
+                rows: out,
+                affected: 0,
+            }
+        }
+    })
+}
+
+fn pg_columns(r: &PgRow) -> Arc<[Box<str>]> {
+    r.columns().iter().map(|c| Box::from(c.name())).collect()
+}
+
+fn pg_row(r: &PgRow, columns: &Arc<[Box<str>]>) -> Result<Row, StorageError> {
+    let mut values = Vec::with_capacity(columns.len());
+    for (i, col) in r.columns().iter().enumerate() {
+        let decode = |e: sqlx::Error| StorageError::Database(DbError::from(e));
+        let v = match col.type_info().name() {
+            "INT8" => r
+                .try_get::<Option<i64>, _>(i)
+                .map_err(decode)?
+                .map(Value::Int),
+            "INT4" => r
+                .try_get::<Option<i32>, _>(i)
+                .map_err(decode)?
+                .map(|n| Value::Int(n.into())),
+            "INT2" => r
+                .try_get::<Option<i16>, _>(i)
+                .map_err(decode)?
+                .map(|n| Value::Int(n.into())),
+            "BOOL" => r
+                .try_get::<Option<bool>, _>(i)
+                .map_err(decode)?
+                .map(|b| Value::Int(b.into())),
+            "TEXT" | "VARCHAR" | "BPCHAR" | "NAME" => r
+                .try_get::<Option<String>, _>(i)
+                .map_err(decode)?
+                .map(Value::Text),
+            "FLOAT8" => r
+                .try_get::<Option<f64>, _>(i)
+                .map_err(decode)?
+                .map(Value::Real),
+            "BYTEA" => r
+                .try_get::<Option<Vec<u8>>, _>(i)
+                .map_err(decode)?
+                .map(Value::Blob),
+            "VOID" => None,
+            other => {
+                return Err(StorageError::Corrupt(format!(
+                    "column {} has type {other}, which Kassa does not read",
+                    col.name()
+                )))
+            }
+        };
+        values.push(v.unwrap_or(Value::Null));
+    }
+    Ok(Row {
+        columns: columns.clone(),
+        values,
+    })
+}

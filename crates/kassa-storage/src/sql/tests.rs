@@ -1,0 +1,114 @@
+//! The query layer against a real database: SQLite, or PostgreSQL when
+//! `KASSA_TEST_DATABASE_URL` names one (the SQLite-only behaviour is in `sqlite.rs`'s tests).
+
+use super::*;
+use crate::testing::TestDb;
+use crate::Store;
+
+async fn store() -> (TestDb, Store) {
+    let db = TestDb::create().await.expect("a test database");
+    let store = Store::connect(&db.url).await.expect("connect");
+    (db, store)
+}
+
+#[tokio::test]
+async fn parameters_are_matched_by_number_wherever_they_appear() {
+    let (_db, s) = store().await;
+    // `$2` before `$1`, and `$1` twice.
+    query("INSERT INTO meta (key, value) VALUES ($2, $1)")
+        .bind("the value")
+        .bind("k1")
+        .execute(&s.writer)
+        .await
+        .expect("insert");
+    let row = query("SELECT key, value FROM meta WHERE key = $1 OR value = $1")
+        .bind("k1")
+        .fetch_one(&s.pool)
+        .await
+        .expect("the row");
+    assert_eq!(row.try_get::<String, _>("key").unwrap(), "k1");
+    assert_eq!(row.try_get::<String, _>("VALUE").unwrap(), "the value");
+    assert_eq!(row.try_get::<String, _>(1usize).unwrap(), "the value");
+    // A column that is not there, or read as the wrong type, is an error naming it.
+    let missing = row.try_get::<String, _>("nope").unwrap_err().to_string();
+    assert!(missing.contains("nope"), "{missing}");
+    let wrong = row.try_get::<i64, _>("key").unwrap_err().to_string();
+    assert!(
+        wrong.contains("key") && wrong.contains("integer"),
+        "{wrong}"
+    );
+    // Fewer arguments than the statement names.
+    let short = query("SELECT value FROM meta WHERE key = $1 AND value = $2")
+        .bind("k1")
+        .fetch_optional(&s.pool)
+        .await;
+    assert!(short.is_err(), "{short:?}");
+}
+
+#[tokio::test]
+async fn nulls_integers_and_affected_rows_round_trip() {
+    let (_db, s) = store().await;
+    let row =
+        query("SELECT CAST($1 AS BIGINT) AS n, CAST($2 AS TEXT) AS t, CAST($3 AS BIGINT) AS z")
+            .bind(Some(-7i64))
+            .bind(None::<String>)
+            .bind(None::<i64>)
+            .fetch_one(&s.pool)
+            .await
+            .expect("a row");
+    assert_eq!(row.try_get::<i64, _>("n").unwrap(), -7);
+    assert_eq!(row.try_get::<Option<String>, _>("t").unwrap(), None);
+    assert_eq!(row.try_get::<Option<i64>, _>("z").unwrap(), None);
+    assert!(
+        row.try_get::<i64, _>("z").is_err(),
+        "NULL is not an integer"
+    );
+    for k in ["a", "b", "c"] {
+        query("INSERT INTO meta (key, value) VALUES ($1, 'x')")
+            .bind(k)
+            .execute(&s.writer)
+            .await
+            .expect("insert");
+    }
+    let done = query("UPDATE meta SET value = 'y' WHERE value = 'x'")
+        .execute(&s.writer)
+        .await
+        .expect("update");
+    assert_eq!(done.rows_affected(), 3);
+    let none = query("SELECT value FROM meta WHERE key = $1")
+        .bind("zz")
+        .fetch_one(&s.pool)
+        .await;
+    assert!(matches!(none, Err(StorageError::NotFound)), "{none:?}");
+}
+
+#[tokio::test]
+async fn a_transaction_commits_all_or_a_dropped_one_nothing() {
+    let (_db, s) = store().await;
+    let mut tx = s.writer.begin().await.expect("begin");
+    for k in ["t1", "t2"] {
+        query("INSERT INTO meta (key, value) VALUES ($1, 'v')")
+            .bind(k)
+            .execute(&mut tx)
+            .await
+            .expect("insert");
+    }
+    drop(tx); // e.g. a request cancelled half-way
+    assert_eq!(s.meta_get("t1").await.unwrap(), None);
+    // The writer is free again, and a committed transaction keeps both rows.
+    let mut tx = s.writer.begin().await.expect("begin again");
+    for k in ["t1", "t2"] {
+        query("INSERT INTO meta (key, value) VALUES ($1, 'v')")
+            .bind(k)
+            .execute(&mut tx)
+            .await
+            .expect("insert");
+    }
+    tx.commit().await.expect("commit");
+    assert_eq!(s.meta_get("t2").await.unwrap().as_deref(), Some("v"));
+    // A broken uniqueness rule is a conflict, on either backend.
+    let dup = query("INSERT INTO meta (key, value) VALUES ('t1', 'w')")
+        .execute(&s.writer)
+        .await;
+    assert!(matches!(dup, Err(StorageError::Conflict(_))), "{dup:?}");
+}
