@@ -124,8 +124,7 @@ fn sqlite_open(path: &str, flags: rusqlite::OpenFlags) -> Result<rusqlite::Conne
     let conn = rusqlite::Connection::open_with_flags(path, flags)?;
     conn.set_prepared_statement_cache_capacity(256);
     conn.execute_batch(
-        "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 0;
-         PRAGMA mmap_size = 268435456;",
+        "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 0;",
     )?;
     Ok(conn)
 }
