@@ -27,12 +27,15 @@ pub const RETENTION_MILLIS: i64 = 24 * 60 * 60 * 1000;
 pub struct RequestSeed {
     base: String,
     next: std::sync::atomic::AtomicU32,
+    /// The key was held before by an attempt that left nothing to replay: what it did may be
+    /// found by the derived ids.
+    resumed: bool,
 }
 
 impl RequestSeed {
     /// From the client, the key and the request's fingerprint: a key reused for another request
     /// once it is forgotten (after its retention) derives other ids.
-    fn new(client_no: i64, key: &str, request_hash: &str) -> Self {
+    fn new(client_no: i64, key: &str, request_hash: &str, resumed: bool) -> Self {
         let mut h = Sha256::new();
         h.update(client_no.to_be_bytes());
         h.update(key.as_bytes());
@@ -41,12 +44,20 @@ impl RequestSeed {
         RequestSeed {
             base: h.finalize().iter().map(|b| format!("{b:02x}")).collect(),
             next: std::sync::atomic::AtomicU32::new(0),
+            resumed,
         }
     }
 }
 
 tokio::task_local! {
     static REQUEST_SEED: RequestSeed;
+}
+
+/// Whether the running request is the first to hold its idempotency key: then nothing can exist
+/// under the ids derived from it, and looking for them is a wasted read. `false` outside such a
+/// request.
+pub fn first_attempt() -> bool {
+    REQUEST_SEED.try_with(|s| !s.resumed).unwrap_or(false)
 }
 
 /// The next id (`prefix` + 26 characters) derived from the running request's idempotency key,
@@ -135,12 +146,13 @@ async fn handle(state: AppState, req: Request, next: Next) -> Result<Response, A
         })?;
     let hash = fingerprint(&parts.method, parts.uri.path(), &bytes);
     let lease = state.config.idempotency_lease_ms;
-    match state
+    let begun = state
         .store
         .idempotency_begin(auth.client_no, &key, &hash, lease)
-        .await?
-    {
-        IdempotencyBegin::Started => {}
+        .await?;
+    let resumed = begun == IdempotencyBegin::Resumed;
+    match begun {
+        IdempotencyBegin::Started | IdempotencyBegin::Resumed => {}
         IdempotencyBegin::Replay(stored) => {
             let mut resp = json_response(stored.status, stored.body);
             resp.headers_mut().insert(REPLAYED, HeaderValue::from_static("true"));
@@ -158,7 +170,7 @@ async fn handle(state: AppState, req: Request, next: Next) -> Result<Response, A
         }
     }
     parts.extensions.insert(auth.clone());
-    let seed = RequestSeed::new(auth.client_no, &key, &hash);
+    let seed = RequestSeed::new(auth.client_no, &key, &hash, resumed);
     let resp = REQUEST_SEED
         .scope(
             seed,
@@ -205,7 +217,7 @@ mod tests {
     #[tokio::test]
     async fn ids_derive_from_the_key_and_the_request() {
         let ids = |key: &'static str, hash: &'static str| {
-            REQUEST_SEED.scope(RequestSeed::new(1, key, hash), async {
+            REQUEST_SEED.scope(RequestSeed::new(1, key, hash, false), async {
                 (derived_id("pay_"), derived_id("pay_"))
             })
         };

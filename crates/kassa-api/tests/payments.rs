@@ -415,6 +415,57 @@ async fn idempotent_payment_charges_once() {
     assert_eq!(n, 1, "one PaymentIntent at Stripe");
 }
 
+/// A key whose payment was made but whose row is gone (forgotten after its retention) or was
+/// released, used again for the same request: the payment made under it is the answer, never a
+/// second charge nor a 409.
+#[tokio::test]
+async fn a_key_used_again_after_it_was_forgotten_or_released_finds_its_payment() {
+    let (app, emu, _gw, acct) = setup().await;
+    let pm = app
+        .post(
+            &format!("/v1/accounts/{acct}/payment_methods"),
+            &json!({"card": card("4242424242424242")}),
+        )
+        .await
+        .body;
+    let body = json!({"acct_no": acct, "payment_method_no": pm["payment_method_no"], "amount": 4300, "currency": "usd"});
+    let key = [("Idempotency-Key", "order-78")];
+    let pay = || {
+        app.send(
+            kassa_testkit::reqwest::Method::POST,
+            "/v1/payments",
+            Some(&body),
+            &key,
+        )
+    };
+    let first = pay().await;
+    assert_eq!(first.status, StatusCode::CREATED, "{}", first.body);
+    // Forgotten: the next request with the key is a first attempt, and its payment id is taken.
+    kassa_storage::testing::execute(&app.store, "DELETE FROM idempotency_keys")
+        .await
+        .unwrap();
+    let again = pay().await;
+    assert_eq!(again.body["id"], first.body["id"], "{}", again.body);
+    assert_eq!(again.body["status"], first.body["status"]);
+    // Released (as after an error): the retry looks for what the earlier attempt did.
+    kassa_storage::testing::execute(
+        &app.store,
+        "UPDATE idempotency_keys SET state = 'released', response_status = NULL, response_body = NULL",
+    )
+    .await
+    .unwrap();
+    let resumed = pay().await;
+    assert_eq!(resumed.body["id"], first.body["id"], "{}", resumed.body);
+    let list = emu.get(SECRET_KEY, "/v1/payment_intents?limit=100").await;
+    let n = list["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| p["amount"] == 4300)
+        .count();
+    assert_eq!(n, 1, "one PaymentIntent at Stripe");
+}
+
 mod reconciler {
     use super::*;
     use kassa_api::service::reconcile::{run_once, Policy};

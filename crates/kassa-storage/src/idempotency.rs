@@ -13,6 +13,10 @@ pub struct StoredResponse {
 pub enum IdempotencyBegin {
     /// The key is new and now held by this request: do the work, then save the response.
     Started,
+    /// The key was used before by a request that left nothing to replay (it was released after
+    /// an error, or its process died holding it) and is now held by this one: do the work, but
+    /// look first for what the earlier attempt did (by the ids derived from the key).
+    Resumed,
     /// The key was used before for the same request: here is what it answered.
     Replay(StoredResponse),
     /// The key was used before for a different request.
@@ -48,10 +52,13 @@ impl Store {
         if inserted.rows_affected() == 1 {
             return Ok(IdempotencyBegin::Started);
         }
+        // A released key goes to whichever request comes next (as a deleted one would); a key
+        // whose holder died, only to the same request.
         let taken = sql::query(
-            "UPDATE idempotency_keys SET lease_until = $1
-             WHERE client_no = $2 AND idem_key = $3 AND request_hash = $4 AND state = 'started'
-               AND lease_until IS NOT NULL AND lease_until < $5",
+            "UPDATE idempotency_keys SET lease_until = $1, request_hash = $4, state = 'started'
+             WHERE client_no = $2 AND idem_key = $3
+               AND (state = 'released'
+                    OR (request_hash = $4 AND state = 'started' AND lease_until IS NOT NULL AND lease_until < $5))",
         )
         .bind(now + lease_ms)
         .bind(client_no)
@@ -61,7 +68,7 @@ impl Store {
         .execute(&self.writer)
         .await?;
         if taken.rows_affected() == 1 {
-            return Ok(IdempotencyBegin::Started);
+            return Ok(IdempotencyBegin::Resumed);
         }
         let row = sql::query(
             "SELECT request_hash, state, response_status, response_body FROM idempotency_keys WHERE client_no = $1 AND idem_key = $2",
@@ -110,10 +117,11 @@ impl Store {
         Ok(())
     }
 
-    /// Releases `key` without a response (the request failed before doing anything lasting), so
-    /// the client may retry with it.
+    /// Releases `key` without a response (the request ended without an answer worth replaying),
+    /// so the client may retry with it. The row stays, marked `released`, so that the retry
+    /// knows it is one ([`IdempotencyBegin::Resumed`]).
     pub async fn idempotency_release(&self, client_no: i64, key: &str) -> Result<(), StorageError> {
-        sql::query("DELETE FROM idempotency_keys WHERE client_no = $1 AND idem_key = $2 AND state = 'started'")
+        sql::query("UPDATE idempotency_keys SET state = 'released', lease_until = NULL WHERE client_no = $1 AND idem_key = $2 AND state = 'started'")
             .bind(client_no)
             .bind(key)
             .execute(&self.writer)

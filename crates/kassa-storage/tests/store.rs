@@ -352,7 +352,21 @@ async fn idempotency_lifecycle() {
     store.idempotency_release(n, "k2").await.unwrap();
     assert_eq!(
         store.idempotency_begin(n, "k2", "h", 60_000).await.unwrap(),
-        IdempotencyBegin::Started
+        IdempotencyBegin::Resumed,
+        "a released key is claimed again, as a retry"
+    );
+    assert_eq!(
+        store.idempotency_begin(n, "k2", "h", 60_000).await.unwrap(),
+        IdempotencyBegin::InProgress
+    );
+    // Also by another request (nothing was saved to replay).
+    store.idempotency_release(n, "k2").await.unwrap();
+    assert_eq!(
+        store
+            .idempotency_begin(n, "k2", "other", 60_000)
+            .await
+            .unwrap(),
+        IdempotencyBegin::Resumed
     );
     // A key whose request died (its lease ran out) is taken over by the same request only.
     assert_eq!(
@@ -371,7 +385,7 @@ async fn idempotency_lifecycle() {
             .idempotency_begin(n, "k3", "h3", 60_000)
             .await
             .unwrap(),
-        IdempotencyBegin::Started,
+        IdempotencyBegin::Resumed,
         "taken over"
     );
     assert_eq!(

@@ -290,10 +290,12 @@ pub async fn create_with_id(
 ) -> Result<(PaymentView, bool), ApiError> {
     // Under an Idempotency-Key the id comes from the key: a retry of a request that died with
     // its process finds the payment it recorded (before Stripe was called) and answers with it;
-    // the reconciler settles it if its outcome is still unknown. Never a second charge.
+    // the reconciler settles it if its outcome is still unknown. Never a second charge. (The
+    // first request to hold its key has nothing to find.)
     let preset_id = match preset_id {
         Some(id) => Some(id),
         None => match crate::idempotency::derived_id("pay_") {
+            Some(id) if crate::idempotency::first_attempt() => Some(id),
             Some(id) => match state.store.get_payment(auth.client_no, &id).await {
                 Ok(rec) => return replayed(state, &rec).await,
                 Err(StorageError::NotFound) => Some(id),
@@ -533,10 +535,22 @@ pub async fn create_with_id(
         cap: limits.monthly_cap.map(|c| c.get()),
         net: limits.include_refunds,
     };
-    let inserted = state
+    let inserted = match state
         .store
         .insert_payment_reserving(&record, &txn, Some(&reserve))
-        .await?;
+        .await
+    {
+        // The id is taken: a key forgotten after its retention and used again for the same
+        // request derives the same id. That payment is the answer, as within the retention.
+        Err(StorageError::Conflict(what)) => {
+            return match state.store.get_payment(auth.client_no, &record.id).await {
+                Ok(earlier) => replayed(state, &earlier).await,
+                Err(StorageError::NotFound) => Err(StorageError::Conflict(what).into()),
+                Err(e) => Err(e.into()),
+            }
+        }
+        other => other?,
+    };
     if inserted.is_none() {
         return Err(ApiError::unprocessable(
             Some("gateway_id"),

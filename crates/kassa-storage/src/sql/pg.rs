@@ -36,13 +36,16 @@ pub(super) async fn pg_run<'c>(
         },
         Want::All => {
             let rows = pq.fetch_all(on).await.map_err(DbError::from)?;
-            let columns = rows.first().map(pg_columns);
-            let mut out = Vec::with_capacity(rows.len());
-            for (r, columns) in rows.iter().zip(std::iter::repeat_with(|| columns.clone())) {
-                out.push(pg_row(r, &columns.unwrap_or_else(|| pg_columns(r)))?);
-            }
+            // Every row of a statement has the same columns: their names are shared.
+            let columns = rows
+                .first()
+                .map(pg_columns)
+                .unwrap_or_else(|| Arc::from([]));
             Output {
-                rows: out,
+                rows: rows
+                    .iter()
+                    .map(|r| pg_row(r, &columns))
+                    .collect::<Result<_, _>>()?,
                 affected: 0,
             }
         }
