@@ -7,6 +7,25 @@ fn card(number: &str) -> Value {
     json!({"number": number, "exp_month": 12, "exp_year": 2034, "cvc": if number.starts_with("37") { "1234" } else { "123" }})
 }
 
+/// A 4242 card stored on the account: the API's answer.
+async fn stored_card(app: &TestApp, acct: i64) -> Value {
+    app.post(
+        &format!("/v1/accounts/{acct}/payment_methods"),
+        &json!({"card": card("4242424242424242")}),
+    )
+    .await
+    .body
+}
+
+/// How many PaymentIntents of `amount` the emulator holds.
+async fn intents_of(emu: &Emulator, amount: i64) -> usize {
+    let list = emu.get(SECRET_KEY, "/v1/payment_intents?limit=100").await;
+    list["data"]
+        .as_array()
+        .map(|a| a.iter().filter(|p| p["amount"] == amount).count())
+        .unwrap_or(0)
+}
+
 async fn setup() -> (TestApp, Emulator, i64, i64) {
     let app = TestApp::spawn().await;
     let emu = Emulator::spawn().await;
@@ -378,13 +397,7 @@ async fn detached_cards_are_never_charged() {
 #[tokio::test]
 async fn idempotent_payment_charges_once() {
     let (app, emu, _gw, acct) = setup().await;
-    let pm = app
-        .post(
-            &format!("/v1/accounts/{acct}/payment_methods"),
-            &json!({"card": card("4242424242424242")}),
-        )
-        .await
-        .body;
+    let pm = stored_card(&app, acct).await;
     let body = json!({"acct_no": acct, "payment_method_no": pm["payment_method_no"], "amount": 4200, "currency": "usd"});
     let key = [("Idempotency-Key", "order-77")];
     let a = app
@@ -405,14 +418,11 @@ async fn idempotent_payment_charges_once() {
         .await;
     assert_eq!(a.body["id"], b.body["id"]);
     assert_eq!(b.header("idempotent-replayed"), Some("true"));
-    let list = emu.get(SECRET_KEY, "/v1/payment_intents?limit=100").await;
-    let n = list["data"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|p| p["amount"] == 4200)
-        .count();
-    assert_eq!(n, 1, "one PaymentIntent at Stripe");
+    assert_eq!(
+        intents_of(&emu, 4200).await,
+        1,
+        "one PaymentIntent at Stripe"
+    );
 }
 
 /// A key whose payment was made but whose row is gone (forgotten after its retention) or was
@@ -421,13 +431,7 @@ async fn idempotent_payment_charges_once() {
 #[tokio::test]
 async fn a_key_used_again_after_it_was_forgotten_or_released_finds_its_payment() {
     let (app, emu, _gw, acct) = setup().await;
-    let pm = app
-        .post(
-            &format!("/v1/accounts/{acct}/payment_methods"),
-            &json!({"card": card("4242424242424242")}),
-        )
-        .await
-        .body;
+    let pm = stored_card(&app, acct).await;
     let body = json!({"acct_no": acct, "payment_method_no": pm["payment_method_no"], "amount": 4300, "currency": "usd"});
     let key = [("Idempotency-Key", "order-78")];
     let pay = || {
@@ -456,14 +460,11 @@ async fn a_key_used_again_after_it_was_forgotten_or_released_finds_its_payment()
     .unwrap();
     let resumed = pay().await;
     assert_eq!(resumed.body["id"], first.body["id"], "{}", resumed.body);
-    let list = emu.get(SECRET_KEY, "/v1/payment_intents?limit=100").await;
-    let n = list["data"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|p| p["amount"] == 4300)
-        .count();
-    assert_eq!(n, 1, "one PaymentIntent at Stripe");
+    assert_eq!(
+        intents_of(&emu, 4300).await,
+        1,
+        "one PaymentIntent at Stripe"
+    );
 }
 
 mod reconciler {

@@ -82,28 +82,26 @@ async fn nulls_integers_and_affected_rows_round_trip() {
     assert!(matches!(none, Err(StorageError::NotFound)), "{none:?}");
 }
 
+async fn insert_two(tx: &mut Tx) {
+    for k in ["t1", "t2"] {
+        query("INSERT INTO meta (key, value) VALUES ($1, 'v')")
+            .bind(k)
+            .execute(&mut *tx)
+            .await
+            .expect("insert");
+    }
+}
+
 #[tokio::test]
 async fn a_transaction_commits_all_or_a_dropped_one_nothing() {
     let (_db, s) = store().await;
     let mut tx = s.writer.begin().await.expect("begin");
-    for k in ["t1", "t2"] {
-        query("INSERT INTO meta (key, value) VALUES ($1, 'v')")
-            .bind(k)
-            .execute(&mut tx)
-            .await
-            .expect("insert");
-    }
+    insert_two(&mut tx).await;
     drop(tx); // e.g. a request cancelled half-way
     assert_eq!(s.meta_get("t1").await.unwrap(), None);
     // The writer is free again, and a committed transaction keeps both rows.
     let mut tx = s.writer.begin().await.expect("begin again");
-    for k in ["t1", "t2"] {
-        query("INSERT INTO meta (key, value) VALUES ($1, 'v')")
-            .bind(k)
-            .execute(&mut tx)
-            .await
-            .expect("insert");
-    }
+    insert_two(&mut tx).await;
     tx.commit().await.expect("commit");
     assert_eq!(s.meta_get("t2").await.unwrap().as_deref(), Some("v"));
     // A broken uniqueness rule is a conflict, on either backend.
