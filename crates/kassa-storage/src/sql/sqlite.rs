@@ -180,19 +180,12 @@ fn checkpoint(conn: &rusqlite::Connection, writer: &WriterLock) -> Result<(), ru
     if frames <= 0 || copied == frames {
         return Ok(());
     }
-    // The catch-up pass, with writers held off (another process may still write: then this
-    // pass too falls short, and the backstop does it).
-    let deadline = Instant::now() + Duration::from_millis(50);
-    loop {
-        if let Ok(_held) = writer.try_lock() {
-            passive()?;
-            return Ok(());
-        }
-        if Instant::now() > deadline {
-            return Ok(());
-        }
-        std::thread::sleep(Duration::from_micros(200));
-    }
+    // The catch-up pass, with writers held off: the thread queues for the writer's lock like
+    // any writer (the lock is fair, so it gets its turn behind those already waiting). Another
+    // process may still write; then this pass too falls short, and the backstop does it.
+    let _held = writer.blocking_lock();
+    passive()?;
+    Ok(())
 }
 
 /// Splits `sqlite://FILE?mode=…` into the file and its open flags.
