@@ -56,39 +56,26 @@ fn pg_columns(r: &PgRow) -> Arc<[Box<str>]> {
     r.columns().iter().map(|c| Box::from(c.name())).collect()
 }
 
+/// Column `i` of `r` as `T` (NULL as `None`).
+fn get<'r, T>(r: &'r PgRow, i: usize) -> Result<Option<T>, StorageError>
+where
+    T: sqlx::Decode<'r, Postgres> + sqlx::Type<Postgres>,
+{
+    r.try_get::<Option<T>, _>(i)
+        .map_err(|e| StorageError::Database(DbError::from(e)))
+}
+
 fn pg_row(r: &PgRow, columns: &Arc<[Box<str>]>) -> Result<Row, StorageError> {
     let mut values = Vec::with_capacity(columns.len());
     for (i, col) in r.columns().iter().enumerate() {
-        let decode = |e: sqlx::Error| StorageError::Database(DbError::from(e));
         let v = match col.type_info().name() {
-            "INT8" => r
-                .try_get::<Option<i64>, _>(i)
-                .map_err(decode)?
-                .map(Value::Int),
-            "INT4" => r
-                .try_get::<Option<i32>, _>(i)
-                .map_err(decode)?
-                .map(|n| Value::Int(n.into())),
-            "INT2" => r
-                .try_get::<Option<i16>, _>(i)
-                .map_err(decode)?
-                .map(|n| Value::Int(n.into())),
-            "BOOL" => r
-                .try_get::<Option<bool>, _>(i)
-                .map_err(decode)?
-                .map(|b| Value::Int(b.into())),
-            "TEXT" | "VARCHAR" | "BPCHAR" | "NAME" => r
-                .try_get::<Option<String>, _>(i)
-                .map_err(decode)?
-                .map(Value::Text),
-            "FLOAT8" => r
-                .try_get::<Option<f64>, _>(i)
-                .map_err(decode)?
-                .map(Value::Real),
-            "BYTEA" => r
-                .try_get::<Option<Vec<u8>>, _>(i)
-                .map_err(decode)?
-                .map(Value::Blob),
+            "INT8" => get::<i64>(r, i)?.map(Value::Int),
+            "INT4" => get::<i32>(r, i)?.map(|n| Value::Int(n.into())),
+            "INT2" => get::<i16>(r, i)?.map(|n| Value::Int(n.into())),
+            "BOOL" => get::<bool>(r, i)?.map(|b| Value::Int(b.into())),
+            "TEXT" | "VARCHAR" | "BPCHAR" | "NAME" => get::<String>(r, i)?.map(Value::Text),
+            "FLOAT8" => get::<f64>(r, i)?.map(Value::Real),
+            "BYTEA" => get::<Vec<u8>>(r, i)?.map(Value::Blob),
             "VOID" => None,
             other => {
                 return Err(StorageError::Corrupt(format!(
