@@ -1,5 +1,4 @@
 use crate::sql;
-use sqlx::postgres::PgPoolOptions;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -82,11 +81,9 @@ impl Store {
                 sql::sqlite_connect(&url, max.unwrap_or(4) as usize)?
             }
             Backend::Postgres => {
-                let pool = PgPoolOptions::new()
-                    .max_connections(max.unwrap_or(16))
-                    .acquire_timeout(Duration::from_secs(10))
-                    .connect(url)
-                    .await?;
+                let pool =
+                    sql::PgPool::connect(url, max.unwrap_or(16) as usize, Duration::from_secs(10))
+                        .await?;
                 (sql::Readers::Pg(pool.clone()), sql::Writer::Pg(pool))
             }
         };

@@ -22,14 +22,23 @@ pub enum DbError {
     #[error(transparent)]
     Sqlite(#[from] rusqlite::Error),
     #[error(transparent)]
-    Postgres(#[from] sqlx::Error),
+    Postgres(#[from] tokio_postgres::Error),
+    /// No connection could be had (the server is away, the pool is full or closed), or a
+    /// transaction cannot go on.
+    #[error("{0}")]
+    Pool(String),
 }
 
 impl From<DbError> for StorageError {
     fn from(e: DbError) -> Self {
         let unique = match &e {
-            DbError::Postgres(sqlx::Error::Database(db)) if db.is_unique_violation() => {
-                Some(db.message().to_string())
+            DbError::Postgres(pg)
+                if pg.code() == Some(&tokio_postgres::error::SqlState::UNIQUE_VIOLATION) =>
+            {
+                Some(
+                    pg.as_db_error()
+                        .map_or_else(|| pg.to_string(), |db| db.message().to_string()),
+                )
             }
             DbError::Sqlite(rusqlite::Error::SqliteFailure(f, message))
                 if f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE
@@ -46,8 +55,8 @@ impl From<DbError> for StorageError {
     }
 }
 
-impl From<sqlx::Error> for StorageError {
-    fn from(e: sqlx::Error) -> Self {
+impl From<tokio_postgres::Error> for StorageError {
+    fn from(e: tokio_postgres::Error) -> Self {
         DbError::from(e).into()
     }
 }

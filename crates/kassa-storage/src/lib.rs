@@ -1,7 +1,7 @@
 //! Kassa's storage layer.
 //!
 //! One schema and one set of SQL statements serve both backends through one small query API
-//! (`sql`: rusqlite on SQLite, sqlx's PostgreSQL driver on PostgreSQL): statements use `$1`-style parameters (PostgreSQL's, which SQLite also reads), portable types
+//! (`sql`: rusqlite on SQLite, tokio-postgres on PostgreSQL): statements use `$1`-style parameters (PostgreSQL's, which SQLite also reads), portable types
 //! (`BIGINT`, `TEXT`), `INSERT … RETURNING` and `ON CONFLICT DO NOTHING`, which both support. The
 //! only dialect difference, how an auto-numbered key column is declared, is a token in the
 //! migration text (see [`migrate`]).

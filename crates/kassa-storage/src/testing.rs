@@ -9,8 +9,6 @@
 //! so a CI script can prove the PostgreSQL run happened.
 
 use crate::sql;
-use sqlx::postgres::PgConnection;
-use sqlx::{Connection, Executor, Row as _};
 use std::io::Write;
 
 use crate::{StorageError, Store};
@@ -26,6 +24,31 @@ fn random_suffix() -> String {
     let mut b = [0u8; 8];
     let _ = getrandom::getrandom(&mut b);
     b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+/// One connection to the server for administration (CREATE / DROP DATABASE), outside any pool.
+struct Admin {
+    client: tokio_postgres::Client,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Admin {
+    async fn connect(url: &str) -> Result<Admin, StorageError> {
+        let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls).await?;
+        let task = tokio::spawn(async move {
+            let _ = connection.await;
+        });
+        Ok(Admin { client, task })
+    }
+
+    async fn execute(&self, sql: &str) -> Result<(), StorageError> {
+        Ok(self.client.batch_execute(sql).await?)
+    }
+
+    async fn close(self) {
+        drop(self.client);
+        let _ = self.task.await;
+    }
 }
 
 fn with_db(url: &str, db: &str) -> String {
@@ -72,11 +95,9 @@ impl TestDb {
     /// the template (for a test's own short-lived cluster).
     pub async fn create_postgres_untemplated(admin_url: String) -> Result<TestDb, StorageError> {
         let name = format!("kassa_t_{}", random_suffix());
-        let mut admin = PgConnection::connect(&admin_url).await?;
-        admin
-            .execute(format!("CREATE DATABASE {name}").as_str())
-            .await?;
-        admin.close().await?;
+        let admin = Admin::connect(&admin_url).await?;
+        admin.execute(&format!("CREATE DATABASE {name}")).await?;
+        admin.close().await;
         let url = with_db(&admin_url, &name);
         let store = Store::connect(&url).await?;
         store.migrate().await?;
@@ -92,35 +113,38 @@ impl TestDb {
     async fn create_postgres(admin_url: String) -> Result<TestDb, StorageError> {
         let template = format!("kassa_tpl_{}", crate::migrate::fingerprint());
         let name = format!("kassa_t_{}", random_suffix());
-        let mut admin = PgConnection::connect(&admin_url).await?;
+        let admin = Admin::connect(&admin_url).await?;
         admin.execute("SELECT pg_advisory_lock(7365420)").await?;
-        let exists = sqlx::query("SELECT COUNT(*) AS n FROM pg_database WHERE datname = $1")
-            .bind(&template)
-            .fetch_one(&mut admin)
+        let exists = admin
+            .client
+            .query_one(
+                "SELECT COUNT(*) AS n FROM pg_database WHERE datname = $1",
+                &[&template],
+            )
             .await?
-            .try_get::<i64, _>("n")?
+            .try_get::<_, i64>("n")?
             > 0;
         if !exists {
             let building = format!("{template}_building");
             admin
-                .execute(format!("DROP DATABASE IF EXISTS {building}").as_str())
+                .execute(&format!("DROP DATABASE IF EXISTS {building}"))
                 .await?;
             admin
-                .execute(format!("CREATE DATABASE {building}").as_str())
+                .execute(&format!("CREATE DATABASE {building}"))
                 .await?;
             let store = Store::connect(&with_db(&admin_url, &building)).await?;
             store.migrate().await?;
             store.close().await;
             admin
-                .execute(format!("ALTER DATABASE {building} RENAME TO {template}").as_str())
+                .execute(&format!("ALTER DATABASE {building} RENAME TO {template}"))
                 .await?;
         }
         let created = admin
-            .execute(format!("CREATE DATABASE {name} TEMPLATE {template}").as_str())
+            .execute(&format!("CREATE DATABASE {name} TEMPLATE {template}"))
             .await;
         admin.execute("SELECT pg_advisory_unlock(7365420)").await?;
         created?;
-        admin.close().await?;
+        admin.close().await;
         if let Ok(marker) = std::env::var("KASSA_TEST_PG_MARKER") {
             if let Ok(mut f) = std::fs::OpenOptions::new()
                 .create(true)
@@ -153,11 +177,11 @@ impl Drop for TestDb {
                 return;
             };
             rt.block_on(async move {
-                if let Ok(mut admin) = PgConnection::connect(&admin_url).await {
+                if let Ok(admin) = Admin::connect(&admin_url).await {
                     let _ = admin
-                        .execute(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)").as_str())
+                        .execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
                         .await;
-                    let _ = admin.close().await;
+                    admin.close().await;
                 }
             });
         })

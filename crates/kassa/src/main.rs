@@ -179,7 +179,12 @@ enum CliError {
 
 fn init_tracing() {
     let filter = tracing_subscriber::EnvFilter::try_from_env("KASSA_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn,tower_http=info"));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,tower_http=info"));
+    // The PostgreSQL driver logs statements' parameters at debug level: never let it.
+    let filter = match "tokio_postgres=info".parse() {
+        Ok(d) => filter.add_directive(d),
+        Err(_) => filter,
+    };
     let json = std::env::var("KASSA_LOG_FORMAT").is_ok_and(|v| v == "json");
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
     let builder = tracing_subscriber::fmt()

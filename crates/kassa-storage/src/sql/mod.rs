@@ -12,7 +12,9 @@
 //!   process holding the file's write lock (a `kassa worker` beside `kassa serve`) is waited for
 //!   with async sleeps, never by blocking a runtime thread in SQLite's busy handler. A thread of
 //!   its own copies the WAL back into the database file (checkpoints), so commits do not.
-//! - **PostgreSQL** runs through `sqlx`'s PostgreSQL driver and its pool.
+//! - **PostgreSQL** runs through `tokio-postgres` and a pool of Kassa's own ([`pg`]): no ping
+//!   before a connection is handed out, `BEGIN` sent with a transaction's first statement,
+//!   statements prepared once per connection.
 
 use std::borrow::Cow;
 use std::sync::Arc;
@@ -20,14 +22,12 @@ use std::sync::Arc;
 mod pg;
 mod sqlite;
 
+pub use pg::PgPool;
+use pg::{pg_run, PgTx};
 use rusqlite::types::{ToSqlOutput, ValueRef};
-use sqlx::postgres::{PgPool, Postgres};
-
-use pg::pg_run;
 use sqlite::{busy_retry, sqlite_run, WriterLock};
 pub use sqlite::{sqlite_connect, ReaderPool};
 
-use crate::error::DbError;
 use crate::StorageError;
 
 /// A statement and its arguments; see [`query`].
@@ -92,11 +92,19 @@ impl<'q> Query<'q> {
                 let mut conn = conn.lock().await;
                 busy_retry(&mut *conn, |c| sqlite_run(c, &self, want)).await
             }
-            Target::Tx(Tx::Sqlite(tx)) => Ok(sqlite_run(&tx.conn, &self, want)?),
-            Target::Readers(Readers::Pg(pool)) | Target::Writer(Writer::Pg(pool)) => {
-                pg_run(pool, self, want).await
+            Target::Tx(Tx::Sqlite(tx)) => {
+                // As on PostgreSQL, a failed statement ends the transaction: nothing after it
+                // runs, and it cannot commit.
+                if tx.failed {
+                    return Err(aborted());
+                }
+                let out = sqlite_run(&tx.conn, &self, want);
+                tx.failed = out.is_err();
+                Ok(out?)
             }
-            Target::Tx(Tx::Pg(tx)) => pg_run(&mut **tx, self, want).await,
+            Target::Readers(Readers::Pg(pool)) => pg_run(pool, &self, want, true).await,
+            Target::Writer(Writer::Pg(pool)) => pg_run(pool, &self, want, false).await,
+            Target::Tx(Tx::Pg(tx)) => tx.run(&self, want).await,
         }
     }
 }
@@ -393,9 +401,14 @@ impl Writer {
             Writer::Sqlite(conn) => {
                 let mut conn = conn.clone().lock_owned().await;
                 busy_retry(&mut *conn, |c| c.execute_batch("BEGIN IMMEDIATE")).await?;
-                Ok(Tx::Sqlite(SqliteTx { conn, open: true }))
+                Ok(Tx::Sqlite(SqliteTx {
+                    conn,
+                    open: true,
+                    failed: false,
+                }))
             }
-            Writer::Pg(pool) => Ok(Tx::Pg(pool.begin().await.map_err(DbError::from)?)),
+            // Nothing is sent yet: BEGIN goes with the first statement.
+            Writer::Pg(pool) => Ok(Tx::Pg(PgTx::new(pool.acquire().await?))),
         }
     }
 
@@ -417,13 +430,22 @@ impl Readers {
 /// A transaction: committed by [`Tx::commit`], rolled back when dropped without it.
 pub enum Tx {
     Sqlite(SqliteTx),
-    Pg(sqlx::Transaction<'static, Postgres>),
+    Pg(PgTx),
 }
 
 /// SQLite's writer, inside `BEGIN IMMEDIATE`.
 pub struct SqliteTx {
     conn: tokio::sync::OwnedMutexGuard<rusqlite::Connection>,
     open: bool,
+    failed: bool,
+}
+
+/// What a statement in a transaction, or its commit, gets after one of its statements failed.
+fn aborted() -> StorageError {
+    crate::error::DbError::Pool(
+        "the transaction was aborted by an earlier error and cannot go on".into(),
+    )
+    .into()
 }
 
 impl Drop for SqliteTx {
@@ -440,10 +462,13 @@ impl Tx {
     pub async fn commit(self) -> Result<(), StorageError> {
         match self {
             Tx::Sqlite(mut tx) => {
+                if tx.failed {
+                    return Err(aborted());
+                }
                 tx.conn.execute_batch("COMMIT")?;
                 tx.open = false;
             }
-            Tx::Pg(tx) => tx.commit().await.map_err(DbError::from)?,
+            Tx::Pg(tx) => tx.commit().await?,
         }
         Ok(())
     }

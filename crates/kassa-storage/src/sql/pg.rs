@@ -1,88 +1,536 @@
-//! PostgreSQL through sqlx's driver and pool.
+//! PostgreSQL through `tokio-postgres`: a small pool of connections, each with its own cache of
+//! prepared statements, and transactions whose `BEGIN` travels with their first statement.
+//!
+//! Round trips are what a payment costs PostgreSQL (each wakes a backend: a read, a send, two
+//! context switches), so none is spent that is not needed:
+//! - a connection is not pinged before it is handed out. A connection the server closed (a
+//!   restart) is noticed by its own task as the server says so, and is never handed out again;
+//!   a read or the first statement of a transaction caught on one that dies at that moment is
+//!   run again on a fresh connection (nothing of it can have been committed);
+//! - `BEGIN` is sent in the same flight as the transaction's first statement;
+//! - a statement is prepared once per connection, with its parameters' types given (64-bit
+//!   integer or text, as Kassa binds them), and then only bound and executed.
 
-use std::borrow::Cow;
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::future::{poll_fn, Future};
+use std::pin::pin;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll, Waker};
+use std::time::Duration;
 
-use sqlx::postgres::{PgRow, Postgres};
-use sqlx::{Column, Row as _, TypeInfo};
+use bytes::BytesMut;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::task::JoinHandle;
+use tokio::time::Instant;
+use tokio_postgres::error::SqlState;
+use tokio_postgres::types::{IsNull, ToSql, Type};
+use tokio_postgres::{Client, NoTls, Statement};
 
-use super::{Arg, Output, Query, Row, Value, Want};
+use super::{aborted, Arg, Output, Query, Row, Value, Want};
 use crate::error::DbError;
 use crate::StorageError;
 
-pub(super) async fn pg_run<'c>(
-    on: impl sqlx::PgExecutor<'c>,
-    q: Query<'_>,
-    want: Want,
-) -> Result<Output, StorageError> {
-    let mut pq = sqlx::query::<Postgres>(q.sql);
-    for a in q.args {
-        pq = match a {
-            Arg::Int(v) => pq.bind(v),
-            Arg::Text(v) => pq.bind(v.map(Cow::into_owned)),
-        };
+/// Statements kept prepared per connection; past this the cache starts over (Kassa's own
+/// statements are far fewer; only ad-hoc ones, such as list filters, vary).
+const STATEMENT_CACHE: usize = 512;
+
+/// A pool of PostgreSQL connections, made on demand up to its size.
+#[derive(Clone)]
+pub struct PgPool(Arc<PoolInner>);
+
+struct PoolInner {
+    config: tokio_postgres::Config,
+    /// Boxed so a connection moves in and out of the pool (and a transaction) as one pointer.
+    #[allow(clippy::vec_box)]
+    idle: Mutex<Vec<Box<PgConn>>>,
+    permits: Arc<Semaphore>,
+    size: usize,
+    acquire_timeout: Duration,
+    closed: AtomicBool,
+}
+
+struct PgConn {
+    client: Client,
+    task: JoinHandle<()>,
+    statements: HashMap<String, Prepared>,
+    /// The server ended this session; its task may not have noticed yet.
+    gone: bool,
+}
+
+#[derive(Clone)]
+struct Prepared {
+    statement: Statement,
+    columns: Arc<[Box<str>]>,
+}
+
+/// A connection taken from the pool; back to it when dropped (unless the server closed it).
+pub(super) struct Pooled {
+    conn: Option<Box<PgConn>>,
+    pool: Arc<PoolInner>,
+    _permit: OwnedSemaphorePermit,
+}
+
+impl std::fmt::Debug for PgPool {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let idle = self.0.idle.lock().map_or(0, |v| v.len());
+        write!(
+            f,
+            "PgPool {{ size: {}, in use: {}, idle: {idle} }}",
+            self.0.size,
+            self.0.size - self.0.permits.available_permits()
+        )
     }
-    Ok(match want {
-        Want::Nothing => Output {
-            rows: Vec::new(),
-            affected: pq.execute(on).await.map_err(DbError::from)?.rows_affected(),
-        },
-        Want::One => Output {
-            rows: match pq.fetch_optional(on).await.map_err(DbError::from)? {
-                Some(r) => vec![pg_row(&r, &pg_columns(&r))?],
-                None => Vec::new(),
-            },
-            affected: 0,
-        },
-        Want::All => {
-            let rows = pq.fetch_all(on).await.map_err(DbError::from)?;
-            // Every row of a statement has the same columns: their names are shared.
-            let columns = rows
-                .first()
-                .map(pg_columns)
-                .unwrap_or_else(|| Arc::from([]));
-            Output {
-                rows: rows
-                    .iter()
-                    .map(|r| pg_row(r, &columns))
-                    .collect::<Result<_, _>>()?,
-                affected: 0,
+}
+
+impl PgPool {
+    /// A pool for `url` (`postgres://user@host:port/db?…`) of at most `size` connections. The
+    /// first connection is made now, so a wrong address or password fails here.
+    pub async fn connect(
+        url: &str,
+        size: usize,
+        acquire_timeout: Duration,
+    ) -> Result<PgPool, StorageError> {
+        let mut config: tokio_postgres::Config = url.parse().map_err(DbError::Postgres)?;
+        if config.get_application_name().is_none() {
+            config.application_name("kassa");
+        }
+        if config.get_connect_timeout().is_none() {
+            config.connect_timeout(Duration::from_secs(5));
+        }
+        let pool = PgPool(Arc::new(PoolInner {
+            config,
+            idle: Mutex::new(Vec::new()),
+            permits: Arc::new(Semaphore::new(size.max(1))),
+            size: size.max(1),
+            acquire_timeout,
+            closed: AtomicBool::new(false),
+        }));
+        let first = pool.0.connect().await.map_err(DbError::Postgres)?;
+        pool.0.put_back(first);
+        Ok(pool)
+    }
+
+    /// A connection: an idle one, or a new one while the pool has room. Waits (up to the
+    /// acquire timeout) for one to come back, or for the server to answer again.
+    pub(super) async fn acquire(&self) -> Result<Pooled, StorageError> {
+        let deadline = Instant::now() + self.0.acquire_timeout;
+        let permit = tokio::time::timeout_at(deadline, self.0.permits.clone().acquire_owned())
+            .await
+            .map_err(|_| DbError::Pool("timed out waiting for a free database connection".into()))?
+            .map_err(|_| DbError::Pool("the pool is closed".into()))?;
+        let conn = self.0.connection(deadline).await?;
+        Ok(Pooled {
+            conn: Some(conn),
+            pool: self.0.clone(),
+            _permit: permit,
+        })
+    }
+
+    /// Closes the idle connections and refuses new work; waits until their sessions ended.
+    pub async fn close(&self) {
+        self.0.closed.store(true, Ordering::Release);
+        let idle = std::mem::take(&mut *self.0.idle.lock().unwrap_or_else(|e| e.into_inner()));
+        for conn in idle {
+            let PgConn { client, task, .. } = *conn;
+            drop(client); // the connection's task sends Terminate and ends
+            let _ = tokio::time::timeout(Duration::from_secs(5), task).await;
+        }
+    }
+}
+
+impl PoolInner {
+    /// An idle connection the server has not closed, or a new one (for a caller holding a
+    /// permit), retrying until `deadline` while the server does not answer.
+    async fn connection(&self, deadline: Instant) -> Result<Box<PgConn>, StorageError> {
+        if self.closed.load(Ordering::Acquire) {
+            return Err(DbError::Pool("the pool is closed".into()).into());
+        }
+        loop {
+            let idle = self.idle.lock().unwrap_or_else(|e| e.into_inner()).pop();
+            match idle {
+                Some(conn) if !conn.client.is_closed() => return Ok(conn),
+                Some(_closed) => continue,
+                None => break,
             }
         }
+        let mut wait = Duration::from_millis(25);
+        loop {
+            let error = match self.connect().await {
+                Ok(conn) => return Ok(conn),
+                Err(e) => e,
+            };
+            if Instant::now() + wait > deadline {
+                return Err(DbError::Pool(format!("cannot connect to PostgreSQL: {error}")).into());
+            }
+            tracing::debug!(target: "kassa_storage::sql", %error, "connecting to PostgreSQL failed; trying again");
+            tokio::time::sleep(wait).await;
+            wait = (wait * 2).min(Duration::from_secs(1));
+        }
+    }
+
+    async fn connect(&self) -> Result<Box<PgConn>, tokio_postgres::Error> {
+        let (client, connection) = self.config.connect(NoTls).await?;
+        let task = tokio::spawn(async move {
+            if let Err(error) = connection.await {
+                tracing::debug!(target: "kassa_storage::sql", %error, "a PostgreSQL connection ended");
+            }
+        });
+        Ok(Box::new(PgConn {
+            client,
+            task,
+            statements: HashMap::new(),
+            gone: false,
+        }))
+    }
+
+    fn put_back(&self, conn: Box<PgConn>) {
+        if conn.gone || conn.client.is_closed() || self.closed.load(Ordering::Acquire) {
+            return;
+        }
+        self.idle
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(conn);
+    }
+}
+
+impl Drop for Pooled {
+    fn drop(&mut self) {
+        if let Some(conn) = self.conn.take() {
+            self.pool.put_back(conn);
+        }
+    }
+}
+
+impl Pooled {
+    /// Another connection in place of this one, which the server closed; under the same permit.
+    async fn renew(&mut self) -> Result<(), StorageError> {
+        self.conn = None;
+        let deadline = Instant::now() + self.pool.acquire_timeout;
+        self.conn = Some(self.pool.connection(deadline).await?);
+        Ok(())
+    }
+
+    fn conn(&mut self) -> &mut PgConn {
+        self.conn
+            .as_mut()
+            .expect("a pooled connection is present until dropped")
+    }
+}
+
+/// Runs one statement on its own (autocommit). A read caught on a connection that the server
+/// closed is run once more on another.
+pub(super) async fn pg_run(
+    pool: &PgPool,
+    q: &Query<'_>,
+    want: Want,
+    read: bool,
+) -> Result<Output, StorageError> {
+    let mut conn = pool.acquire().await?;
+    let raw = match conn.conn().run(q, want).await {
+        Err(e) if read && gone(&e) => {
+            conn.renew().await?;
+            conn.conn().run(q, want).await?
+        }
+        other => other?,
+    };
+    raw.decode()
+}
+
+impl PgConn {
+    async fn prepare(&mut self, q: &Query<'_>) -> Result<Prepared, tokio_postgres::Error> {
+        let mut key = String::with_capacity(q.args.len() + 1 + q.sql.len());
+        key.extend(q.args.iter().map(|a| match a {
+            Arg::Int(_) => 'i',
+            Arg::Text(_) => 't',
+        }));
+        key.push('\0');
+        key.push_str(q.sql);
+        if let Some(p) = self.statements.get(&key) {
+            return Ok(p.clone());
+        }
+        let types: Vec<Type> = q
+            .args
+            .iter()
+            .map(|a| match a {
+                Arg::Int(_) => Type::INT8,
+                Arg::Text(_) => Type::TEXT,
+            })
+            .collect();
+        let statement = self.client.prepare_typed(q.sql, &types).await?;
+        let columns = statement
+            .columns()
+            .iter()
+            .map(|c| Box::from(c.name()))
+            .collect();
+        let p = Prepared { statement, columns };
+        if self.statements.len() >= STATEMENT_CACHE {
+            self.statements.clear();
+        }
+        self.statements.insert(key, p.clone());
+        Ok(p)
+    }
+
+    async fn run(&mut self, q: &Query<'_>, want: Want) -> Result<Raw, tokio_postgres::Error> {
+        let out = match self.prepare(q).await {
+            Ok(p) => execute(&self.client, &p, q, want).await,
+            Err(e) => Err(e),
+        };
+        if out.as_ref().is_err_and(gone) {
+            self.gone = true;
+        }
+        out
+    }
+}
+
+/// A statement's answer as the driver gave it; [`Raw::decode`] makes it Kassa's rows.
+struct Raw {
+    rows: Vec<tokio_postgres::Row>,
+    affected: u64,
+    columns: Arc<[Box<str>]>,
+}
+
+impl Raw {
+    fn decode(self) -> Result<Output, StorageError> {
+        Ok(Output {
+            rows: self
+                .rows
+                .iter()
+                .map(|r| pg_row(r, &self.columns))
+                .collect::<Result<_, _>>()?,
+            affected: self.affected,
+        })
+    }
+}
+
+async fn execute(
+    client: &Client,
+    p: &Prepared,
+    q: &Query<'_>,
+    want: Want,
+) -> Result<Raw, tokio_postgres::Error> {
+    let args: Vec<PgArg<'_, '_>> = q.args.iter().map(PgArg).collect();
+    let params: Vec<&(dyn ToSql + Sync)> = args.iter().map(|a| a as _).collect();
+    let (rows, affected) = match want {
+        Want::Nothing => (Vec::new(), client.execute(&p.statement, &params).await?),
+        Want::One | Want::All => {
+            let mut rows = client.query(&p.statement, &params).await?;
+            if want == Want::One {
+                rows.truncate(1);
+            }
+            (rows, 0)
+        }
+    };
+    Ok(Raw {
+        rows,
+        affected,
+        columns: p.columns.clone(),
     })
 }
 
-fn pg_columns(r: &PgRow) -> Arc<[Box<str>]> {
-    r.columns().iter().map(|c| Box::from(c.name())).collect()
+/// A transaction on one pooled connection. `BEGIN` goes out with the first statement; a
+/// transaction dropped before [`PgTx::commit`] is rolled back before its connection is reused.
+pub struct PgTx {
+    conn: Pooled,
+    begun: bool,
+    /// A statement failed: PostgreSQL has aborted the transaction, and `COMMIT` would roll it back.
+    failed: bool,
+    finished: bool,
+}
+
+impl PgTx {
+    pub(super) fn new(conn: Pooled) -> PgTx {
+        PgTx {
+            conn,
+            begun: false,
+            failed: false,
+            finished: false,
+        }
+    }
+
+    pub(super) async fn run(&mut self, q: &Query<'_>, want: Want) -> Result<Output, StorageError> {
+        if self.failed {
+            return Err(aborted());
+        }
+        let out = if self.begun {
+            self.conn.conn().run(q, want).await
+        } else {
+            match self.first(q, want).await {
+                // Nothing of the transaction can have committed: start it again elsewhere.
+                Err(e) if gone(&e) => match self.conn.renew().await {
+                    Ok(()) => self.first(q, want).await,
+                    Err(err) => {
+                        self.failed = true;
+                        return Err(err);
+                    }
+                },
+                other => other,
+            }
+        };
+        if out.is_err() {
+            self.failed = true;
+        }
+        out?.decode()
+    }
+
+    /// `BEGIN` and the first statement, in one flight.
+    async fn first(&mut self, q: &Query<'_>, want: Want) -> Result<Raw, tokio_postgres::Error> {
+        let conn = self.conn.conn();
+        let p = match conn.prepare(q).await {
+            Ok(p) => p,
+            Err(e) => {
+                conn.gone |= gone(&e);
+                return Err(e);
+            }
+        };
+        self.begun = true;
+        let client = &conn.client;
+        let (begun, out) =
+            in_order(client.batch_execute("BEGIN"), execute(client, &p, q, want)).await;
+        let out = begun.and(out);
+        if out.as_ref().is_err_and(gone) {
+            conn.gone = true;
+        }
+        out
+    }
+
+    pub(super) async fn commit(mut self) -> Result<(), StorageError> {
+        if self.failed {
+            return Err(aborted());
+        }
+        if self.begun {
+            let done = self.conn.conn().client.batch_execute("COMMIT").await;
+            self.finished = done.is_ok();
+            done.map_err(DbError::Postgres)?;
+        }
+        self.finished = true;
+        Ok(())
+    }
+}
+
+impl Drop for PgTx {
+    fn drop(&mut self) {
+        if !self.begun || self.finished {
+            return;
+        }
+        // Queue the ROLLBACK without waiting for its answer (the connection's task discards
+        // it): whatever next uses this connection is sent after it.
+        let Some(conn) = self.conn.conn.as_mut() else {
+            return;
+        };
+        let mut rollback = pin!(conn.client.batch_execute("ROLLBACK"));
+        // Ready(Err) only if the connection is gone; then it is not reused either.
+        let _ = rollback
+            .as_mut()
+            .poll(&mut Context::from_waker(Waker::noop()));
+    }
+}
+
+/// The server ended the session (closed it, or said it is shutting down or restarting): the
+/// connection is not to be used again. A read, or a transaction's first statement, caught by it
+/// can safely run again elsewhere; a lone write may have completed, so it is not.
+fn gone(e: &tokio_postgres::Error) -> bool {
+    e.is_closed()
+        || e.code().is_some_and(|c| {
+            *c == SqlState::ADMIN_SHUTDOWN
+                || *c == SqlState::CRASH_SHUTDOWN
+                || *c == SqlState::CANNOT_CONNECT_NOW
+        })
+}
+
+/// Polls `a` then `b` until both are done, always in that order, so `a`'s request is sent first.
+async fn in_order<A: Future, B: Future>(a: A, b: B) -> (A::Output, B::Output) {
+    let (mut a, mut b) = (pin!(a), pin!(b));
+    let (mut ra, mut rb) = (None, None);
+    poll_fn(|cx| {
+        if ra.is_none() {
+            if let Poll::Ready(v) = a.as_mut().poll(cx) {
+                ra = Some(v);
+            }
+        }
+        if rb.is_none() {
+            if let Poll::Ready(v) = b.as_mut().poll(cx) {
+                rb = Some(v);
+            }
+        }
+        match (ra.take(), rb.take()) {
+            (Some(x), Some(y)) => Poll::Ready((x, y)),
+            (x, y) => {
+                ra = x;
+                rb = y;
+                Poll::Pending
+            }
+        }
+    })
+    .await
+}
+
+/// An argument as PostgreSQL receives it. Its `Debug` never shows the value: drivers log
+/// parameters at debug level, and a parameter may be a secret.
+struct PgArg<'a, 'q>(&'a Arg<'q>);
+
+impl std::fmt::Debug for PgArg<'_, '_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("<redacted>")
+    }
+}
+
+impl ToSql for PgArg<'_, '_> {
+    fn to_sql(
+        &self,
+        ty: &Type,
+        out: &mut BytesMut,
+    ) -> Result<IsNull, Box<dyn std::error::Error + Sync + Send>> {
+        match self.0 {
+            Arg::Int(Some(v)) => v.to_sql(ty, out),
+            Arg::Text(Some(s)) => s.as_ref().to_sql(ty, out),
+            Arg::Int(None) | Arg::Text(None) => Ok(IsNull::Yes),
+        }
+    }
+
+    fn accepts(ty: &Type) -> bool {
+        // Statements are prepared with these types for the arguments' kinds.
+        *ty == Type::INT8 || *ty == Type::TEXT
+    }
+
+    tokio_postgres::types::to_sql_checked!();
 }
 
 /// Column `i` of `r` as `T` (NULL as `None`).
-fn get<'r, T>(r: &'r PgRow, i: usize) -> Result<Option<T>, StorageError>
+fn get<'r, T>(r: &'r tokio_postgres::Row, i: usize) -> Result<Option<T>, StorageError>
 where
-    T: sqlx::Decode<'r, Postgres> + sqlx::Type<Postgres>,
+    T: tokio_postgres::types::FromSql<'r>,
 {
-    r.try_get::<Option<T>, _>(i)
-        .map_err(|e| StorageError::Database(DbError::from(e)))
+    r.try_get::<_, Option<T>>(i)
+        .map_err(|e| StorageError::Database(DbError::Postgres(e)))
 }
 
-fn pg_row(r: &PgRow, columns: &Arc<[Box<str>]>) -> Result<Row, StorageError> {
+fn pg_row(r: &tokio_postgres::Row, columns: &Arc<[Box<str>]>) -> Result<Row, StorageError> {
     let mut values = Vec::with_capacity(columns.len());
     for (i, col) in r.columns().iter().enumerate() {
-        let v = match col.type_info().name() {
-            "INT8" => get::<i64>(r, i)?.map(Value::Int),
-            "INT4" => get::<i32>(r, i)?.map(|n| Value::Int(n.into())),
-            "INT2" => get::<i16>(r, i)?.map(|n| Value::Int(n.into())),
-            "BOOL" => get::<bool>(r, i)?.map(|b| Value::Int(b.into())),
-            "TEXT" | "VARCHAR" | "BPCHAR" | "NAME" => get::<String>(r, i)?.map(Value::Text),
-            "FLOAT8" => get::<f64>(r, i)?.map(Value::Real),
-            "BYTEA" => get::<Vec<u8>>(r, i)?.map(Value::Blob),
-            "VOID" => None,
-            other => {
-                return Err(StorageError::Corrupt(format!(
-                    "column {} has type {other}, which Kassa does not read",
-                    col.name()
-                )))
-            }
+        let t = col.type_();
+        let v = if *t == Type::INT8 {
+            get::<i64>(r, i)?.map(Value::Int)
+        } else if *t == Type::INT4 {
+            get::<i32>(r, i)?.map(|n| Value::Int(n.into()))
+        } else if *t == Type::INT2 {
+            get::<i16>(r, i)?.map(|n| Value::Int(n.into()))
+        } else if *t == Type::BOOL {
+            get::<bool>(r, i)?.map(|b| Value::Int(b.into()))
+        } else if [Type::TEXT, Type::VARCHAR, Type::BPCHAR, Type::NAME].contains(t) {
+            get::<String>(r, i)?.map(Value::Text)
+        } else if *t == Type::FLOAT8 {
+            get::<f64>(r, i)?.map(Value::Real)
+        } else if *t == Type::BYTEA {
+            get::<Vec<u8>>(r, i)?.map(Value::Blob)
+        } else if *t == Type::VOID {
+            None
+        } else {
+            return Err(StorageError::Corrupt(format!(
+                "column {} has type {t}, which Kassa does not read",
+                col.name()
+            )));
         };
         values.push(v.unwrap_or(Value::Null));
     }

@@ -110,3 +110,93 @@ async fn a_transaction_commits_all_or_a_dropped_one_nothing() {
         .await;
     assert!(matches!(dup, Err(StorageError::Conflict(_))), "{dup:?}");
 }
+
+#[tokio::test]
+async fn a_failed_statement_ends_its_transaction_on_either_backend() {
+    let (_db, s) = store().await;
+    let mut tx = s.writer.begin().await.expect("begin");
+    insert_two(&mut tx).await;
+    let dup = query("INSERT INTO meta (key, value) VALUES ('t1', 'w')")
+        .execute(&mut tx)
+        .await;
+    assert!(matches!(dup, Err(StorageError::Conflict(_))), "{dup:?}");
+    // PostgreSQL aborts the transaction there; SQLite is held to the same rule, so code that
+    // carried on after an error would fail its tests on both.
+    let next = query("INSERT INTO meta (key, value) VALUES ('t3', 'v')")
+        .execute(&mut tx)
+        .await;
+    assert!(
+        next.is_err(),
+        "a statement after the failed one ran: {next:?}"
+    );
+    let commit = tx.commit().await.unwrap_err().to_string();
+    assert!(commit.contains("aborted"), "{commit}");
+    for k in ["t1", "t2", "t3"] {
+        assert_eq!(s.meta_get(k).await.unwrap(), None, "{k} was kept");
+    }
+    // The connection is clean for the next transaction.
+    let mut tx = s.writer.begin().await.expect("begin again");
+    insert_two(&mut tx).await;
+    tx.commit().await.expect("commit");
+    assert_eq!(s.meta_get("t1").await.unwrap().as_deref(), Some("v"));
+}
+
+/// PostgreSQL: the server ends every session of the pool (as a restart or an operator does);
+/// the next read and the next transaction get fresh connections instead of an error, and no
+/// connection is pinged before use to make that so.
+#[tokio::test]
+async fn postgres_sessions_the_server_ended_are_replaced_for_reads_and_transactions() {
+    if TestDb::configured_url().is_none() {
+        return;
+    }
+    let (db, s) = store().await;
+    let admin = Store::connect(&db.url).await.expect("a second pool");
+    let pid_of = |row: Row| row.try_get::<i64, _>("n").expect("a pid");
+    for round in 0..3 {
+        // Several connections in the pool, then all of them ended by the server.
+        let mut txs = Vec::new();
+        for _ in 0..3 {
+            let mut tx = s.writer.begin().await.expect("begin");
+            query("SELECT pg_backend_pid() AS n")
+                .fetch_one(&mut tx)
+                .await
+                .expect("pid");
+            txs.push(tx);
+        }
+        drop(txs);
+        let before = pid_of(
+            query("SELECT pg_backend_pid() AS n")
+                .fetch_one(&s.pool)
+                .await
+                .expect("pid"),
+        );
+        let ended = query(
+            "SELECT pg_terminate_backend(pid) AS n FROM pg_stat_activity
+             WHERE datname = current_database() AND pid <> pg_backend_pid()",
+        )
+        .fetch_all(&admin.pool)
+        .await
+        .expect("terminate");
+        assert!(
+            ended.len() >= 3,
+            "round {round}: {} sessions ended",
+            ended.len()
+        );
+        let after = pid_of(
+            query("SELECT pg_backend_pid() AS n")
+                .fetch_one(&s.pool)
+                .await
+                .expect("a read after the sessions ended"),
+        );
+        assert_ne!(before, after, "round {round}: the ended session was used");
+        let key = format!("r{round}");
+        let mut tx = s.writer.begin().await.expect("begin");
+        query("INSERT INTO meta (key, value) VALUES ($1, 'v')")
+            .bind(&key)
+            .execute(&mut tx)
+            .await
+            .expect("a transaction's first statement after the sessions ended");
+        tx.commit().await.expect("commit");
+        assert_eq!(s.meta_get(&key).await.unwrap().as_deref(), Some("v"));
+    }
+}
