@@ -142,11 +142,8 @@ fn transaction(r: &sql::Row) -> Result<TransactionRecord, StorageError> {
     })
 }
 
-async fn insert_txn(
-    conn: &mut sql::Tx,
-    t: &TransactionRecord,
-    now: i64,
-) -> Result<(), StorageError> {
+/// The statement writing a new transaction (`pending`).
+fn insert_txn(t: &TransactionRecord, now: i64) -> sql::Query<'_> {
     sql::query(
         "INSERT INTO payment_transactions (id, payment_id, client_no, kind, amount, status, processor_id, error, created_at, updated_at)
          VALUES ($1, $2, $3, $4, $5, 'pending', NULL, NULL, $6, $6)",
@@ -157,9 +154,6 @@ async fn insert_txn(
     .bind(&t.kind)
     .bind(t.amount)
     .bind(now)
-    .execute(conn)
-    .await?;
-    Ok(())
 }
 
 impl Store {
@@ -185,34 +179,44 @@ impl Store {
         reserve: Option<&crate::VolumeReserve>,
     ) -> Result<Option<PaymentRecord>, StorageError> {
         let now = now_millis();
-        let mut tx = self.writer.begin().await?;
-        let row = sql::query(&format!(
+        let insert = format!(
             "INSERT INTO payments (id, client_no, acct_no, gateway_id, pm_no, status, currency, amount, amount_authorized, amount_captured, amount_refunded,
                                    recurring_model, processor_payment_id, auth_no, initial_auth_txn_id, descriptor, details, busy_txn, card_key, version, created_at, updated_at)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 0, 0, 0, $9, NULL, NULL, NULL, $10, $11, $12, $14, 1, $13, $13) RETURNING {P_COLUMNS}"
-        ))
-        .bind(&p.id)
-        .bind(p.client_no)
-        .bind(p.acct_no)
-        .bind(p.gateway_id)
-        .bind(p.pm_no)
-        .bind(&p.status)
-        .bind(&p.currency)
-        .bind(p.amount)
-        .bind(p.recurring_model)
-        .bind(p.descriptor.as_deref())
-        .bind(&p.details)
-        .bind(&first_txn.id)
-        .bind(now)
-        .bind(p.card_key.as_deref())
-        .fetch_one(&mut tx)
-        .await?;
-        let rec = payment(&row)?;
-        insert_txn(&mut tx, first_txn, now).await?;
-        // Last, so the gateway's month row (which every payment through it updates) is locked
+        );
+        // The three statements go out together (one round trip on PostgreSQL); the reservation
+        // last, so the gateway's month row (which every payment through it updates) is locked
         // only until the commit that follows.
-        if let Some(r) = reserve {
-            if !crate::volume::reserve_in(&mut tx, r).await? {
+        let mut batch = sql::Batch::new();
+        let payment_row = batch.fetch_optional(
+            sql::query(&insert)
+                .bind(&p.id)
+                .bind(p.client_no)
+                .bind(p.acct_no)
+                .bind(p.gateway_id)
+                .bind(p.pm_no)
+                .bind(&p.status)
+                .bind(&p.currency)
+                .bind(p.amount)
+                .bind(p.recurring_model)
+                .bind(p.descriptor.as_deref())
+                .bind(&p.details)
+                .bind(&first_txn.id)
+                .bind(now)
+                .bind(p.card_key.as_deref()),
+        );
+        batch.execute(insert_txn(first_txn, now));
+        let reserved = reserve.map(|r| batch.execute(crate::volume::reserve_query(r)));
+        let mut tx = self.writer.begin().await?;
+        let mut answers = batch.run(&mut tx).await?;
+        let row = answers
+            .optional(payment_row)
+            .ok_or_else(|| StorageError::Corrupt("INSERT … RETURNING gave no row".into()))?;
+        let rec = payment(&row)?;
+        if let (Some(r), Some(i)) = (reserve, reserved) {
+            if answers.rows_affected(i) != 1
+                && !crate::volume::reserve_after_miss(&mut tx, r).await?
+            {
                 return Ok(None); // rolled back: the payment and its transaction too
             }
         }
@@ -368,22 +372,23 @@ impl Store {
         txn: &TransactionRecord,
     ) -> Result<(), StorageError> {
         let now = now_millis();
+        let mut batch = sql::Batch::new();
+        let claimed = batch.execute(
+            sql::query(
+                "UPDATE payments SET busy_txn = $1, version = version + 1, updated_at = $2
+                 WHERE client_no = $3 AND id = $4 AND version = $5 AND busy_txn IS NULL",
+            )
+            .bind(&txn.id)
+            .bind(now)
+            .bind(client_no)
+            .bind(id)
+            .bind(expected_version),
+        );
+        batch.execute(insert_txn(txn, now));
         let mut tx = self.writer.begin().await?;
-        let r = sql::query(
-            "UPDATE payments SET busy_txn = $1, version = version + 1, updated_at = $2
-             WHERE client_no = $3 AND id = $4 AND version = $5 AND busy_txn IS NULL",
-        )
-        .bind(&txn.id)
-        .bind(now)
-        .bind(client_no)
-        .bind(id)
-        .bind(expected_version)
-        .execute(&mut tx)
-        .await?;
-        if r.rows_affected() != 1 {
-            return Err(StorageError::Stale);
+        if batch.run(&mut tx).await?.rows_affected(claimed) != 1 {
+            return Err(StorageError::Stale); // rolled back, the transaction's row too
         }
-        insert_txn(&mut tx, txn, now).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -401,8 +406,7 @@ impl Store {
     ) -> Result<PaymentRecord, StorageError> {
         let now = now_millis();
         let release = outcome.status != "pending";
-        let mut tx = self.writer.begin().await?;
-        let row = sql::query(&format!(
+        let update_payment = format!(
             "UPDATE payments SET status = $1, amount_authorized = $2, amount_captured = $3, amount_refunded = $4,
                     processor_payment_id = COALESCE($5, processor_payment_id), auth_no = COALESCE($6, auth_no),
                     initial_auth_txn_id = COALESCE($7, initial_auth_txn_id), details = $8,
@@ -410,38 +414,79 @@ impl Store {
                     card_brand = COALESCE($14, card_brand)
              WHERE client_no = $11 AND id = $12 AND busy_txn = $13
              RETURNING {P_COLUMNS}"
-        ))
-        .bind(&update.status)
-        .bind(update.amount_authorized)
-        .bind(update.amount_captured)
-        .bind(update.amount_refunded)
-        .bind(update.processor_payment_id.as_deref())
-        .bind(update.auth_no.as_deref())
-        .bind(update.initial_auth_txn_id.as_deref())
-        .bind(&update.details)
-        .bind(i64::from(release))
-        .bind(now)
-        .bind(client_no)
-        .bind(payment_id)
-        .bind(txn_id)
-        .bind(update.card_brand.as_deref())
-        .fetch_optional(&mut tx)
-        .await?
-        .ok_or(StorageError::Stale)?;
-        sql::query("UPDATE payment_transactions SET status = $1, processor_id = COALESCE($2, processor_id), error = $3, updated_at = $4 WHERE id = $5")
-            .bind(&outcome.status)
-            .bind(outcome.processor_id.as_deref())
-            .bind(outcome.error.as_deref())
-            .bind(now)
-            .bind(txn_id)
-            .execute(&mut tx)
-            .await?;
-        // Last, like the reservation in `insert_payment_reserving`.
-        if let Some(s) = &update.settle {
-            crate::volume::settle_in(&mut tx, s).await?;
+        );
+        // Sent together; the volume last, like the reservation in `insert_payment_reserving`.
+        let mut batch = sql::Batch::new();
+        let payment_row = batch.fetch_optional(
+            sql::query(&update_payment)
+                .bind(&update.status)
+                .bind(update.amount_authorized)
+                .bind(update.amount_captured)
+                .bind(update.amount_refunded)
+                .bind(update.processor_payment_id.as_deref())
+                .bind(update.auth_no.as_deref())
+                .bind(update.initial_auth_txn_id.as_deref())
+                .bind(&update.details)
+                .bind(i64::from(release))
+                .bind(now)
+                .bind(client_no)
+                .bind(payment_id)
+                .bind(txn_id)
+                .bind(update.card_brand.as_deref()),
+        );
+        batch.execute(
+            sql::query("UPDATE payment_transactions SET status = $1, processor_id = COALESCE($2, processor_id), error = $3, updated_at = $4 WHERE id = $5")
+                .bind(&outcome.status)
+                .bind(outcome.processor_id.as_deref())
+                .bind(outcome.error.as_deref())
+                .bind(now)
+                .bind(txn_id),
+        );
+        let settled = update
+            .settle
+            .as_ref()
+            .map(|s| batch.execute(crate::volume::settle_query(s)));
+        let mut tx = self.writer.begin().await?;
+        let mut answers = batch.run(&mut tx).await?;
+        // Not this call's to finish: rolled back, the other two statements too.
+        let row = answers.optional(payment_row).ok_or(StorageError::Stale)?;
+        if let (Some(s), Some(i)) = (&update.settle, settled) {
+            if answers.rows_affected(i) == 0 {
+                crate::volume::settle_after_miss(&mut tx, s).await?;
+            }
         }
         tx.commit().await?;
         payment(&row)
+    }
+
+    /// A payment's transactions and chargebacks, oldest first: read together (one round trip on
+    /// PostgreSQL), for the payment's full view.
+    pub async fn payment_history(
+        &self,
+        client_no: i64,
+        payment_id: &str,
+    ) -> Result<(Vec<TransactionRecord>, Vec<crate::ChargebackRecord>), StorageError> {
+        let txns = format!("SELECT {T_COLUMNS} FROM payment_transactions WHERE payment_id = $1 ORDER BY created_at, id");
+        let cbs = format!(
+            "SELECT {} FROM chargebacks WHERE client_no = $1 AND payment_id = $2 ORDER BY id",
+            crate::webhooks::CB
+        );
+        let mut batch = sql::Batch::new();
+        let t = batch.fetch_all(sql::query(&txns).bind(payment_id));
+        let c = batch.fetch_all(sql::query(&cbs).bind(client_no).bind(payment_id));
+        let mut answers = batch.run(&self.pool).await?;
+        Ok((
+            answers
+                .all(t)
+                .iter()
+                .map(transaction)
+                .collect::<Result<_, _>>()?,
+            answers
+                .all(c)
+                .iter()
+                .map(crate::webhooks::chargeback)
+                .collect::<Result<_, _>>()?,
+        ))
     }
 
     pub async fn list_transactions(

@@ -38,23 +38,25 @@ const RESERVE: &str = "UPDATE gateway_volume SET reserved = reserved + $3
      WHERE gateway_id = $1 AND month = $2
        AND ($4 < 0 OR gross + reserved + $3 - (CASE WHEN $5 = 1 THEN refunded ELSE 0 END) <= $4)";
 
-/// [`VolumeReserve`] inside a transaction; false when the cap does not allow it.
-pub(crate) async fn reserve_in(tx: &mut sql::Tx, r: &VolumeReserve) -> Result<bool, StorageError> {
-    let reserve = || {
-        sql::query(RESERVE)
-            .bind(r.gateway_id)
-            .bind(&r.month)
-            .bind(r.amount)
-            .bind(r.cap.unwrap_or(-1))
-            .bind(i64::from(r.net))
-    };
-    if reserve().execute(&mut *tx).await?.rows_affected() == 1 {
-        return Ok(true);
-    }
-    // No row for the month yet, or the cap: make the row (if another transaction makes it at
-    // the same time, this waits for it) and ask again.
+/// The reservation's statement: it changes the month's row when the cap allows the amount, and
+/// nothing when the cap does not or the row is not there yet ([`reserve_after_miss`]).
+pub(crate) fn reserve_query(r: &VolumeReserve) -> sql::Query<'_> {
+    sql::query(RESERVE)
+        .bind(r.gateway_id)
+        .bind(&r.month)
+        .bind(r.amount)
+        .bind(r.cap.unwrap_or(-1))
+        .bind(i64::from(r.net))
+}
+
+/// After [`reserve_query`] changed nothing — no row for the month yet, or the cap: makes the row
+/// (if another transaction makes it at the same time, this waits for it) and asks again.
+pub(crate) async fn reserve_after_miss(
+    tx: &mut sql::Tx,
+    r: &VolumeReserve,
+) -> Result<bool, StorageError> {
     insert_month_row(tx, r.gateway_id, &r.month).await?;
-    Ok(reserve().execute(&mut *tx).await?.rows_affected() == 1)
+    Ok(reserve_query(r).execute(&mut *tx).await?.rows_affected() == 1)
 }
 
 async fn insert_month_row(
@@ -73,19 +75,31 @@ async fn insert_month_row(
     Ok(())
 }
 
+/// The settlement's statement; it changes nothing when the month's row is missing
+/// ([`settle_after_miss`]).
+pub(crate) fn settle_query(s: &VolumeSettle) -> sql::Query<'_> {
+    sql::query(SETTLE)
+        .bind(s.gateway_id)
+        .bind(&s.month)
+        .bind(s.released)
+        .bind(s.gross)
+}
+
 /// [`VolumeSettle`] inside a transaction (the month's row made if it is missing).
 pub(crate) async fn settle_in(tx: &mut sql::Tx, s: &VolumeSettle) -> Result<(), StorageError> {
-    let settle = || {
-        sql::query(SETTLE)
-            .bind(s.gateway_id)
-            .bind(&s.month)
-            .bind(s.released)
-            .bind(s.gross)
-    };
-    if settle().execute(&mut *tx).await?.rows_affected() == 0 {
-        insert_month_row(tx, s.gateway_id, &s.month).await?;
-        settle().execute(&mut *tx).await?;
+    if settle_query(s).execute(&mut *tx).await?.rows_affected() == 0 {
+        settle_after_miss(tx, s).await?;
     }
+    Ok(())
+}
+
+/// After [`settle_query`] found no row for the month: makes it and settles.
+pub(crate) async fn settle_after_miss(
+    tx: &mut sql::Tx,
+    s: &VolumeSettle,
+) -> Result<(), StorageError> {
+    insert_month_row(tx, s.gateway_id, &s.month).await?;
+    settle_query(s).execute(&mut *tx).await?;
     Ok(())
 }
 

@@ -556,9 +556,9 @@ impl Store {
     }
 }
 
-const CB: &str = "id, payment_id, gateway_id, dispute_id, amount, currency, reason, status, evidence_due_by, fee, outcome, created_at, updated_at";
+pub(crate) const CB: &str = "id, payment_id, gateway_id, dispute_id, amount, currency, reason, status, evidence_due_by, fee, outcome, created_at, updated_at";
 
-fn chargeback(r: &sql::Row) -> Result<ChargebackRecord, StorageError> {
+pub(crate) fn chargeback(r: &sql::Row) -> Result<ChargebackRecord, StorageError> {
     Ok(ChargebackRecord {
         id: r.try_get("id")?,
         payment_id: r.try_get("payment_id")?,

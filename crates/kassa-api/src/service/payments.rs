@@ -868,51 +868,39 @@ pub async fn view(
     with_transactions: bool,
 ) -> Result<PaymentView, ApiError> {
     let details: Value = serde_json::from_str(&rec.details).unwrap_or(Value::Null);
-    let transactions = if with_transactions {
-        Some(
-            state
-                .store
-                .list_transactions(&rec.id)
-                .await?
-                .into_iter()
-                .map(|t| TransactionView {
-                    id: t.id,
-                    kind: t.kind,
-                    amount: t.amount,
-                    status: t.status,
-                    processor_id: t.processor_id,
-                    error: t.error.and_then(|e| serde_json::from_str(&e).ok()),
-                    created_at: timestamp(t.created_at),
-                    updated_at: timestamp(t.updated_at),
-                })
-                .collect(),
-        )
+    let (transactions, chargebacks) = if with_transactions {
+        let (txns, cbs) = state.store.payment_history(rec.client_no, &rec.id).await?;
+        let transactions = txns
+            .into_iter()
+            .map(|t| TransactionView {
+                id: t.id,
+                kind: t.kind,
+                amount: t.amount,
+                status: t.status,
+                processor_id: t.processor_id,
+                error: t.error.and_then(|e| serde_json::from_str(&e).ok()),
+                created_at: timestamp(t.created_at),
+                updated_at: timestamp(t.updated_at),
+            })
+            .collect();
+        let chargebacks = cbs
+            .into_iter()
+            .map(|c| crate::views::ChargebackView {
+                dispute_id: c.dispute_id,
+                amount: c.amount,
+                currency: c.currency,
+                reason: c.reason,
+                status: c.status,
+                evidence_due_by: c.evidence_due_by,
+                fee: c.fee,
+                outcome: c.outcome,
+                created_at: timestamp(c.created_at),
+                updated_at: timestamp(c.updated_at),
+            })
+            .collect();
+        (Some(transactions), Some(chargebacks))
     } else {
-        None
-    };
-    let chargebacks = if with_transactions {
-        Some(
-            state
-                .store
-                .chargebacks_for_payment(rec.client_no, &rec.id)
-                .await?
-                .into_iter()
-                .map(|c| crate::views::ChargebackView {
-                    dispute_id: c.dispute_id,
-                    amount: c.amount,
-                    currency: c.currency,
-                    reason: c.reason,
-                    status: c.status,
-                    evidence_due_by: c.evidence_due_by,
-                    fee: c.fee,
-                    outcome: c.outcome,
-                    created_at: timestamp(c.created_at),
-                    updated_at: timestamp(c.updated_at),
-                })
-                .collect(),
-        )
-    } else {
-        None
+        (None, None)
     };
     Ok(PaymentView {
         chargebacks,

@@ -84,6 +84,10 @@ impl<'q> Query<'q> {
 
     async fn run(self, on: Target<'_>, want: Want) -> Result<Output, StorageError> {
         tracing::debug!(target: "kassa_storage::sql", sql = self.sql, "statement");
+        self.run_quietly(on, want).await
+    }
+
+    async fn run_quietly(self, on: Target<'_>, want: Want) -> Result<Output, StorageError> {
         match on {
             Target::Readers(Readers::Sqlite(pool)) => {
                 busy_retry(&mut (), |_| pool.with(|conn| sqlite_run(conn, &self, want))).await
@@ -102,10 +106,97 @@ impl<'q> Query<'q> {
                 tx.failed = out.is_err();
                 Ok(out?)
             }
-            Target::Readers(Readers::Pg(pool)) => pg_run(pool, &self, want, true).await,
-            Target::Writer(Writer::Pg(pool)) => pg_run(pool, &self, want, false).await,
-            Target::Tx(Tx::Pg(tx)) => tx.run(&self, want).await,
+            Target::Readers(Readers::Pg(pool)) => one(pg_run(pool, &[(&self, want)], true).await),
+            Target::Writer(Writer::Pg(pool)) => one(pg_run(pool, &[(&self, want)], false).await),
+            Target::Tx(Tx::Pg(tx)) => one(tx.run(&[(&self, want)]).await),
         }
+    }
+}
+
+fn one(outs: Result<Vec<Output>, StorageError>) -> Result<Output, StorageError> {
+    outs?
+        .pop()
+        .ok_or_else(|| StorageError::Corrupt("a statement gave no answer".into()))
+}
+
+/// Statements sent together: on PostgreSQL in one flight — one round trip for all of them (and,
+/// opening a transaction, its `BEGIN`) instead of one each; on SQLite one after the other. They
+/// run in order, and the first error ends the batch (in a transaction, the transaction: nothing
+/// after it runs, and it cannot commit). For statements whose answers are only looked at
+/// after the last of them.
+#[must_use = "a batch does nothing until it is run"]
+#[derive(Default)]
+pub struct Batch<'q> {
+    steps: Vec<(Query<'q>, Want)>,
+}
+
+impl<'q> Batch<'q> {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds a statement whose changed rows are wanted; returns its place in the [`Answers`].
+    pub fn execute(&mut self, q: Query<'q>) -> usize {
+        self.push(q, Want::Nothing)
+    }
+
+    /// Adds a statement whose first row (if any) is wanted.
+    pub fn fetch_optional(&mut self, q: Query<'q>) -> usize {
+        self.push(q, Want::One)
+    }
+
+    /// Adds a statement whose rows are wanted.
+    pub fn fetch_all(&mut self, q: Query<'q>) -> usize {
+        self.push(q, Want::All)
+    }
+
+    fn push(&mut self, q: Query<'q>, want: Want) -> usize {
+        self.steps.push((q, want));
+        self.steps.len() - 1
+    }
+
+    pub async fn run<'e>(self, on: impl Into<Target<'e>>) -> Result<Answers, StorageError> {
+        let mut on = on.into();
+        for (q, _) in &self.steps {
+            tracing::debug!(target: "kassa_storage::sql", sql = q.sql, "statement (batch)");
+        }
+        let steps: Vec<(&Query<'q>, Want)> = self.steps.iter().map(|(q, w)| (q, *w)).collect();
+        let outs = match &mut on {
+            Target::Readers(Readers::Pg(pool)) => pg_run(pool, &steps, true).await?,
+            Target::Writer(Writer::Pg(pool)) => pg_run(pool, &steps, false).await?,
+            Target::Tx(Tx::Pg(tx)) => tx.run(&steps).await?,
+            _ => {
+                drop(steps);
+                let mut outs = Vec::with_capacity(self.steps.len());
+                for (q, want) in self.steps {
+                    outs.push(q.run_quietly(on.reborrow(), want).await?);
+                }
+                outs
+            }
+        };
+        Ok(Answers(outs))
+    }
+}
+
+/// What a [`Batch`]'s statements answered, by the places [`Batch`]'s methods returned.
+pub struct Answers(Vec<Output>);
+
+impl Answers {
+    pub fn rows_affected(&self, i: usize) -> u64 {
+        self.0.get(i).map_or(0, |o| o.affected)
+    }
+
+    /// The statement's first row, taken out of the answers.
+    pub fn optional(&mut self, i: usize) -> Option<Row> {
+        self.0.get_mut(i).and_then(|o| o.rows.drain(..).next())
+    }
+
+    /// The statement's rows, taken out of the answers.
+    pub fn all(&mut self, i: usize) -> Vec<Row> {
+        self.0
+            .get_mut(i)
+            .map(|o| std::mem::take(&mut o.rows))
+            .unwrap_or_default()
     }
 }
 
@@ -138,6 +229,16 @@ pub enum Target<'e> {
     Readers(&'e Readers),
     Writer(&'e Writer),
     Tx(&'e mut Tx),
+}
+
+impl Target<'_> {
+    fn reborrow(&mut self) -> Target<'_> {
+        match self {
+            Target::Readers(r) => Target::Readers(r),
+            Target::Writer(w) => Target::Writer(w),
+            Target::Tx(t) => Target::Tx(t),
+        }
+    }
 }
 
 impl<'e> From<&'e Readers> for Target<'e> {

@@ -154,6 +154,11 @@ impl PoolInner {
                 None => break,
             }
         }
+        self.fresh(deadline).await
+    }
+
+    /// A new connection, retrying until `deadline` while the server does not answer.
+    async fn fresh(&self, deadline: Instant) -> Result<Box<PgConn>, StorageError> {
         let mut wait = Duration::from_millis(25);
         loop {
             let error = match self.connect().await {
@@ -204,11 +209,13 @@ impl Drop for Pooled {
 }
 
 impl Pooled {
-    /// Another connection in place of this one, which the server closed; under the same permit.
+    /// A new connection in place of this one, which the server closed, under the same permit.
+    /// Not an idle one: what ended this session (a restart) likely ended theirs, and their
+    /// tasks may not have heard yet.
     async fn renew(&mut self) -> Result<(), StorageError> {
         self.conn = None;
         let deadline = Instant::now() + self.pool.acquire_timeout;
-        self.conn = Some(self.pool.connection(deadline).await?);
+        self.conn = Some(self.pool.fresh(deadline).await?);
         Ok(())
     }
 
@@ -219,23 +226,25 @@ impl Pooled {
     }
 }
 
-/// Runs one statement on its own (autocommit). A read caught on a connection that the server
-/// closed is run once more on another.
+/// Statements with what is wanted of each.
+pub(super) type Steps<'a, 'q> = [(&'a Query<'q>, Want)];
+
+/// Runs statements on one connection, each on its own (autocommit), in one flight. Reads caught
+/// on a connection that the server closed run once more on another.
 pub(super) async fn pg_run(
     pool: &PgPool,
-    q: &Query<'_>,
-    want: Want,
+    steps: &Steps<'_, '_>,
     read: bool,
-) -> Result<Output, StorageError> {
+) -> Result<Vec<Output>, StorageError> {
     let mut conn = pool.acquire().await?;
-    let raw = match conn.conn().run(q, want).await {
+    let raws = match conn.conn().run(steps, false).await {
         Err(e) if read && gone(&e) => {
             conn.renew().await?;
-            conn.conn().run(q, want).await?
+            conn.conn().run(steps, false).await?
         }
         other => other?,
     };
-    raw.decode()
+    raws.into_iter().map(Raw::decode).collect()
 }
 
 impl PgConn {
@@ -272,15 +281,44 @@ impl PgConn {
         Ok(p)
     }
 
-    async fn run(&mut self, q: &Query<'_>, want: Want) -> Result<Raw, tokio_postgres::Error> {
-        let out = match self.prepare(q).await {
-            Ok(p) => execute(&self.client, &p, q, want).await,
-            Err(e) => Err(e),
-        };
+    /// The statements (after `BEGIN` if `begin`), sent in one flight; the first error, if any.
+    async fn run(
+        &mut self,
+        steps: &Steps<'_, '_>,
+        begin: bool,
+    ) -> Result<Vec<Raw>, tokio_postgres::Error> {
+        let out = self.run_inner(steps, begin).await;
         if out.as_ref().is_err_and(gone) {
             self.gone = true;
         }
         out
+    }
+
+    async fn run_inner(
+        &mut self,
+        steps: &Steps<'_, '_>,
+        begin: bool,
+    ) -> Result<Vec<Raw>, tokio_postgres::Error> {
+        let mut prepared = Vec::with_capacity(steps.len());
+        for (q, _) in steps {
+            prepared.push(self.prepare(q).await?);
+        }
+        let client = &self.client;
+        let execs = all_in_order(
+            steps
+                .iter()
+                .zip(&prepared)
+                .map(|((q, want), p)| execute(client, p, q, *want))
+                .collect(),
+        );
+        let results = if begin {
+            let (begun, results) = in_order(client.batch_execute("BEGIN"), execs).await;
+            begun?;
+            results
+        } else {
+            execs.await
+        };
+        results.into_iter().collect()
     }
 }
 
@@ -349,17 +387,19 @@ impl PgTx {
         }
     }
 
-    pub(super) async fn run(&mut self, q: &Query<'_>, want: Want) -> Result<Output, StorageError> {
+    /// Runs statements in the transaction, in one flight (with `BEGIN`, the first time).
+    pub(super) async fn run(&mut self, steps: &Steps<'_, '_>) -> Result<Vec<Output>, StorageError> {
         if self.failed {
             return Err(aborted());
         }
         let out = if self.begun {
-            self.conn.conn().run(q, want).await
+            self.conn.conn().run(steps, false).await
         } else {
-            match self.first(q, want).await {
+            self.begun = true;
+            match self.conn.conn().run(steps, true).await {
                 // Nothing of the transaction can have committed: start it again elsewhere.
                 Err(e) if gone(&e) => match self.conn.renew().await {
-                    Ok(()) => self.first(q, want).await,
+                    Ok(()) => self.conn.conn().run(steps, true).await,
                     Err(err) => {
                         self.failed = true;
                         return Err(err);
@@ -371,28 +411,7 @@ impl PgTx {
         if out.is_err() {
             self.failed = true;
         }
-        out?.decode()
-    }
-
-    /// `BEGIN` and the first statement, in one flight.
-    async fn first(&mut self, q: &Query<'_>, want: Want) -> Result<Raw, tokio_postgres::Error> {
-        let conn = self.conn.conn();
-        let p = match conn.prepare(q).await {
-            Ok(p) => p,
-            Err(e) => {
-                conn.gone |= gone(&e);
-                return Err(e);
-            }
-        };
-        self.begun = true;
-        let client = &conn.client;
-        let (begun, out) =
-            in_order(client.batch_execute("BEGIN"), execute(client, &p, q, want)).await;
-        let out = begun.and(out);
-        if out.as_ref().is_err_and(gone) {
-            conn.gone = true;
-        }
-        out
+        out?.into_iter().map(Raw::decode).collect()
     }
 
     pub(super) async fn commit(mut self) -> Result<(), StorageError> {
@@ -464,6 +483,31 @@ async fn in_order<A: Future, B: Future>(a: A, b: B) -> (A::Output, B::Output) {
         }
     })
     .await
+}
+
+/// Polls the futures in their order until all are done: their requests go out in that order,
+/// and each answer is read as it comes (the driver stops reading while one waits unread).
+async fn all_in_order<F: Future>(futures: Vec<F>) -> Vec<F::Output> {
+    let mut futures: Vec<_> = futures.into_iter().map(Box::pin).collect();
+    let mut outs: Vec<Option<F::Output>> = futures.iter().map(|_| None).collect();
+    poll_fn(|cx| {
+        let mut pending = false;
+        for (f, out) in futures.iter_mut().zip(outs.iter_mut()) {
+            if out.is_none() {
+                match f.as_mut().poll(cx) {
+                    Poll::Ready(v) => *out = Some(v),
+                    Poll::Pending => pending = true,
+                }
+            }
+        }
+        if pending {
+            Poll::Pending
+        } else {
+            Poll::Ready(())
+        }
+    })
+    .await;
+    outs.into_iter().flatten().collect()
 }
 
 /// An argument as PostgreSQL receives it. Its `Debug` never shows the value: drivers log

@@ -200,3 +200,59 @@ async fn postgres_sessions_the_server_ended_are_replaced_for_reads_and_transacti
         assert_eq!(s.meta_get(&key).await.unwrap().as_deref(), Some("v"));
     }
 }
+
+#[tokio::test]
+async fn a_batch_runs_in_order_and_its_first_error_ends_the_transaction() {
+    let (_db, s) = store().await;
+    // Opening a transaction (BEGIN goes with it on PostgreSQL), then one more statement after.
+    let mut tx = s.writer.begin().await.expect("begin");
+    let mut b = Batch::new();
+    let first = b.execute(query("INSERT INTO meta (key, value) VALUES ('b1', 'v')"));
+    let changed = b.execute(query("UPDATE meta SET value = 'w' WHERE key = 'b1'"));
+    let read = b.fetch_optional(query("SELECT value FROM meta WHERE key = $1").bind("b1"));
+    let none = b.fetch_all(query("SELECT value FROM meta WHERE key = 'nope'"));
+    let mut a = b.run(&mut tx).await.expect("the batch");
+    assert_eq!(a.rows_affected(first), 1);
+    assert_eq!(a.rows_affected(changed), 1, "ran after the insert");
+    let row = a.optional(read).expect("the row the batch wrote");
+    assert_eq!(row.try_get::<String, _>("value").unwrap(), "w");
+    assert!(a.all(none).is_empty());
+    query("INSERT INTO meta (key, value) VALUES ('b2', 'v')")
+        .execute(&mut tx)
+        .await
+        .expect("a statement after the batch");
+    tx.commit().await.expect("commit");
+    assert_eq!(s.meta_get("b2").await.unwrap().as_deref(), Some("v"));
+
+    // A failing statement in the middle: the error is the batch's, and nothing of it is kept.
+    let mut tx = s.writer.begin().await.expect("begin");
+    let mut b = Batch::new();
+    b.execute(query("INSERT INTO meta (key, value) VALUES ('b3', 'v')"));
+    b.execute(query("INSERT INTO meta (key, value) VALUES ('b1', 'dup')"));
+    b.execute(query("INSERT INTO meta (key, value) VALUES ('b4', 'v')"));
+    let err = b.run(&mut tx).await.err();
+    assert!(matches!(err, Some(StorageError::Conflict(_))), "{err:?}");
+    assert!(
+        tx.commit().await.is_err(),
+        "committed after a failed statement"
+    );
+    for k in ["b3", "b4"] {
+        assert_eq!(s.meta_get(k).await.unwrap(), None, "{k} was kept");
+    }
+    assert_eq!(s.meta_get("b1").await.unwrap().as_deref(), Some("w"));
+
+    // Reads on the pool, together.
+    let mut b = Batch::new();
+    let x = b.fetch_all(query(
+        "SELECT key FROM meta WHERE key LIKE 'b%' ORDER BY key",
+    ));
+    let y = b.fetch_optional(query("SELECT value FROM meta WHERE key = $1").bind("b2"));
+    let mut a = b.run(&s.pool).await.expect("reads");
+    let keys: Vec<String> = a
+        .all(x)
+        .iter()
+        .map(|r| r.try_get::<String, _>("key").unwrap())
+        .collect();
+    assert_eq!(keys, ["b1", "b2"]);
+    assert!(a.optional(y).is_some());
+}
