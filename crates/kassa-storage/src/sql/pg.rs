@@ -7,7 +7,8 @@
 //!   restart) is noticed by its own task as the server says so, and is never handed out again;
 //!   a read or the first statement of a transaction caught on one that dies at that moment is
 //!   run again on a fresh connection (nothing of it can have been committed);
-//! - `BEGIN` is sent in the same flight as the transaction's first statement;
+//! - `BEGIN` is sent in the same flight as the transaction's first statement, and statements
+//!   whose answers are looked at only after the last go out together ([`super::Batch`]);
 //! - a statement is prepared once per connection, with its parameters' types given (64-bit
 //!   integer or text, as Kassa binds them), and then only bound and executed.
 
