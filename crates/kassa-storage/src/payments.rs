@@ -142,6 +142,11 @@ fn transaction(r: &sql::Row) -> Result<TransactionRecord, StorageError> {
     })
 }
 
+/// A payment's transactions, oldest first (`$1` the payment).
+fn transactions_sql() -> String {
+    format!("SELECT {T_COLUMNS} FROM payment_transactions WHERE payment_id = $1 ORDER BY created_at, id")
+}
+
 /// The statement writing a new transaction (`pending`).
 fn insert_txn(t: &TransactionRecord, now: i64) -> sql::Query<'_> {
     sql::query(
@@ -466,11 +471,8 @@ impl Store {
         client_no: i64,
         payment_id: &str,
     ) -> Result<(Vec<TransactionRecord>, Vec<crate::ChargebackRecord>), StorageError> {
-        let txns = format!("SELECT {T_COLUMNS} FROM payment_transactions WHERE payment_id = $1 ORDER BY created_at, id");
-        let cbs = format!(
-            "SELECT {} FROM chargebacks WHERE client_no = $1 AND payment_id = $2 ORDER BY id",
-            crate::webhooks::CB
-        );
+        let txns = transactions_sql();
+        let cbs = crate::webhooks::chargebacks_of_payment_sql();
         let mut batch = sql::Batch::new();
         let t = batch.fetch_all(sql::query(&txns).bind(payment_id));
         let c = batch.fetch_all(sql::query(&cbs).bind(client_no).bind(payment_id));
@@ -493,7 +495,7 @@ impl Store {
         &self,
         payment_id: &str,
     ) -> Result<Vec<TransactionRecord>, StorageError> {
-        let rows = sql::query(&format!("SELECT {T_COLUMNS} FROM payment_transactions WHERE payment_id = $1 ORDER BY created_at, id"))
+        let rows = sql::query(&transactions_sql())
             .bind(payment_id)
             .fetch_all(&self.pool)
             .await?;

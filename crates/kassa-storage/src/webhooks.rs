@@ -522,21 +522,6 @@ impl Store {
         Ok(r.rows_affected() == 1)
     }
 
-    pub async fn chargebacks_for_payment(
-        &self,
-        client_no: i64,
-        payment_id: &str,
-    ) -> Result<Vec<ChargebackRecord>, StorageError> {
-        let rows = sql::query(&format!(
-            "SELECT {CB} FROM chargebacks WHERE client_no = $1 AND payment_id = $2 ORDER BY id"
-        ))
-        .bind(client_no)
-        .bind(payment_id)
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter().map(chargeback).collect()
-    }
-
     /// Every chargeback on an account's payments, newest first (the customer profile).
     pub async fn chargebacks_for_account(
         &self,
@@ -556,7 +541,12 @@ impl Store {
     }
 }
 
-pub(crate) const CB: &str = "id, payment_id, gateway_id, dispute_id, amount, currency, reason, status, evidence_due_by, fee, outcome, created_at, updated_at";
+const CB: &str = "id, payment_id, gateway_id, dispute_id, amount, currency, reason, status, evidence_due_by, fee, outcome, created_at, updated_at";
+
+/// A payment's chargebacks, oldest first (`$1` the client, `$2` the payment).
+pub(crate) fn chargebacks_of_payment_sql() -> String {
+    format!("SELECT {CB} FROM chargebacks WHERE client_no = $1 AND payment_id = $2 ORDER BY id")
+}
 
 pub(crate) fn chargeback(r: &sql::Row) -> Result<ChargebackRecord, StorageError> {
     Ok(ChargebackRecord {
