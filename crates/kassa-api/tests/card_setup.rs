@@ -295,11 +295,19 @@ async fn the_setup_intent_event_settles_the_card() {
     }
     assert_eq!(pm["status"], "active", "{pm}");
     assert_eq!(pm["three_ds"]["outcome"], "authenticated");
-    let events = app.get("/v1/webhook_events?limit=100").await.body;
-    let applied = events["data"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .any(|e| e["event_type"] == "setup_intent.succeeded" && e["status"] == "applied");
+    // The event is marked applied just after its effect is written: wait for that too.
+    let mut events = Value::Null;
+    let mut applied = false;
+    for _ in 0..100 {
+        events = app.get("/v1/webhook_events?limit=100").await.body;
+        applied = events["data"].as_array().is_some_and(|a| {
+            a.iter()
+                .any(|e| e["event_type"] == "setup_intent.succeeded" && e["status"] == "applied")
+        });
+        if applied {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(30)).await;
+    }
     assert!(applied, "{events}");
 }
