@@ -60,7 +60,12 @@ pub struct AccountFilter {
 
 const COLUMNS: &str = "acct_no, client_no, client_acct_id, status, collection_group_no, email, profile, version, created_at, updated_at";
 
-fn from_row(r: &sql::Row) -> Result<AccountRecord, StorageError> {
+/// One account (`$1` the client, `$2` its number).
+pub(crate) fn by_no_sql() -> String {
+    format!("SELECT {COLUMNS} FROM accounts WHERE client_no = $1 AND acct_no = $2")
+}
+
+pub(crate) fn from_row(r: &sql::Row) -> Result<AccountRecord, StorageError> {
     Ok(AccountRecord {
         acct_no: r.try_get("acct_no")?,
         client_no: r.try_get("client_no")?,
@@ -146,14 +151,12 @@ impl Store {
         client_no: i64,
         acct_no: i64,
     ) -> Result<AccountRecord, StorageError> {
-        let row = sql::query(&format!(
-            "SELECT {COLUMNS} FROM accounts WHERE client_no = $1 AND acct_no = $2"
-        ))
-        .bind(client_no)
-        .bind(acct_no)
-        .fetch_optional(&self.pool)
-        .await?
-        .ok_or(StorageError::NotFound)?;
+        let row = sql::query(&by_no_sql())
+            .bind(client_no)
+            .bind(acct_no)
+            .fetch_optional(&self.pool)
+            .await?
+            .ok_or(StorageError::NotFound)?;
         from_row(&row)
     }
 

@@ -38,18 +38,25 @@ impl Store {
         lease_ms: i64,
     ) -> Result<IdempotencyBegin, StorageError> {
         let now = now_millis();
-        let inserted = sql::query(
-            "INSERT INTO idempotency_keys (client_no, idem_key, request_hash, state, created_at, lease_until)
-             VALUES ($1, $2, $3, 'started', $4, $5) ON CONFLICT (client_no, idem_key) DO NOTHING",
-        )
-        .bind(client_no)
-        .bind(key)
-        .bind(request_hash)
-        .bind(now)
-        .bind(now + lease_ms)
-        .execute(&self.writer)
-        .await?;
-        if inserted.rows_affected() == 1 {
+        // Without waiting for the disk ([`sql::Writer::begin_async_commit`]): the request's own
+        // first ordinary commit makes the claim durable, and if the database server crashes
+        // before that, nothing the request wrote survives for a retry to find either.
+        let mut claim = sql::Batch::new();
+        let i = claim.execute(
+            sql::query(
+                "INSERT INTO idempotency_keys (client_no, idem_key, request_hash, state, created_at, lease_until)
+                 VALUES ($1, $2, $3, 'started', $4, $5) ON CONFLICT (client_no, idem_key) DO NOTHING",
+            )
+            .bind(client_no)
+            .bind(key)
+            .bind(request_hash)
+            .bind(now)
+            .bind(now + lease_ms),
+        );
+        let inserted = claim
+            .commit(self.writer.begin_async_commit().await?)
+            .await?;
+        if inserted.rows_affected(i) == 1 {
             return Ok(IdempotencyBegin::Started);
         }
         // A released key goes to whichever request comes next (as a deleted one would); a key
@@ -97,23 +104,28 @@ impl Store {
         }))
     }
 
-    /// Saves the response of the request that holds `key`.
+    /// Saves the response of the request that holds `key`, without waiting for the disk
+    /// ([`sql::Writer::begin_async_commit`]): if a crash of the database server loses it, the
+    /// key stays `started` until its lease runs out, and then a retry finds what the request
+    /// did by the ids derived from the key ([`IdempotencyBegin::Resumed`]).
     pub async fn idempotency_complete(
         &self,
         client_no: i64,
         key: &str,
         response: &StoredResponse,
     ) -> Result<(), StorageError> {
-        sql::query(
-            "UPDATE idempotency_keys SET state = 'completed', response_status = $1, response_body = $2
-             WHERE client_no = $3 AND idem_key = $4",
-        )
-        .bind(i64::from(response.status))
-        .bind(&response.body)
-        .bind(client_no)
-        .bind(key)
-        .execute(&self.writer)
-        .await?;
+        let mut save = sql::Batch::new();
+        save.execute(
+            sql::query(
+                "UPDATE idempotency_keys SET state = 'completed', response_status = $1, response_body = $2
+                 WHERE client_no = $3 AND idem_key = $4",
+            )
+            .bind(i64::from(response.status))
+            .bind(&response.body)
+            .bind(client_no)
+            .bind(key),
+        );
+        save.commit(self.writer.begin_async_commit().await?).await?;
         Ok(())
     }
 

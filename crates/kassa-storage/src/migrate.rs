@@ -85,6 +85,11 @@ const MIGRATIONS: &[Migration] = &[
         name: "idempotency_lease",
         sql: include_str!("../migrations/0014_idempotency_lease.sql"),
     },
+    Migration {
+        version: 15,
+        name: "flight_marks",
+        sql: include_str!("../migrations/0015_flight_marks.sql"),
+    },
 ];
 
 const LOCK_ID: i64 = 0x6b_6173_7361; // "kassa"

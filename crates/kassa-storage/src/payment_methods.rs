@@ -44,6 +44,11 @@ pub struct PaymentMethodRecord {
 
 const COLUMNS: &str = "pm_no, client_no, acct_no, gateway_id, kind, status, token, brand, last4, exp_month, exp_year, fingerprint, funding, initial_txn_id, initial_txn_imported, bank_sealed, holder_type, holder_name, setup_ref, setup_intent_id, three_ds, version, created_at, updated_at";
 
+/// One payment method of an account (`$1` the client, `$2` the account, `$3` its number).
+fn by_no_sql() -> String {
+    format!("SELECT {COLUMNS} FROM payment_methods WHERE client_no = $1 AND acct_no = $2 AND pm_no = $3")
+}
+
 fn from_row(r: &sql::Row) -> Result<PaymentMethodRecord, StorageError> {
     Ok(PaymentMethodRecord {
         pm_no: r.try_get("pm_no")?,
@@ -161,7 +166,7 @@ impl Store {
         acct_no: i64,
         pm_no: i64,
     ) -> Result<PaymentMethodRecord, StorageError> {
-        let row = sql::query(&format!("SELECT {COLUMNS} FROM payment_methods WHERE client_no = $1 AND acct_no = $2 AND pm_no = $3"))
+        let row = sql::query(&by_no_sql())
             .bind(client_no)
             .bind(acct_no)
             .bind(pm_no)
@@ -169,6 +174,33 @@ impl Store {
             .await?
             .ok_or(StorageError::NotFound)?;
         from_row(&row)
+    }
+
+    /// An account and, if `pm_no` is given, one of its payment methods, read together (one
+    /// round trip on PostgreSQL): what a payment starts from. `None` for what is not there.
+    pub async fn account_and_payment_method(
+        &self,
+        client_no: i64,
+        acct_no: i64,
+        pm_no: Option<i64>,
+    ) -> Result<(Option<crate::AccountRecord>, Option<PaymentMethodRecord>), StorageError> {
+        let account_sql = crate::accounts::by_no_sql();
+        let pm_sql = by_no_sql();
+        let mut batch = sql::Batch::new();
+        let a = batch.fetch_optional(sql::query(&account_sql).bind(client_no).bind(acct_no));
+        let m = pm_no.map(|no| {
+            batch.fetch_optional(sql::query(&pm_sql).bind(client_no).bind(acct_no).bind(no))
+        });
+        let mut answers = batch.run(&self.pool).await?;
+        let account = answers
+            .optional(a)
+            .map(|r| crate::accounts::from_row(&r))
+            .transpose()?;
+        let pm = m
+            .and_then(|i| answers.optional(i))
+            .map(|r| from_row(&r))
+            .transpose()?;
+        Ok((account, pm))
     }
 
     pub async fn list_payment_methods(

@@ -147,11 +147,13 @@ fn transactions_sql() -> String {
     format!("SELECT {T_COLUMNS} FROM payment_transactions WHERE payment_id = $1 ORDER BY created_at, id")
 }
 
-/// The statement writing a new transaction (`pending`).
+/// The statement writing a new transaction (`pending`) — only if its payment is busy with it
+/// (claimed for it, or inserted with it, earlier in the same flight).
 fn insert_txn(t: &TransactionRecord, now: i64) -> sql::Query<'_> {
     sql::query(
         "INSERT INTO payment_transactions (id, payment_id, client_no, kind, amount, status, processor_id, error, created_at, updated_at)
-         VALUES ($1, $2, $3, $4, $5, 'pending', NULL, NULL, $6, $6)",
+         SELECT $1, $2, $3, $4, $5, 'pending', NULL, NULL, $6, $6
+          WHERE EXISTS (SELECT 1 FROM payments WHERE id = $2 AND busy_txn = $1)",
     )
     .bind(&t.id)
     .bind(&t.payment_id)
@@ -159,6 +161,18 @@ fn insert_txn(t: &TransactionRecord, now: i64) -> sql::Query<'_> {
     .bind(&t.kind)
     .bind(t.amount)
     .bind(now)
+}
+
+/// A fresh value for `payments.last_write`: the mark by which a flight's later statements know
+/// that its payment update took effect (no other write can carry it).
+fn write_mark() -> Result<String, StorageError> {
+    let mut b = [0u8; 16];
+    getrandom::getrandom(&mut b).map_err(|e| {
+        StorageError::Database(crate::error::DbError::Pool(format!(
+            "no randomness for a write mark: {e}"
+        )))
+    })?;
+    Ok(b.iter().map(|x| format!("{x:02x}")).collect())
 }
 
 impl Store {
@@ -184,49 +198,53 @@ impl Store {
         reserve: Option<&crate::VolumeReserve>,
     ) -> Result<Option<PaymentRecord>, StorageError> {
         let now = now_millis();
+        // With a reservation, the payment is inserted only where the reservation was made.
+        let condition = match reserve {
+            Some(_) => format!("WHERE {}", crate::volume::reserved_for("$4", "$15")),
+            None => String::new(),
+        };
         let insert = format!(
             "INSERT INTO payments (id, client_no, acct_no, gateway_id, pm_no, status, currency, amount, amount_authorized, amount_captured, amount_refunded,
                                    recurring_model, processor_payment_id, auth_no, initial_auth_txn_id, descriptor, details, busy_txn, card_key, version, created_at, updated_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 0, 0, 0, $9, NULL, NULL, NULL, $10, $11, $12, $14, 1, $13, $13) RETURNING {P_COLUMNS}"
+             SELECT $1, $2, $3, $4, $5, $6, $7, $8, 0, 0, 0, $9, NULL, NULL, NULL, $10, $11, $12, $14, 1, $13, $13 {condition}
+             RETURNING {P_COLUMNS}"
         );
-        // The three statements go out together (one round trip on PostgreSQL); the reservation
-        // last, so the gateway's month row (which every payment through it updates) is locked
-        // only until the commit that follows.
+        // One flight, with the commit: the reservation (which locks the gateway's month row, as
+        // every payment through the gateway does, until the commit right behind it), the payment
+        // where the reservation was made, its transaction where the payment was inserted.
         let mut batch = sql::Batch::new();
-        let payment_row = batch.fetch_optional(
-            sql::query(&insert)
-                .bind(&p.id)
-                .bind(p.client_no)
-                .bind(p.acct_no)
-                .bind(p.gateway_id)
-                .bind(p.pm_no)
-                .bind(&p.status)
-                .bind(&p.currency)
-                .bind(p.amount)
-                .bind(p.recurring_model)
-                .bind(p.descriptor.as_deref())
-                .bind(&p.details)
-                .bind(&first_txn.id)
-                .bind(now)
-                .bind(p.card_key.as_deref()),
-        );
-        batch.execute(insert_txn(first_txn, now));
-        let reserved = reserve.map(|r| batch.execute(crate::volume::reserve_query(r)));
-        let mut tx = self.writer.begin().await?;
-        let mut answers = batch.run(&mut tx).await?;
-        let row = answers
-            .optional(payment_row)
-            .ok_or_else(|| StorageError::Corrupt("INSERT … RETURNING gave no row".into()))?;
-        let rec = payment(&row)?;
-        if let (Some(r), Some(i)) = (reserve, reserved) {
-            if answers.rows_affected(i) != 1
-                && !crate::volume::reserve_after_miss(&mut tx, r).await?
-            {
-                return Ok(None); // rolled back: the payment and its transaction too
-            }
+        if let Some(r) = reserve {
+            batch.execute(crate::volume::reserve_for_query(r, &p.id));
         }
-        tx.commit().await?;
-        Ok(Some(rec))
+        let mut q = sql::query(&insert)
+            .bind(&p.id)
+            .bind(p.client_no)
+            .bind(p.acct_no)
+            .bind(p.gateway_id)
+            .bind(p.pm_no)
+            .bind(&p.status)
+            .bind(&p.currency)
+            .bind(p.amount)
+            .bind(p.recurring_model)
+            .bind(p.descriptor.as_deref())
+            .bind(&p.details)
+            .bind(&first_txn.id)
+            .bind(now)
+            .bind(p.card_key.as_deref());
+        if let Some(r) = reserve {
+            q = q.bind(&r.month);
+        }
+        let payment_row = batch.fetch_optional(q);
+        batch.execute(insert_txn(first_txn, now));
+        let mut answers = batch.commit(self.writer.begin().await?).await?;
+        match answers.optional(payment_row) {
+            Some(row) => Ok(Some(payment(&row)?)),
+            // The cap did not allow the amount: nothing was written.
+            None if reserve.is_some() => Ok(None),
+            None => Err(StorageError::Corrupt(
+                "INSERT … RETURNING gave no row".into(),
+            )),
+        }
     }
 
     pub async fn get_payment(
@@ -390,11 +408,10 @@ impl Store {
             .bind(expected_version),
         );
         batch.execute(insert_txn(txn, now));
-        let mut tx = self.writer.begin().await?;
-        if batch.run(&mut tx).await?.rows_affected(claimed) != 1 {
-            return Err(StorageError::Stale); // rolled back, the transaction's row too
+        let answers = batch.commit(self.writer.begin().await?).await?;
+        if answers.rows_affected(claimed) != 1 {
+            return Err(StorageError::Stale); // and the transaction was not written either
         }
-        tx.commit().await?;
         Ok(())
     }
 
@@ -411,16 +428,20 @@ impl Store {
     ) -> Result<PaymentRecord, StorageError> {
         let now = now_millis();
         let release = outcome.status != "pending";
+        let mark = write_mark()?;
         let update_payment = format!(
             "UPDATE payments SET status = $1, amount_authorized = $2, amount_captured = $3, amount_refunded = $4,
                     processor_payment_id = COALESCE($5, processor_payment_id), auth_no = COALESCE($6, auth_no),
                     initial_auth_txn_id = COALESCE($7, initial_auth_txn_id), details = $8,
                     busy_txn = CASE WHEN $9 = 1 THEN NULL ELSE busy_txn END, version = version + 1, updated_at = $10,
-                    card_brand = COALESCE($14, card_brand)
+                    card_brand = COALESCE($14, card_brand), last_write = $15
              WHERE client_no = $11 AND id = $12 AND busy_txn = $13
              RETURNING {P_COLUMNS}"
         );
-        // Sent together; the volume last, like the reservation in `insert_payment_reserving`.
+        // One flight, with the commit: the payment (only if busy with this call), then the
+        // transaction and the volume — each only where the payment carries this flight's mark,
+        // that is, where the payment's update took effect. The volume last, like the
+        // reservation in `insert_payment_reserving`.
         let mut batch = sql::Batch::new();
         let payment_row = batch.fetch_optional(
             sql::query(&update_payment)
@@ -437,30 +458,35 @@ impl Store {
                 .bind(client_no)
                 .bind(payment_id)
                 .bind(txn_id)
-                .bind(update.card_brand.as_deref()),
+                .bind(update.card_brand.as_deref())
+                .bind(&mark),
         );
         batch.execute(
-            sql::query("UPDATE payment_transactions SET status = $1, processor_id = COALESCE($2, processor_id), error = $3, updated_at = $4 WHERE id = $5")
-                .bind(&outcome.status)
-                .bind(outcome.processor_id.as_deref())
-                .bind(outcome.error.as_deref())
-                .bind(now)
-                .bind(txn_id),
+            sql::query(
+                "UPDATE payment_transactions SET status = $1, processor_id = COALESCE($2, processor_id), error = $3, updated_at = $4
+                  WHERE id = $5 AND EXISTS (SELECT 1 FROM payments WHERE id = $6 AND last_write = $7)",
+            )
+            .bind(&outcome.status)
+            .bind(outcome.processor_id.as_deref())
+            .bind(outcome.error.as_deref())
+            .bind(now)
+            .bind(txn_id)
+            .bind(payment_id)
+            .bind(&mark),
         );
-        let settled = update
-            .settle
-            .as_ref()
-            .map(|s| batch.execute(crate::volume::settle_query(s)));
-        let mut tx = self.writer.begin().await?;
-        let mut answers = batch.run(&mut tx).await?;
-        // Not this call's to finish: rolled back, the other two statements too.
-        let row = answers.optional(payment_row).ok_or(StorageError::Stale)?;
-        if let (Some(s), Some(i)) = (&update.settle, settled) {
-            if answers.rows_affected(i) == 0 {
-                crate::volume::settle_after_miss(&mut tx, s).await?;
-            }
+        let settle_sql = crate::volume::settle_sql(
+            "EXISTS (SELECT 1 FROM payments WHERE id = $5 AND last_write = $6)",
+        );
+        if let Some(s) = &update.settle {
+            batch.execute(
+                crate::volume::settle_query(s, &settle_sql)
+                    .bind(payment_id)
+                    .bind(&mark),
+            );
         }
-        tx.commit().await?;
+        let mut answers = batch.commit(self.writer.begin().await?).await?;
+        // Not this call's to finish: nothing was written.
+        let row = answers.optional(payment_row).ok_or(StorageError::Stale)?;
         payment(&row)
     }
 

@@ -38,69 +38,54 @@ const RESERVE: &str = "UPDATE gateway_volume SET reserved = reserved + $3
      WHERE gateway_id = $1 AND month = $2
        AND ($4 < 0 OR gross + reserved + $3 - (CASE WHEN $5 = 1 THEN refunded ELSE 0 END) <= $4)";
 
-/// The reservation's statement: it changes the month's row when the cap allows the amount, and
-/// nothing when the cap does not or the row is not there yet ([`reserve_after_miss`]).
-pub(crate) fn reserve_query(r: &VolumeReserve) -> sql::Query<'_> {
-    sql::query(RESERVE)
-        .bind(r.gateway_id)
-        .bind(&r.month)
-        .bind(r.amount)
-        .bind(r.cap.unwrap_or(-1))
-        .bind(i64::from(r.net))
-}
-
-/// After [`reserve_query`] changed nothing — no row for the month yet, or the cap: makes the row
-/// (if another transaction makes it at the same time, this waits for it) and asks again.
-pub(crate) async fn reserve_after_miss(
-    tx: &mut sql::Tx,
-    r: &VolumeReserve,
-) -> Result<bool, StorageError> {
-    insert_month_row(tx, r.gateway_id, &r.month).await?;
-    Ok(reserve_query(r).execute(&mut *tx).await?.rows_affected() == 1)
-}
-
-async fn insert_month_row(
-    tx: &mut sql::Tx,
-    gateway_id: i64,
-    month: &str,
-) -> Result<(), StorageError> {
+/// The reservation made for a new payment, in the flight that inserts it: the month's row is
+/// made if it is missing (with the amount reserved, if the cap allows it on an empty month), and
+/// the row carries the payment's id in `last_reservation` when the reservation was made — the
+/// payment's insert checks for it ([`reserved_for`]).
+pub(crate) fn reserve_for_query<'q>(r: &'q VolumeReserve, payment_id: &'q str) -> sql::Query<'q> {
     sql::query(
-        "INSERT INTO gateway_volume (gateway_id, month, gross, refunded, reserved, transactions) VALUES ($1, $2, 0, 0, 0, 0)
-         ON CONFLICT (gateway_id, month) DO NOTHING",
+        "INSERT INTO gateway_volume (gateway_id, month, gross, refunded, reserved, transactions, last_reservation)
+         SELECT $1, $2, 0, 0, $3, 0, $6
+          WHERE $4 < 0 OR $3 <= $4 OR EXISTS (SELECT 1 FROM gateway_volume WHERE gateway_id = $1 AND month = $2)
+         ON CONFLICT (gateway_id, month) DO UPDATE
+            SET reserved = gateway_volume.reserved + excluded.reserved, last_reservation = excluded.last_reservation
+          WHERE $4 < 0
+             OR gateway_volume.gross + gateway_volume.reserved + excluded.reserved
+                - (CASE WHEN $5 = 1 THEN gateway_volume.refunded ELSE 0 END) <= $4",
     )
-    .bind(gateway_id)
-    .bind(month)
-    .execute(&mut *tx)
-    .await?;
-    Ok(())
+    .bind(r.gateway_id)
+    .bind(&r.month)
+    .bind(r.amount)
+    .bind(r.cap.unwrap_or(-1))
+    .bind(i64::from(r.net))
+    .bind(payment_id)
 }
 
-/// The settlement's statement; it changes nothing when the month's row is missing
-/// ([`settle_after_miss`]).
-pub(crate) fn settle_query(s: &VolumeSettle) -> sql::Query<'_> {
-    sql::query(SETTLE)
+/// The condition that [`reserve_for_query`] made the reservation of the payment whose id is `$1`
+/// (`gateway` and `month` name the parameters that hold them).
+pub(crate) fn reserved_for(gateway: &str, month: &str) -> String {
+    format!("EXISTS (SELECT 1 FROM gateway_volume WHERE gateway_id = {gateway} AND month = {month} AND last_reservation = $1)")
+}
+
+/// The settlement's statement ([`settle_sql`]); the caller binds its condition's arguments
+/// (`$5` onwards) after these four.
+pub(crate) fn settle_query<'q>(s: &'q VolumeSettle, text: &'q str) -> sql::Query<'q> {
+    sql::query(text)
         .bind(s.gateway_id)
         .bind(&s.month)
         .bind(s.released)
         .bind(s.gross)
 }
 
-/// [`VolumeSettle`] inside a transaction (the month's row made if it is missing).
-pub(crate) async fn settle_in(tx: &mut sql::Tx, s: &VolumeSettle) -> Result<(), StorageError> {
-    if settle_query(s).execute(&mut *tx).await?.rows_affected() == 0 {
-        settle_after_miss(tx, s).await?;
-    }
-    Ok(())
-}
-
-/// After [`settle_query`] found no row for the month: makes it and settles.
-pub(crate) async fn settle_after_miss(
-    tx: &mut sql::Tx,
-    s: &VolumeSettle,
-) -> Result<(), StorageError> {
-    insert_month_row(tx, s.gateway_id, &s.month).await?;
-    settle_query(s).execute(&mut *tx).await?;
-    Ok(())
+/// A settlement that makes the month's row if it is missing, when `condition` holds.
+pub(crate) fn settle_sql(condition: &str) -> String {
+    format!(
+        "INSERT INTO gateway_volume (gateway_id, month, gross, refunded, reserved, transactions)
+         SELECT $1, $2, $4, 0, 0 - $3, CASE WHEN $4 > 0 THEN 1 ELSE 0 END WHERE {condition}
+         ON CONFLICT (gateway_id, month) DO UPDATE
+            SET reserved = gateway_volume.reserved - $3, gross = gateway_volume.gross + $4,
+                transactions = gateway_volume.transactions + (CASE WHEN $4 > 0 THEN 1 ELSE 0 END)"
+    )
 }
 
 const SETTLE: &str = "UPDATE gateway_volume SET reserved = reserved - $3, gross = gross + $4, transactions = transactions + (CASE WHEN $4 > 0 THEN 1 ELSE 0 END)
@@ -200,7 +185,9 @@ impl Store {
             released,
             gross,
         };
-        settle_in(&mut tx, &s).await?;
+        settle_query(&s, &settle_sql("1 = 1"))
+            .execute(&mut tx)
+            .await?;
         tx.commit().await?;
         Ok(())
     }

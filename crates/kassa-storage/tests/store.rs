@@ -717,15 +717,78 @@ async fn payments_reserve_and_settle_volume_with_their_rows() {
     assert_eq!(done.status, "authorized");
     let v = store.volume(g.id, "2026-11").await.unwrap();
     assert_eq!((v.gross, v.reserved, v.transactions), (300, 9_600, 1));
-    // Finishing again (a stale claim) fails as a whole: the volume is not settled twice.
+    // Finishing again (a stale claim) fails as a whole: the volume is not settled twice, and
+    // the transaction keeps the answer that finished it.
+    let late = TxnOutcome {
+        status: "failed".into(),
+        processor_id: None,
+        error: Some("{}".into()),
+    };
     assert!(matches!(
         store
-            .finish_transaction(c.client_no, &p.id, &busy, &outcome, &update)
+            .finish_transaction(c.client_no, &p.id, &busy, &late, &update)
             .await,
         Err(StorageError::Stale)
     ));
     let v = store.volume(g.id, "2026-11").await.unwrap();
     assert_eq!((v.gross, v.reserved, v.transactions), (300, 9_600, 1));
+    let t = store.get_transaction(c.client_no, &busy).await.unwrap();
+    assert_eq!((t.status.as_str(), t.error), ("succeeded", None));
+
+    // A payment larger than the cap on a month not yet seen is refused, and makes no row.
+    let big = PaymentRecord {
+        id: "pay_big".into(),
+        amount: 20_000,
+        busy_txn: None,
+        ..made[1].clone()
+    };
+    let big_txn = TransactionRecord {
+        id: "txn_big".into(),
+        payment_id: "pay_big".into(),
+        client_no: c.client_no,
+        kind: "authorize".into(),
+        amount: 20_000,
+        ..Default::default()
+    };
+    let december = VolumeReserve {
+        month: "2026-12".into(),
+        amount: 20_000,
+        ..reserve.clone()
+    };
+    assert!(store
+        .insert_payment_reserving(&big, &big_txn, Some(&december))
+        .await
+        .unwrap()
+        .is_none());
+    assert_eq!(
+        store.volume(g.id, "2026-12").await.unwrap(),
+        Volume::default()
+    );
+    // One that fits makes the month's row with its reservation.
+    let fits = VolumeReserve {
+        amount: 400,
+        ..december
+    };
+    let small = PaymentRecord { amount: 400, ..big };
+    let small_txn = TransactionRecord {
+        amount: 400,
+        ..big_txn
+    };
+    let rec = store
+        .insert_payment_reserving(&small, &small_txn, Some(&fits))
+        .await
+        .unwrap()
+        .expect("within the cap");
+    assert_eq!(rec.busy_txn.as_deref(), Some("txn_big"));
+    assert_eq!(store.volume(g.id, "2026-12").await.unwrap().reserved, 400);
+    assert_eq!(
+        store
+            .get_transaction(c.client_no, "txn_big")
+            .await
+            .unwrap()
+            .status,
+        "pending"
+    );
 }
 
 /// A gateway is in at most one recycle profile: the table's key says so even when two writers

@@ -119,10 +119,13 @@ struct Source {
     card_key: Option<String>,
 }
 
+/// `stored` is the account's payment method `payment_method_no`, read with the account (`None`
+/// if it has none by that number).
 async fn source(
     state: &AppState,
     gw: &GatewayCtx,
     account: &AccountRecord,
+    stored: Option<kassa_storage::PaymentMethodRecord>,
     req: &mut PaymentRequest,
 ) -> Result<Source, ApiError> {
     let given = [
@@ -145,18 +148,11 @@ async fn source(
         });
     }
     if let Some(no) = req.payment_method_no {
-        let pm = state
-            .store
-            .get_payment_method(account.client_no, account.acct_no, no)
-            .await
-            .map_err(|e| match e {
-                StorageError::NotFound => ApiError::InvalidRequest {
-                    param: Some("payment_method_no".into()),
-                    code: "resource_missing",
-                    message: format!("payment_method_no: the account has no payment method {no}"),
-                },
-                other => other.into(),
-            })?;
+        let pm = stored.ok_or_else(|| ApiError::InvalidRequest {
+            param: Some("payment_method_no".into()),
+            code: "resource_missing",
+            message: format!("payment_method_no: the account has no payment method {no}"),
+        })?;
         if pm.status != "active" {
             return Err(ApiError::unprocessable(
                 Some("payment_method_no"),
@@ -315,18 +311,16 @@ pub async fn create_with_id(
         kassa_domain::text::check_text(&p.name, 250)
             .map_err(|e| e.under(&format!("products[{i}].name")))?;
     }
-    let account = state
+    // The account and the stored card it is charged on (if one is named), read together.
+    let (account, stored) = state
         .store
-        .get_account(auth.client_no, req.acct_no)
-        .await
-        .map_err(|e| match e {
-            StorageError::NotFound => ApiError::InvalidRequest {
-                param: Some("acct_no".into()),
-                code: "resource_missing",
-                message: format!("acct_no: no account {}", req.acct_no),
-            },
-            other => other.into(),
-        })?;
+        .account_and_payment_method(auth.client_no, req.acct_no, req.payment_method_no)
+        .await?;
+    let account = account.ok_or_else(|| ApiError::InvalidRequest {
+        param: Some("acct_no".into()),
+        code: "resource_missing",
+        message: format!("acct_no: no account {}", req.acct_no),
+    })?;
     let gw =
         gateway_ctx::for_account(state, &account, req.gateway_id, req.collection_group_no).await?;
     let model = RecurringModel::resolve(req.recurring_processing_model_ind, req.card.is_some())?;
@@ -379,7 +373,7 @@ pub async fn create_with_id(
     if let Some(l) = &level23 {
         l.validate(req.amount).map_err(|e| e.under("level23"))?;
     }
-    let src = source(state, &gw, &account, &mut req).await?;
+    let src = source(state, &gw, &account, stored, &mut req).await?;
     // The seed warns of duplicate-transaction declines: the same card, amount and gateway
     // within the window is refused here, before Stripe, unless forced.
     let window = i64::from(gw.settings.duplicate_window_minutes) * 60_000;

@@ -176,6 +176,31 @@ impl<'q> Batch<'q> {
         };
         Ok(Answers(outs))
     }
+
+    /// Runs the statements in `tx` and commits it. On PostgreSQL the `COMMIT` goes out in the
+    /// same flight as the statements (and `BEGIN`, if the transaction has not started): one round
+    /// trip for the whole transaction, and locks held for no longer than the server takes to run
+    /// it. So the commit is sent before any answer is read, and a statement that is to take
+    /// effect only if an earlier one did must say so in its own SQL (`WHERE EXISTS …` on what
+    /// the earlier one wrote). An error from any statement means nothing was committed (on
+    /// PostgreSQL the aborted transaction's `COMMIT` rolls it back).
+    pub async fn commit(self, tx: Tx) -> Result<Answers, StorageError> {
+        match tx {
+            Tx::Pg(tx) => {
+                for (q, _) in &self.steps {
+                    tracing::debug!(target: "kassa_storage::sql", sql = q.sql, "statement (batch, then commit)");
+                }
+                let steps: Vec<(&Query<'q>, Want)> =
+                    self.steps.iter().map(|(q, w)| (q, *w)).collect();
+                Ok(Answers(tx.run_and_commit(&steps).await?))
+            }
+            mut tx => {
+                let answers = self.run(&mut tx).await?;
+                tx.commit().await?;
+                Ok(answers)
+            }
+        }
+    }
 }
 
 /// What a [`Batch`]'s statements answered, by the places [`Batch`]'s methods returned.
@@ -509,7 +534,22 @@ impl Writer {
                 }))
             }
             // Nothing is sent yet: BEGIN goes with the first statement.
-            Writer::Pg(pool) => Ok(Tx::Pg(PgTx::new(pool.acquire().await?))),
+            Writer::Pg(pool) => Ok(Tx::Pg(PgTx::new(pool.acquire().await?, false))),
+        }
+    }
+
+    /// A transaction whose commit does not wait for the disk: PostgreSQL's asynchronous commit
+    /// (`synchronous_commit` off for it alone). A crash of the database server may lose it if
+    /// it comes within a fraction of a second of the commit — never corrupting anything — and
+    /// any later ordinary commit makes it durable too (the log is flushed in order). Only for
+    /// writes whose loss the next steps survive: an idempotency key's claim (the request's own
+    /// first ordinary commit flushes it before anything is sent to Stripe) and its saved
+    /// response (lost, the key's lease runs out and a retry finds the request's work by the ids
+    /// derived from the key). On SQLite, [`Writer::begin`].
+    pub async fn begin_async_commit(&self) -> Result<Tx, StorageError> {
+        match self {
+            Writer::Sqlite(_) => self.begin().await,
+            Writer::Pg(pool) => Ok(Tx::Pg(PgTx::new(pool.acquire().await?, true))),
         }
     }
 

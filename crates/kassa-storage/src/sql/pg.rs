@@ -238,10 +238,10 @@ pub(super) async fn pg_run(
     read: bool,
 ) -> Result<Vec<Output>, StorageError> {
     let mut conn = pool.acquire().await?;
-    let raws = match conn.conn().run(steps, false).await {
-        Err(e) if read && gone(&e) => {
+    let raws = match conn.conn().run(steps, None, false).await {
+        Err(f) if read && gone(&f.error) => {
             conn.renew().await?;
-            conn.conn().run(steps, false).await?
+            conn.conn().run(steps, None, false).await?
         }
         other => other?,
     };
@@ -282,15 +282,20 @@ impl PgConn {
         Ok(p)
     }
 
-    /// The statements (after `BEGIN` if `begin`), sent in one flight; the first error, if any.
+    /// The statements (after `begin`, the text that opens a transaction, if given; then
+    /// `COMMIT` if `commit`), sent in one flight; the first error, if any, with how far the
+    /// flight got.
     async fn run(
         &mut self,
         steps: &Steps<'_, '_>,
-        begin: bool,
-    ) -> Result<Vec<Raw>, tokio_postgres::Error> {
-        let out = self.run_inner(steps, begin).await;
-        if out.as_ref().is_err_and(gone) {
-            self.gone = true;
+        begin: Option<&'static str>,
+        commit: bool,
+    ) -> Result<Vec<Raw>, Failed> {
+        let out = self.run_inner(steps, begin, commit).await;
+        if let Err(f) = &out {
+            if gone(&f.error) {
+                self.gone = true;
+            }
         }
         out
     }
@@ -298,11 +303,15 @@ impl PgConn {
     async fn run_inner(
         &mut self,
         steps: &Steps<'_, '_>,
-        begin: bool,
-    ) -> Result<Vec<Raw>, tokio_postgres::Error> {
+        begin: Option<&'static str>,
+        commit: bool,
+    ) -> Result<Vec<Raw>, Failed> {
         let mut prepared = Vec::with_capacity(steps.len());
         for (q, _) in steps {
-            prepared.push(self.prepare(q).await?);
+            prepared.push(self.prepare(q).await.map_err(|error| Failed {
+                error,
+                stage: Stage::Unsent,
+            })?);
         }
         let client = &self.client;
         let execs = all_in_order(
@@ -312,14 +321,67 @@ impl PgConn {
                 .map(|((q, want), p)| execute(client, p, q, *want))
                 .collect(),
         );
-        let results = if begin {
-            let (begun, results) = in_order(client.batch_execute("BEGIN"), execs).await;
-            begun?;
-            results
-        } else {
-            execs.await
+        let framing = |sql: Option<&'static str>| async move {
+            match sql {
+                Some(sql) => client.batch_execute(sql).await,
+                None => Ok(()),
+            }
         };
-        results.into_iter().collect()
+        let (begun, (results, committed)) = in_order(
+            framing(begin),
+            in_order(execs, framing(commit.then_some("COMMIT"))),
+        )
+        .await;
+        let sent = |error| Failed {
+            error,
+            stage: Stage::Sent,
+        };
+        begun.map_err(|error| Failed {
+            error,
+            stage: Stage::Begin,
+        })?;
+        let raws = results
+            .into_iter()
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(sent)?;
+        committed.map_err(sent)?;
+        Ok(raws)
+    }
+}
+
+/// A flight that failed: its first error, and how far it got.
+struct Failed {
+    error: tokio_postgres::Error,
+    stage: Stage,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Stage {
+    /// Nothing was sent (preparing a statement failed).
+    Unsent,
+    /// The server refused the flight's `BEGIN`.
+    Begin,
+    /// The flight went out; its statements may have run.
+    Sent,
+}
+
+impl Failed {
+    /// Nothing of a transaction whose first flight failed so can have taken effect, and the
+    /// session is gone: the transaction can run again, from the start, on a new connection. When
+    /// the flight carried its `COMMIT`, only if nothing was sent or the server refused the
+    /// `BEGIN` itself as it shut down (a closed socket alone does not say whether the commit
+    /// ran).
+    fn retry_elsewhere(&self, committing: bool) -> bool {
+        gone(&self.error)
+            && (!committing
+                || self.stage == Stage::Unsent
+                || (self.stage == Stage::Begin && self.error.code().is_some()))
+    }
+}
+
+impl From<Failed> for StorageError {
+    fn from(f: Failed) -> Self {
+        DbError::Postgres(f.error).into()
     }
 }
 
@@ -376,43 +438,79 @@ pub struct PgTx {
     /// A statement failed: PostgreSQL has aborted the transaction, and `COMMIT` would roll it back.
     failed: bool,
     finished: bool,
+    /// Its commit does not wait for the WAL to reach the disk ([`super::Writer::begin_async_commit`]).
+    async_commit: bool,
 }
 
 impl PgTx {
-    pub(super) fn new(conn: Pooled) -> PgTx {
+    pub(super) fn new(conn: Pooled, async_commit: bool) -> PgTx {
         PgTx {
             conn,
             begun: false,
             failed: false,
             finished: false,
+            async_commit,
         }
     }
 
     /// Runs statements in the transaction, in one flight (with `BEGIN`, the first time).
     pub(super) async fn run(&mut self, steps: &Steps<'_, '_>) -> Result<Vec<Output>, StorageError> {
+        self.flight(steps, false).await
+    }
+
+    /// Runs statements in the transaction and commits it, in one flight (with `BEGIN` if it has
+    /// not started); see [`super::Batch::commit`].
+    pub(super) async fn run_and_commit(
+        mut self,
+        steps: &Steps<'_, '_>,
+    ) -> Result<Vec<Output>, StorageError> {
+        self.flight(steps, true).await
+    }
+
+    async fn flight(
+        &mut self,
+        steps: &Steps<'_, '_>,
+        commit: bool,
+    ) -> Result<Vec<Output>, StorageError> {
         if self.failed {
             return Err(aborted());
         }
-        let out = if self.begun {
-            self.conn.conn().run(steps, false).await
+        let begin = !self.begun;
+        self.begun = true;
+        let opening = begin.then_some(if self.async_commit {
+            "BEGIN; SET LOCAL synchronous_commit TO OFF"
         } else {
-            self.begun = true;
-            match self.conn.conn().run(steps, true).await {
-                // Nothing of the transaction can have committed: start it again elsewhere.
-                Err(e) if gone(&e) => match self.conn.renew().await {
-                    Ok(()) => self.conn.conn().run(steps, true).await,
-                    Err(err) => {
-                        self.failed = true;
-                        return Err(err);
-                    }
-                },
-                other => other,
+            "BEGIN"
+        });
+        let mut out = self.conn.conn().run(steps, opening, commit).await;
+        if begin {
+            if let Err(f) = &out {
+                if f.retry_elsewhere(commit) {
+                    out = match self.conn.renew().await {
+                        Ok(()) => self.conn.conn().run(steps, opening, commit).await,
+                        Err(err) => {
+                            self.failed = true;
+                            return Err(err);
+                        }
+                    };
+                }
             }
-        };
-        if out.is_err() {
-            self.failed = true;
         }
-        out?.into_iter().map(Raw::decode).collect()
+        match out {
+            Ok(raws) => {
+                // Committed: nothing is left to roll back.
+                self.finished = commit;
+                raws.into_iter().map(Raw::decode).collect()
+            }
+            Err(f) => {
+                self.failed = true;
+                // A flight that carried its COMMIT ended the transaction either way (an aborted
+                // one's COMMIT rolls it back); one whose BEGIN never went out has nothing to end.
+                self.finished =
+                    (commit && f.stage == Stage::Sent) || (begin && f.stage == Stage::Unsent);
+                Err(f.into())
+            }
+        }
     }
 
     pub(super) async fn commit(mut self) -> Result<(), StorageError> {

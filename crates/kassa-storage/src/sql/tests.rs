@@ -256,3 +256,93 @@ async fn a_batch_runs_in_order_and_its_first_error_ends_the_transaction() {
     assert_eq!(keys, ["b1", "b2"]);
     assert!(a.optional(y).is_some());
 }
+
+/// A batch sent with its commit (one flight on PostgreSQL): everything or nothing is kept,
+/// statements see what the earlier ones wrote (how a conditional one depends on them), and the
+/// connection is clean for whatever uses it next.
+#[tokio::test]
+async fn a_batch_committed_in_its_flight_keeps_all_or_nothing() {
+    let (_db, s) = store().await;
+    for round in 0..3 {
+        // Into a transaction not yet begun (BEGIN, the statements and COMMIT together).
+        let (k1, k2) = (format!("c{round}a"), format!("c{round}b"));
+        let mut b = Batch::new();
+        let first =
+            b.execute(query("INSERT INTO meta (key, value) VALUES ($1, 'v')").bind(k1.as_str()));
+        // Only where the first statement's row is there.
+        let second = b.execute(
+            query("INSERT INTO meta (key, value) SELECT $1, 'w' WHERE EXISTS (SELECT 1 FROM meta WHERE key = $2)")
+                .bind(k2.as_str())
+                .bind(k1.as_str()),
+        );
+        let skipped = b.execute(
+            query("INSERT INTO meta (key, value) SELECT 'never', 'x' WHERE EXISTS (SELECT 1 FROM meta WHERE key = 'nope')"),
+        );
+        let read =
+            b.fetch_optional(query("SELECT value FROM meta WHERE key = $1").bind(k2.as_str()));
+        let tx = s.writer.begin().await.expect("begin");
+        let mut a = b.commit(tx).await.expect("the batch and its commit");
+        assert_eq!(
+            (
+                a.rows_affected(first),
+                a.rows_affected(second),
+                a.rows_affected(skipped)
+            ),
+            (1, 1, 0)
+        );
+        assert_eq!(
+            a.optional(read)
+                .map(|r| r.try_get::<String, _>("value").unwrap())
+                .as_deref(),
+            Some("w")
+        );
+        assert_eq!(
+            s.meta_get(&k2).await.unwrap().as_deref(),
+            Some("w"),
+            "committed"
+        );
+        assert_eq!(s.meta_get("never").await.unwrap(), None);
+
+        // A failing statement in the middle: its error, and nothing of the batch kept.
+        let mut b = Batch::new();
+        b.execute(
+            query("INSERT INTO meta (key, value) VALUES ($1, 'v')").bind(format!("d{round}")),
+        );
+        b.execute(query("INSERT INTO meta (key, value) VALUES ($1, 'dup')").bind(k1.as_str()));
+        b.execute(
+            query("INSERT INTO meta (key, value) VALUES ($1, 'v')").bind(format!("e{round}")),
+        );
+        let tx = s.writer.begin().await.expect("begin");
+        let err = b.commit(tx).await.err();
+        assert!(matches!(err, Some(StorageError::Conflict(_))), "{err:?}");
+        for k in [format!("d{round}"), format!("e{round}")] {
+            assert_eq!(s.meta_get(&k).await.unwrap(), None, "{k} was kept");
+        }
+
+        // Into a transaction already under way: its earlier statements commit with the batch.
+        let mut tx = s.writer.begin().await.expect("begin");
+        query("INSERT INTO meta (key, value) VALUES ($1, 'v')")
+            .bind(format!("f{round}"))
+            .execute(&mut tx)
+            .await
+            .expect("a statement before the batch");
+        let mut b = Batch::new();
+        b.execute(query("UPDATE meta SET value = 'g' WHERE key = $1").bind(format!("f{round}")));
+        b.commit(tx).await.expect("the batch and its commit");
+        assert_eq!(
+            s.meta_get(&format!("f{round}")).await.unwrap().as_deref(),
+            Some("g")
+        );
+    }
+    // Every connection went back clean: no session is left inside a transaction.
+    if TestDb::configured_url().is_some() {
+        let open = query(
+            "SELECT COUNT(*) AS n FROM pg_stat_activity
+             WHERE datname = current_database() AND state LIKE 'idle in transaction%'",
+        )
+        .fetch_one(&s.pool)
+        .await
+        .expect("sessions");
+        assert_eq!(open.try_get::<i64, _>("n").unwrap(), 0);
+    }
+}
