@@ -50,7 +50,9 @@ pub use groups::{GroupRecord, GroupWrite};
 pub use idempotency::{IdempotencyBegin, StoredResponse};
 pub use notifications::{EndpointRecord, NotificationRecord};
 pub use payment_methods::PaymentMethodRecord;
-pub use payments::{PaymentFilter, PaymentRecord, PaymentUpdate, TransactionRecord, TxnOutcome};
+pub use payments::{
+    PaymentFilter, PaymentHistory, PaymentRecord, PaymentUpdate, TransactionRecord, TxnOutcome,
+};
 pub use recycle::RecycleProfileRecord;
 pub use rekey::SealedColumn;
 pub use reports::{CapturedTotal, ChargebackRow, DeclineRow, DueRow, VolumeMonth};

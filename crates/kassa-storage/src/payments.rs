@@ -163,6 +163,46 @@ fn insert_txn(t: &TransactionRecord, now: i64) -> sql::Query<'_> {
     .bind(now)
 }
 
+/// A payment's transactions and chargebacks, oldest first.
+pub type PaymentHistory = (Vec<TransactionRecord>, Vec<crate::ChargebackRecord>);
+
+/// Where a payment's history is in a batch's answers.
+struct HistoryReads {
+    transactions: usize,
+    chargebacks: usize,
+}
+
+/// Adds the reads of a payment's history to `batch` (`txns` and `cbs`: the two statements' text).
+fn history_reads<'q>(
+    batch: &mut sql::Batch<'q>,
+    client_no: i64,
+    payment_id: &'q str,
+    txns: &'q str,
+    cbs: &'q str,
+) -> HistoryReads {
+    HistoryReads {
+        transactions: batch.fetch_all(sql::query(txns).bind(payment_id)),
+        chargebacks: batch.fetch_all(sql::query(cbs).bind(client_no).bind(payment_id)),
+    }
+}
+
+impl HistoryReads {
+    fn take(self, answers: &mut sql::Answers) -> Result<PaymentHistory, StorageError> {
+        Ok((
+            answers
+                .all(self.transactions)
+                .iter()
+                .map(transaction)
+                .collect::<Result<_, _>>()?,
+            answers
+                .all(self.chargebacks)
+                .iter()
+                .map(crate::webhooks::chargeback)
+                .collect::<Result<_, _>>()?,
+        ))
+    }
+}
+
 /// A fresh value for `payments.last_write`: the mark by which a flight's later statements know
 /// that its payment update took effect (no other write can carry it).
 fn write_mark() -> Result<String, StorageError> {
@@ -426,6 +466,38 @@ impl Store {
         outcome: &TxnOutcome,
         update: &PaymentUpdate,
     ) -> Result<PaymentRecord, StorageError> {
+        Ok(self
+            .finish(client_no, payment_id, txn_id, outcome, update, false)
+            .await?
+            .0)
+    }
+
+    /// [`Store::finish_transaction`], and then the payment's history as
+    /// [`Store::payment_history`] reads it, in the same flight: what the answer to a capture,
+    /// void or refund shows.
+    pub async fn finish_transaction_with_history(
+        &self,
+        client_no: i64,
+        payment_id: &str,
+        txn_id: &str,
+        outcome: &TxnOutcome,
+        update: &PaymentUpdate,
+    ) -> Result<(PaymentRecord, PaymentHistory), StorageError> {
+        let (rec, history) = self
+            .finish(client_no, payment_id, txn_id, outcome, update, true)
+            .await?;
+        Ok((rec, history.unwrap_or_default()))
+    }
+
+    async fn finish(
+        &self,
+        client_no: i64,
+        payment_id: &str,
+        txn_id: &str,
+        outcome: &TxnOutcome,
+        update: &PaymentUpdate,
+        with_history: bool,
+    ) -> Result<(PaymentRecord, Option<PaymentHistory>), StorageError> {
         let now = now_millis();
         let release = outcome.status != "pending";
         let mark = write_mark()?;
@@ -484,10 +556,17 @@ impl Store {
                     .bind(&mark),
             );
         }
+        let (txns, cbs) = (
+            transactions_sql(),
+            crate::webhooks::chargebacks_of_payment_sql(),
+        );
+        let history =
+            with_history.then(|| history_reads(&mut batch, client_no, payment_id, &txns, &cbs));
         let mut answers = batch.commit(self.writer.begin().await?).await?;
         // Not this call's to finish: nothing was written.
         let row = answers.optional(payment_row).ok_or(StorageError::Stale)?;
-        payment(&row)
+        let history = history.map(|h| h.take(&mut answers)).transpose()?;
+        Ok((payment(&row)?, history))
     }
 
     /// A payment's transactions and chargebacks, oldest first: read together (one round trip on
@@ -496,25 +575,14 @@ impl Store {
         &self,
         client_no: i64,
         payment_id: &str,
-    ) -> Result<(Vec<TransactionRecord>, Vec<crate::ChargebackRecord>), StorageError> {
-        let txns = transactions_sql();
-        let cbs = crate::webhooks::chargebacks_of_payment_sql();
+    ) -> Result<PaymentHistory, StorageError> {
+        let (txns, cbs) = (
+            transactions_sql(),
+            crate::webhooks::chargebacks_of_payment_sql(),
+        );
         let mut batch = sql::Batch::new();
-        let t = batch.fetch_all(sql::query(&txns).bind(payment_id));
-        let c = batch.fetch_all(sql::query(&cbs).bind(client_no).bind(payment_id));
-        let mut answers = batch.run(&self.pool).await?;
-        Ok((
-            answers
-                .all(t)
-                .iter()
-                .map(transaction)
-                .collect::<Result<_, _>>()?,
-            answers
-                .all(c)
-                .iter()
-                .map(crate::webhooks::chargeback)
-                .collect::<Result<_, _>>()?,
-        ))
+        let reads = history_reads(&mut batch, client_no, payment_id, &txns, &cbs);
+        reads.take(&mut batch.run(&self.pool).await?)
     }
 
     pub async fn list_transactions(

@@ -710,11 +710,18 @@ async fn payments_reserve_and_settle_volume_with_their_rows() {
         error: None,
     };
     let busy = p.busy_txn.clone().unwrap();
-    let done = store
-        .finish_transaction(c.client_no, &p.id, &busy, &outcome, &update)
+    // With the history read in the same flight: it shows what the finish wrote.
+    let (done, (txns, cbs)) = store
+        .finish_transaction_with_history(c.client_no, &p.id, &busy, &outcome, &update)
         .await
         .unwrap();
     assert_eq!(done.status, "authorized");
+    assert_eq!(txns.len(), 1);
+    assert_eq!(
+        (txns[0].id.as_str(), txns[0].status.as_str()),
+        (busy.as_str(), "succeeded")
+    );
+    assert!(cbs.is_empty());
     let v = store.volume(g.id, "2026-11").await.unwrap();
     assert_eq!((v.gross, v.reserved, v.transactions), (300, 9_600, 1));
     // Finishing again (a stale claim) fails as a whole: the volume is not settled twice, and
@@ -727,6 +734,12 @@ async fn payments_reserve_and_settle_volume_with_their_rows() {
     assert!(matches!(
         store
             .finish_transaction(c.client_no, &p.id, &busy, &late, &update)
+            .await,
+        Err(StorageError::Stale)
+    ));
+    assert!(matches!(
+        store
+            .finish_transaction_with_history(c.client_no, &p.id, &busy, &late, &update)
             .await,
         Err(StorageError::Stale)
     ));

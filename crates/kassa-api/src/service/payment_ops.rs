@@ -6,7 +6,7 @@ use kassa_stripe::StripeError;
 use serde_json::{json, Value};
 
 use super::gateway_ctx::{self, map_stripe_error};
-use super::payments::{not_found, view};
+use super::payments::{not_found, view_with};
 use crate::auth::Auth;
 use crate::views::PaymentView;
 use crate::{ApiError, AppState};
@@ -202,9 +202,10 @@ pub async fn operate(
             )
         }
     };
-    let finished = state
+    // The answer shows the payment's history: read in the same flight as the finish.
+    let (finished, history) = state
         .store
-        .finish_transaction(auth.client_no, &rec.id, &txn_id, &outcome, &update)
+        .finish_transaction_with_history(auth.client_no, &rec.id, &txn_id, &outcome, &update)
         .await?;
     if let Some(e) = failure {
         return Err(e);
@@ -238,7 +239,7 @@ pub async fn operate(
             _ => {}
         }
     }
-    let v = view(state, &finished, true).await?;
+    let v = view_with(&finished, Some(history));
     if kind == "refund" && outcome.status == "succeeded" {
         let data = serde_json::to_value(&v).unwrap_or(Value::Null);
         super::notifications::notify(state, auth.client_no, "payment.refunded", data).await;

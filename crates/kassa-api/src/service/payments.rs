@@ -12,8 +12,8 @@ use kassa_domain::money::Currency;
 use kassa_domain::payment::{classify_decline, statement_suffix, PaymentStatus, RecurringModel};
 use kassa_domain::settings;
 use kassa_storage::{
-    AccountRecord, PaymentRecord, PaymentUpdate, StorageError, TransactionRecord, TxnOutcome,
-    VolumeReserve,
+    AccountRecord, PaymentHistory, PaymentRecord, PaymentUpdate, StorageError, TransactionRecord,
+    TxnOutcome, VolumeReserve,
 };
 use kassa_stripe::objects::PaymentIntent;
 use kassa_stripe::params::{PaymentIntentParams, ShippingParams};
@@ -861,9 +861,18 @@ pub async fn view(
     rec: &PaymentRecord,
     with_transactions: bool,
 ) -> Result<PaymentView, ApiError> {
+    let history = if with_transactions {
+        Some(state.store.payment_history(rec.client_no, &rec.id).await?)
+    } else {
+        None
+    };
+    Ok(view_with(rec, history))
+}
+
+/// A payment's view, with its history if given (read by the caller).
+pub(crate) fn view_with(rec: &PaymentRecord, history: Option<PaymentHistory>) -> PaymentView {
     let details: Value = serde_json::from_str(&rec.details).unwrap_or(Value::Null);
-    let (transactions, chargebacks) = if with_transactions {
-        let (txns, cbs) = state.store.payment_history(rec.client_no, &rec.id).await?;
+    let (transactions, chargebacks) = if let Some((txns, cbs)) = history {
         let transactions = txns
             .into_iter()
             .map(|t| TransactionView {
@@ -896,7 +905,7 @@ pub async fn view(
     } else {
         (None, None)
     };
-    Ok(PaymentView {
+    PaymentView {
         chargebacks,
         object: "payment",
         id: rec.id.clone(),
@@ -930,7 +939,7 @@ pub async fn view(
         transactions,
         created_at: timestamp(rec.created_at),
         updated_at: timestamp(rec.updated_at),
-    })
+    }
 }
 
 pub async fn get(state: &AppState, auth: &Auth, id: &str) -> Result<PaymentView, ApiError> {

@@ -13,8 +13,8 @@
 //!   with async sleeps, never by blocking a runtime thread in SQLite's busy handler. A thread of
 //!   its own copies the WAL back into the database file (checkpoints), so commits do not.
 //! - **PostgreSQL** runs through `tokio-postgres` and a pool of Kassa's own ([`pg`]): no ping
-//!   before a connection is handed out, `BEGIN` sent with a transaction's first statement,
-//!   statements prepared once per connection.
+//!   before a connection is handed out, `BEGIN` sent with a transaction's first statement (and
+//!   `COMMIT` with its last, for [`Batch::commit`]), statements prepared once per connection.
 
 use std::borrow::Cow;
 use std::sync::Arc;

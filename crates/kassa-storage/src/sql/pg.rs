@@ -7,8 +7,12 @@
 //!   restart) is noticed by its own task as the server says so, and is never handed out again;
 //!   a read or the first statement of a transaction caught on one that dies at that moment is
 //!   run again on a fresh connection (nothing of it can have been committed);
-//! - `BEGIN` is sent in the same flight as the transaction's first statement, and statements
-//!   whose answers are looked at only after the last go out together ([`super::Batch`]);
+//! - `BEGIN` is sent in the same flight as the transaction's first statement, statements whose
+//!   answers are looked at only after the last go out together ([`super::Batch`]), and a
+//!   transaction whose statements carry their own conditions goes out whole, `COMMIT` included
+//!   ([`super::Batch::commit`]);
+//! - a transaction may commit without waiting for the disk ([`super::Writer::begin_async_commit`]),
+//!   for the few writes whose loss in a server crash the next steps survive;
 //! - a statement is prepared once per connection, with its parameters' types given (64-bit
 //!   integer or text, as Kassa binds them), and then only bound and executed.
 
