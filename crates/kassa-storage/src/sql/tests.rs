@@ -182,6 +182,30 @@ async fn postgres_sessions_the_server_ended_are_replaced_for_reads_and_transacti
             "round {round}: {} sessions ended",
             ended.len()
         );
+        // Once the server has closed them (as a restart does, at once), a transaction sent
+        // whole with its COMMIT goes to a live session: the dead ones are never handed out,
+        // and a flight that may have committed is never sent twice.
+        for _ in 0..100 {
+            let left = query(
+                "SELECT COUNT(*) AS n FROM pg_stat_activity
+                 WHERE datname = current_database() AND pid <> pg_backend_pid() AND backend_type = 'client backend'",
+            )
+            .fetch_one(&admin.pool)
+            .await
+            .expect("sessions");
+            if left.try_get::<i64, _>("n").unwrap() == 0 {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        let whole = format!("w{round}");
+        let mut b = Batch::new();
+        b.execute(query("INSERT INTO meta (key, value) VALUES ($1, 'v')").bind(whole.as_str()));
+        b.commit(s.writer.begin().await.expect("begin"))
+            .await
+            .expect("a transaction sent with its commit after the sessions ended");
+        assert_eq!(s.meta_get(&whole).await.unwrap().as_deref(), Some("v"));
         let after = pid_of(
             query("SELECT pg_backend_pid() AS n")
                 .fetch_one(&s.pool)
