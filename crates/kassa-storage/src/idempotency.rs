@@ -106,8 +106,9 @@ impl Store {
 
     /// Saves the response of the request that holds `key`, without waiting for the disk
     /// ([`sql::Writer::begin_async_commit`]): if a crash of the database server loses it, the
-    /// key stays `started` until its lease runs out, and then a retry finds what the request
-    /// did by the ids derived from the key ([`IdempotencyBegin::Resumed`]).
+    /// key stays `started` until its lease runs out, and then a retry runs as
+    /// [`IdempotencyBegin::Resumed`] — as after a crash of Kassa between the request's work and
+    /// this save; a payment finds its earlier work by the ids derived from the key.
     pub async fn idempotency_complete(
         &self,
         client_no: i64,

@@ -543,9 +543,9 @@ impl Writer {
     /// it comes within a fraction of a second of the commit — never corrupting anything — and
     /// any later ordinary commit makes it durable too (the log is flushed in order). Only for
     /// writes whose loss the next steps survive: an idempotency key's claim (the request's own
-    /// first ordinary commit flushes it before anything is sent to Stripe) and its saved
-    /// response (lost, the key's lease runs out and a retry finds the request's work by the ids
-    /// derived from the key). On SQLite, [`Writer::begin`].
+    /// first ordinary commit flushes it; before that commit nothing the request wrote would
+    /// survive either) and its saved response (lost, the key's lease runs out and a retry runs
+    /// as resumed, as after a crash of Kassa just before the save). On SQLite, [`Writer::begin`].
     pub async fn begin_async_commit(&self) -> Result<Tx, StorageError> {
         match self {
             Writer::Sqlite(_) => self.begin().await,
