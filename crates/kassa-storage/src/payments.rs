@@ -556,12 +556,16 @@ impl Store {
                     .bind(&mark),
             );
         }
-        let (txns, cbs) = (
-            transactions_sql(),
-            crate::webhooks::chargebacks_of_payment_sql(),
-        );
-        let history =
-            with_history.then(|| history_reads(&mut batch, client_no, payment_id, &txns, &cbs));
+        // The history's statements are only built when they are asked for.
+        let texts = with_history.then(|| {
+            (
+                transactions_sql(),
+                crate::webhooks::chargebacks_of_payment_sql(),
+            )
+        });
+        let history = texts
+            .as_ref()
+            .map(|(txns, cbs)| history_reads(&mut batch, client_no, payment_id, txns, cbs));
         let mut answers = batch.commit(self.writer.begin().await?).await?;
         // Not this call's to finish: nothing was written.
         let row = answers.optional(payment_row).ok_or(StorageError::Stale)?;
