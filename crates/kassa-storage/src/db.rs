@@ -45,6 +45,28 @@ pub fn redact_url(url: &str) -> String {
     url.to_string()
 }
 
+/// Whether the write that records a gateway call's outcome waits for the disk before the answer
+/// is sent (`--outcome-commit`, `KASSA_OUTCOME_COMMIT`).
+///
+/// What makes a payment safe is written *before* Stripe is called and always waits for the disk:
+/// the payment with its pending transaction, or the claim of an existing one for a capture, void
+/// or refund. The outcome written after Stripe answers can be recovered from Stripe: if a crash
+/// of the database server loses it, the payment is left exactly as its claim left it — busy with
+/// a pending transaction, which the reconciler finishes from Stripe, with the same transaction
+/// id, amounts and Stripe ids the answer showed. That is the state a crash of Kassa between the
+/// call and the write already leaves. So by default ([`OutcomeCommit::Asynchronous`]) the outcome
+/// commits without waiting for the disk on PostgreSQL (asynchronous commit, for that transaction
+/// alone): it is lost only if the server crashes within a fraction of a second of it, and any
+/// later ordinary commit makes it durable too, since the log is flushed in order.
+/// [`OutcomeCommit::Synchronous`] waits, for an operator who wants every answer on disk before it
+/// is sent. On SQLite both are the same.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum OutcomeCommit {
+    #[default]
+    Asynchronous,
+    Synchronous,
+}
+
 /// The database: where reads and writes go, and which backend it is.
 ///
 /// Statements that write go through `writer`, the rest through `pool`. On PostgreSQL both are
@@ -57,6 +79,7 @@ pub struct Store {
     pub(crate) writer: sql::Writer,
     backend: Backend,
     pub(crate) cache: Arc<ReadCache>,
+    outcome_commit: OutcomeCommit,
 }
 
 impl Store {
@@ -92,7 +115,26 @@ impl Store {
             writer,
             backend,
             cache: Arc::new(ReadCache::from_env()),
+            outcome_commit: OutcomeCommit::default(),
         })
+    }
+
+    /// How outcomes are committed from now on (see [`OutcomeCommit`]).
+    pub fn with_outcome_commit(mut self, outcome_commit: OutcomeCommit) -> Store {
+        self.outcome_commit = outcome_commit;
+        self
+    }
+
+    pub fn outcome_commit(&self) -> OutcomeCommit {
+        self.outcome_commit
+    }
+
+    /// The transaction that records a gateway call's outcome, committed as configured.
+    pub(crate) async fn begin_outcome(&self) -> Result<sql::Tx, StorageError> {
+        match self.outcome_commit {
+            OutcomeCommit::Asynchronous => self.writer.begin_async_commit().await,
+            OutcomeCommit::Synchronous => self.writer.begin().await,
+        }
     }
 
     pub fn backend(&self) -> Backend {

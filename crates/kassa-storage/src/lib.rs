@@ -42,7 +42,7 @@ pub use billing::{
 };
 pub use clients::{ApiKeyRecord, ClientRecord};
 pub use console::ConsoleSession;
-pub use db::{redact_url, Backend, Store};
+pub use db::{redact_url, Backend, OutcomeCommit, Store};
 pub use email::{EmailTemplateRecord, OutboxRecord};
 pub use error::{DbError, StorageError};
 pub use gateways::{GatewayFilter, GatewayRecord, GatewayWrite};

@@ -566,7 +566,7 @@ impl Store {
         let history = texts
             .as_ref()
             .map(|(txns, cbs)| history_reads(&mut batch, client_no, payment_id, txns, cbs));
-        let mut answers = batch.commit(self.writer.begin().await?).await?;
+        let mut answers = batch.commit(self.begin_outcome().await?).await?;
         // Not this call's to finish: nothing was written.
         let row = answers.optional(payment_row).ok_or(StorageError::Stale)?;
         let history = history.map(|h| h.take(&mut answers)).transpose()?;

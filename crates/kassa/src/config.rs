@@ -2,7 +2,7 @@
 
 use clap::Args;
 use kassa_secrets::MasterKey;
-use kassa_storage::{Backend, Store};
+use kassa_storage::{Backend, OutcomeCommit, Store};
 use std::io::Write;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -24,6 +24,24 @@ pub struct DatabaseArgs {
         hide_env_values = true
     )]
     database_url: Option<String>,
+    /// Whether the write recording a gateway call's outcome waits for the disk before the
+    /// answer is sent (PostgreSQL; on SQLite both are the same). `async`: no — the payment and
+    /// its pending transaction were on disk before Stripe was called, and an outcome a database
+    /// crash loses is finished from Stripe by the reconciler. `sync`: yes, at one more disk wait
+    /// per gateway call.
+    #[arg(
+        long = "outcome-commit",
+        env = "KASSA_OUTCOME_COMMIT",
+        value_enum,
+        default_value_t = OutcomeCommitArg::Async
+    )]
+    outcome_commit: OutcomeCommitArg,
+}
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OutcomeCommitArg {
+    Async,
+    Sync,
 }
 
 impl DatabaseArgs {
@@ -38,6 +56,13 @@ impl DatabaseArgs {
             Some(u) if u.contains("://") || u.starts_with("sqlite:") => u.to_string(),
             // A bare path is a SQLite file.
             Some(path) => format!("sqlite://{path}"),
+        }
+    }
+
+    pub fn outcome_commit(&self) -> OutcomeCommit {
+        match self.outcome_commit {
+            OutcomeCommitArg::Async => OutcomeCommit::Asynchronous,
+            OutcomeCommitArg::Sync => OutcomeCommit::Synchronous,
         }
     }
 

@@ -271,7 +271,7 @@ async fn open_store(db: &DatabaseArgs) -> Result<kassa_storage::Store, CliError>
         ))
     })?;
     store.migrate().await?;
-    Ok(store)
+    Ok(store.with_outcome_commit(db.outcome_commit()))
 }
 
 async fn migrate(db: DatabaseArgs) -> Result<(), CliError> {

@@ -343,27 +343,48 @@ fn demo_runs_the_emulator_and_sets_up_a_gateway() {
     assert!(body.contains("resource_missing"), "{body}");
 }
 
+/// `serve` refuses a bad value of `flag` naming it (and each of `named`), and starts with `env`
+/// set to a good one.
+fn refuses_bad_and_serves_with(flag: &str, bad: &str, named: &[&str], env: (&str, &str)) {
+    let dir = tempfile::tempdir().unwrap();
+    let out = kassa(dir.path())
+        .args(["serve", "--listen", "127.0.0.1:0", flag, bad])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains(flag), "{err}");
+    for n in named {
+        assert!(err.contains(n), "{n}: {err}");
+    }
+    let mut cmd = kassa(dir.path());
+    cmd.env(env.0, env.1);
+    let server = serve_with(cmd, &[]);
+    assert_eq!(get(&server.addr, "/healthz", None).0, 200);
+}
+
 #[test]
 fn webhook_tolerance_is_configurable_and_checked() {
     if TestDb::configured_url().is_some() {
         return;
     }
-    let dir = tempfile::tempdir().unwrap();
-    let out = kassa(dir.path())
-        .args([
-            "serve",
-            "--listen",
-            "127.0.0.1:0",
-            "--webhook-tolerance",
-            "0",
-        ])
-        .output()
-        .unwrap();
-    assert!(!out.status.success());
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("--webhook-tolerance"), "{err}");
-    let mut cmd = kassa(dir.path());
-    cmd.env("KASSA_WEBHOOK_TOLERANCE_SECS", "600");
-    let server = serve_with(cmd, &[]);
-    assert_eq!(get(&server.addr, "/healthz", None).0, 200);
+    refuses_bad_and_serves_with(
+        "--webhook-tolerance",
+        "0",
+        &[],
+        ("KASSA_WEBHOOK_TOLERANCE_SECS", "600"),
+    );
+}
+
+#[test]
+fn outcome_commit_is_configurable_and_checked() {
+    if TestDb::configured_url().is_some() {
+        return;
+    }
+    refuses_bad_and_serves_with(
+        "--outcome-commit",
+        "never",
+        &["async", "sync"],
+        ("KASSA_OUTCOME_COMMIT", "sync"),
+    );
 }

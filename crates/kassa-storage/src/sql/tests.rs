@@ -370,3 +370,38 @@ async fn a_batch_committed_in_its_flight_keeps_all_or_nothing() {
         assert_eq!(open.try_get::<i64, _>("n").unwrap(), 0);
     }
 }
+
+/// What a transaction's commit waits for, as PostgreSQL reports it from inside the transaction:
+/// `off` for an asynchronous commit, `on` otherwise (`None` on SQLite, where both are one).
+async fn commit_setting(s: &Store, tx: Tx) -> Option<String> {
+    if s.backend() != crate::Backend::Postgres {
+        return None;
+    }
+    let mut b = Batch::new();
+    let read = b.fetch_optional(query(
+        "SELECT current_setting('synchronous_commit') AS setting",
+    ));
+    let mut a = b.commit(tx).await.expect("the read and its commit");
+    a.optional(read)
+        .map(|r| r.try_get::<String, _>("setting").expect("a setting"))
+}
+
+/// Outcomes commit without waiting for the disk unless the operator asks for it; the
+/// asynchronous setting is the transaction's alone, and ordinary transactions wait.
+#[tokio::test]
+async fn outcomes_commit_as_configured_and_only_they_skip_the_wait() {
+    let (_db, s) = store().await;
+    let pg = s.backend() == crate::Backend::Postgres;
+    let on = |v: &str| pg.then(|| v.to_string());
+    assert_eq!(s.outcome_commit(), crate::OutcomeCommit::Asynchronous);
+    let async_tx = s.begin_outcome().await.expect("begin");
+    assert_eq!(commit_setting(&s, async_tx).await, on("off"));
+    // The next transaction on the same pool is an ordinary one again.
+    for _ in 0..3 {
+        let tx = s.writer.begin().await.expect("begin");
+        assert_eq!(commit_setting(&s, tx).await, on("on"));
+    }
+    let s = s.with_outcome_commit(crate::OutcomeCommit::Synchronous);
+    let tx = s.begin_outcome().await.expect("begin");
+    assert_eq!(commit_setting(&s, tx).await, on("on"));
+}
