@@ -22,7 +22,10 @@ pub enum DbError {
     #[error(transparent)]
     Sqlite(#[from] rusqlite::Error),
     #[error(transparent)]
-    Postgres(#[from] tokio_postgres::Error),
+    Postgres(#[from] crate::sql::PgError),
+    /// From the administrative connection tests use to make and drop databases.
+    #[error(transparent)]
+    PostgresAdmin(#[from] tokio_postgres::Error),
     /// No connection could be had (the server is away, the pool is full or closed), or a
     /// transaction cannot go on.
     #[error("{0}")]
@@ -32,14 +35,8 @@ pub enum DbError {
 impl From<DbError> for StorageError {
     fn from(e: DbError) -> Self {
         let unique = match &e {
-            DbError::Postgres(pg)
-                if pg.code() == Some(&tokio_postgres::error::SqlState::UNIQUE_VIOLATION) =>
-            {
-                Some(
-                    pg.as_db_error()
-                        .map_or_else(|| pg.to_string(), |db| db.message().to_string()),
-                )
-            }
+            // unique_violation
+            DbError::Postgres(pg) if pg.code() == Some("23505") => Some(pg.message()),
             DbError::Sqlite(rusqlite::Error::SqliteFailure(f, message))
                 if f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE
                     || f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY =>

@@ -12,21 +12,24 @@
 //!   process holding the file's write lock (a `kassa worker` beside `kassa serve`) is waited for
 //!   with async sleeps, never by blocking a runtime thread in SQLite's busy handler. A thread of
 //!   its own copies the WAL back into the database file (checkpoints), so commits do not.
-//! - **PostgreSQL** runs through `tokio-postgres` and a pool of Kassa's own ([`pg`]): no ping
-//!   before a connection is handed out, `BEGIN` sent with a transaction's first statement (and
-//!   `COMMIT` with its last, for [`Batch::commit`]), statements prepared once per connection.
+//! - **PostgreSQL** runs through Kassa's own client of the wire protocol ([`wire`]) and a pool of
+//!   its own ([`pg`]): no ping before a connection is handed out, `BEGIN` sent with a
+//!   transaction's first statement (and `COMMIT` with its last, for [`Batch::commit`]), one
+//!   `Sync` per flight, statements prepared once per connection.
 
 use std::borrow::Cow;
 use std::sync::Arc;
 
 mod pg;
 mod sqlite;
+mod wire;
 
 pub use pg::PgPool;
 use pg::{pg_run, PgTx};
 use rusqlite::types::{ToSqlOutput, ValueRef};
 use sqlite::{busy_retry, sqlite_run, WriterLock};
 pub use sqlite::{sqlite_connect, ReaderPool};
+pub use wire::PgError;
 
 use crate::StorageError;
 

@@ -405,3 +405,204 @@ async fn outcomes_commit_as_configured_and_only_they_skip_the_wait() {
     let tx = s.begin_outcome().await.expect("begin");
     assert_eq!(commit_setting(&s, tx).await, on("on"));
 }
+
+/// A PostgreSQL pool of one connection on the test database, or `None` on SQLite.
+async fn one_connection(db: &TestDb) -> Option<Readers> {
+    TestDb::configured_url()?;
+    let pool = PgPool::connect(&db.url, 1, std::time::Duration::from_secs(5))
+        .await
+        .expect("a pool of one");
+    Some(Readers::Pg(pool))
+}
+
+fn txid(a: &mut Answers, i: usize) -> i64 {
+    a.optional(i)
+        .expect("a row")
+        .try_get::<i64, _>("x")
+        .expect("a transaction id")
+}
+
+/// PostgreSQL: a flight's statements end in one `Sync`, so the server runs a read flight as one
+/// implicit transaction (one id for all of it) and answers it once; writes outside a
+/// transaction keep a `Sync` each (each commits on its own, as a lone statement does).
+#[tokio::test]
+async fn postgres_a_flight_ends_in_one_sync_and_lone_writes_in_one_each() {
+    let (db, s) = store().await;
+    if one_connection(&db).await.is_none() {
+        return;
+    }
+    let id = "SELECT CAST(txid_current() AS BIGINT) AS x";
+    let mut b = Batch::new();
+    let (x, y, z) = (
+        b.fetch_optional(query(id)),
+        b.fetch_optional(query("SELECT CAST(1 AS BIGINT) AS x")),
+        b.fetch_optional(query(id)),
+    );
+    let mut a = b.run(&s.pool).await.expect("a read flight");
+    assert_eq!(
+        txid(&mut a, x),
+        txid(&mut a, z),
+        "one Sync, one transaction"
+    );
+    assert_eq!(txid(&mut a, y), 1);
+    // The writer outside a transaction: each statement its own.
+    let steps = [query(id), query(id)];
+    let steps: Vec<(&Query<'_>, Want)> = steps.iter().map(|q| (q, Want::One)).collect();
+    let Writer::Pg(pool) = &s.writer else {
+        unreachable!("PostgreSQL")
+    };
+    let outs = pg_run(pool, &steps, false).await.expect("two lone writes");
+    let ids: Vec<i64> = outs
+        .iter()
+        .map(|o| o.rows[0].try_get::<i64, _>("x").expect("an id"))
+        .collect();
+    assert_ne!(ids[0], ids[1], "each lone write is its own transaction");
+    // A lone write that fails does not take the one before it along.
+    let steps = [
+        query("INSERT INTO meta (key, value) VALUES ('lone', 'v')"),
+        query("INSERT INTO meta (key, value) VALUES ('lone', 'w')"),
+    ];
+    let steps: Vec<(&Query<'_>, Want)> = steps.iter().map(|q| (q, Want::Nothing)).collect();
+    assert!(pg_run(pool, &steps, false).await.is_err());
+    assert_eq!(s.meta_get("lone").await.unwrap().as_deref(), Some("v"));
+}
+
+/// PostgreSQL: every column type Kassa reads comes back as its value; one it does not read is
+/// an error naming the column, and the connection goes on serving.
+#[tokio::test]
+async fn postgres_values_of_each_type_come_back_and_an_unknown_one_is_named() {
+    let (db, _s) = store().await;
+    let Some(pool) = one_connection(&db).await else {
+        return;
+    };
+    let row = query(
+        "SELECT CAST(-3 AS INT4) AS i4, CAST(-2 AS SMALLINT) AS i2, TRUE AS t, FALSE AS f,
+                CAST(1.5 AS FLOAT8) AS r, CAST('ab' AS VARCHAR(5)) AS vc, CAST('ab' AS CHAR(3)) AS bp,
+                CAST('nm' AS NAME) AS nm, CAST('\\x00ff' AS BYTEA) AS b, pg_sleep(0) AS v,
+                CAST($1 AS BIGINT) AS big, $2 AS txt, 'é€' AS utf8",
+    )
+    .bind(i64::MIN)
+    .bind("it's")
+    .fetch_one(&pool)
+    .await
+    .expect("a row of every type");
+    let int = |c: &str| row.try_get::<i64, _>(c).expect(c);
+    let text = |c: &str| row.try_get::<String, _>(c).expect(c);
+    assert_eq!(
+        (int("i4"), int("i2"), int("t"), int("f"), int("big")),
+        (-3, -2, 1, 0, i64::MIN)
+    );
+    assert_eq!(
+        (
+            text("vc"),
+            text("bp"),
+            text("nm"),
+            text("txt"),
+            text("utf8")
+        ),
+        (
+            "ab".into(),
+            "ab ".into(),
+            "nm".into(),
+            "it's".into(),
+            "é€".into()
+        )
+    );
+    assert_eq!(row.values()[4], Value::Real(1.5));
+    assert_eq!(row.values()[8], Value::Blob(vec![0, 255]));
+    assert_eq!(row.values()[9], Value::Null);
+    let numeric = query("SELECT CAST(1 AS NUMERIC) AS amount_sum")
+        .fetch_one(&pool)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&numeric, StorageError::Corrupt(m) if m.contains("amount_sum")),
+        "{numeric:?}"
+    );
+    let again = query("SELECT CAST(7 AS BIGINT) AS n")
+        .fetch_one(&pool)
+        .await
+        .expect("the connection still serves");
+    assert_eq!(again.try_get::<i64, _>("n").unwrap(), 7);
+}
+
+/// PostgreSQL: past the cache's size the connection forgets its prepared statements on the
+/// server too, and every statement still runs.
+#[tokio::test]
+async fn postgres_prepared_statements_are_bounded_per_connection() {
+    let (db, _s) = store().await;
+    let Some(pool) = one_connection(&db).await else {
+        return;
+    };
+    let sql: Vec<String> = (0..600)
+        .map(|i| format!("SELECT CAST($1 AS BIGINT) + {i} AS n"))
+        .collect();
+    for (i, q) in sql.iter().enumerate() {
+        let n = query(q)
+            .bind(1i64)
+            .fetch_one(&pool)
+            .await
+            .expect("a statement");
+        assert_eq!(n.try_get::<i64, _>("n").unwrap(), 1 + i as i64);
+    }
+    let first = query(&sql[0])
+        .bind(5i64)
+        .fetch_one(&pool)
+        .await
+        .expect("the first again");
+    assert_eq!(first.try_get::<i64, _>("n").unwrap(), 5);
+    let kept = query("SELECT COUNT(*) AS n FROM pg_prepared_statements")
+        .fetch_one(&pool)
+        .await
+        .expect("count");
+    let kept = kept.try_get::<i64, _>("n").unwrap();
+    assert!(
+        (1..=super::wire::STATEMENT_CACHE as i64 + 1).contains(&kept),
+        "{kept}"
+    );
+}
+
+/// PostgreSQL: a flight cut off half-way (its caller gave up) leaves a connection whose answers
+/// are still on their way; it is never handed out again, so the next caller gets its own
+/// answer, and a transaction dropped before its commit releases its locks at once.
+#[tokio::test]
+async fn postgres_cut_off_flights_and_dropped_transactions_leave_nothing_behind() {
+    let (db, s) = store().await;
+    let Some(pool) = one_connection(&db).await else {
+        return;
+    };
+    let slow = query("SELECT CAST(1 AS BIGINT) AS n FROM pg_sleep(0.5)").fetch_one(&pool);
+    assert!(
+        tokio::time::timeout(std::time::Duration::from_millis(50), slow)
+            .await
+            .is_err(),
+        "the slow read was cut off"
+    );
+    let n = query("SELECT CAST(2 AS BIGINT) AS n")
+        .fetch_one(&pool)
+        .await
+        .expect("a read on the one connection's replacement");
+    assert_eq!(n.try_get::<i64, _>("n").unwrap(), 2);
+
+    query("INSERT INTO meta (key, value) VALUES ('locked', 'v')")
+        .execute(&s.writer)
+        .await
+        .expect("insert");
+    let mut tx = s.writer.begin().await.expect("begin");
+    query("UPDATE meta SET value = 'held' WHERE key = 'locked'")
+        .execute(&mut tx)
+        .await
+        .expect("update");
+    drop(tx);
+    let mut tx = s.writer.begin().await.expect("begin");
+    query("SET LOCAL lock_timeout = '2s'")
+        .execute(&mut tx)
+        .await
+        .expect("lock timeout");
+    query("UPDATE meta SET value = 'w' WHERE key = 'locked'")
+        .execute(&mut tx)
+        .await
+        .expect("the dropped transaction's lock was released");
+    tx.commit().await.expect("commit");
+    assert_eq!(s.meta_get("locked").await.unwrap().as_deref(), Some("w"));
+}
