@@ -606,3 +606,59 @@ async fn postgres_cut_off_flights_and_dropped_transactions_leave_nothing_behind(
     tx.commit().await.expect("commit");
     assert_eq!(s.meta_get("locked").await.unwrap().as_deref(), Some("w"));
 }
+
+/// What the PostgreSQL client does not do is refused by name at start-up, not ignored.
+#[tokio::test]
+async fn postgres_urls_asking_for_what_the_client_does_not_do_are_refused() {
+    let timeout = std::time::Duration::from_secs(2);
+    for (url, word) in [
+        (
+            "postgres://kassa@127.0.0.1:5432/kassa?sslmode=require",
+            "sslmode",
+        ),
+        (
+            "postgres://kassa@db.internal/kassa?hostaddr=10.0.0.9",
+            "hostaddr",
+        ),
+    ] {
+        let err = PgPool::connect(url, 1, timeout)
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains(word), "{url}: {err}");
+    }
+}
+
+/// PostgreSQL over its Unix socket, where the machine has one beside the TCP port the tests use.
+#[tokio::test]
+async fn postgres_over_a_unix_socket() {
+    let Some(url) = TestDb::configured_url() else {
+        return;
+    };
+    let dir = "/var/run/postgresql";
+    if !std::path::Path::new(&format!("{dir}/.s.PGSQL.5432")).exists() || !url.contains("5432") {
+        return;
+    }
+    let (db, _s) = store().await;
+    let name = db
+        .url
+        .rsplit('/')
+        .next()
+        .and_then(|n| n.split('?').next())
+        .expect("a database name");
+    let user = url
+        .trim_start_matches("postgres://")
+        .trim_start_matches("postgresql://")
+        .split(['@', ':'])
+        .next()
+        .expect("a user");
+    let socket_url = format!("postgres://{user}@%2Fvar%2Frun%2Fpostgresql/{name}");
+    let pool = PgPool::connect(&socket_url, 1, std::time::Duration::from_secs(5))
+        .await
+        .expect("connect over the socket");
+    let row = query("SELECT inet_server_port() IS NULL AS local")
+        .fetch_one(&Readers::Pg(pool))
+        .await
+        .expect("a read");
+    assert_eq!(row.try_get::<i64, _>("local").unwrap(), 1, "not over TCP");
+}
