@@ -194,10 +194,11 @@ struct Pending {
 }
 
 impl Pending {
-    fn framing(key: String, new: bool) -> Pending {
+    /// `DEALLOCATE ALL`, run as the unnamed statement.
+    fn deallocate() -> Pending {
         Pending {
-            key,
-            new,
+            key: String::new(),
+            new: false,
             want: Want::Nothing,
             framing: true,
             sync_after: false,
@@ -475,7 +476,7 @@ impl Wire {
             // Forget them all on the server too, first thing in this flight.
             self.statements.clear();
             self.encode_unprepared("DEALLOCATE ALL").map_err(unsent)?;
-            pending.push(Pending::framing(String::new(), false));
+            pending.push(Pending::deallocate());
         }
         let opened = pending.len();
         for sql in opening {
