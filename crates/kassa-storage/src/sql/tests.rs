@@ -662,3 +662,28 @@ async fn postgres_over_a_unix_socket() {
         .expect("a read");
     assert_eq!(row.try_get::<i64, _>("local").unwrap(), 1, "not over TCP");
 }
+
+/// PostgreSQL: a flight that cannot be encoded (a NUL in a statement's text) sends nothing and
+/// is an error; the statements it would have prepared are prepared when next used.
+#[tokio::test]
+async fn postgres_a_flight_that_cannot_be_encoded_sends_nothing_and_leaves_no_trace() {
+    let (db, _s) = store().await;
+    let Some(pool) = one_connection(&db).await else {
+        return;
+    };
+    let fresh = "SELECT CAST($1 AS BIGINT) * 2 AS n";
+    let mut b = Batch::new();
+    b.fetch_optional(query(fresh).bind(4i64));
+    b.fetch_optional(query("SELECT 1 AS \0n"));
+    let Err(err) = b.run(&pool).await else {
+        panic!("a flight with a NUL in a statement ran");
+    };
+    let err = err.to_string();
+    assert!(err.contains("could not be encoded"), "{err}");
+    let n = query(fresh)
+        .bind(5i64)
+        .fetch_one(&pool)
+        .await
+        .expect("the statement the failed flight held, prepared now");
+    assert_eq!(n.try_get::<i64, _>("n").unwrap(), 10);
+}

@@ -479,23 +479,13 @@ impl Wire {
             pending.push(Pending::deallocate());
         }
         let opened = pending.len();
-        for sql in opening {
-            pending.push(self.encode(sql, &[], Want::Nothing, true).map_err(unsent)?);
-        }
-        for (i, (q, want)) in steps.iter().enumerate() {
-            let mut p = self.encode(q.sql, &q.args, *want, false).map_err(unsent)?;
-            if sync_each && i + 1 < steps.len() {
-                frontend::sync(&mut self.write);
-                p.sync_after = true;
+        if let Err(error) = self.encode_all(opening, steps, closing, sync_each, &mut pending) {
+            // Nothing goes out: forget what this flight would have prepared.
+            for p in pending.iter().filter(|p| p.new) {
+                self.statements.remove(&p.key);
             }
-            pending.push(p);
-        }
-        for sql in closing {
-            pending.push(self.encode(sql, &[], Want::Nothing, true).map_err(unsent)?);
-        }
-        frontend::sync(&mut self.write);
-        if let Some(last) = pending.last_mut() {
-            last.sync_after = true;
+            self.write.clear();
+            return Err(unsent(error));
         }
 
         // From here until the answer to the last Sync is read, the connection's state is in
@@ -566,6 +556,36 @@ impl Wire {
         Ok(outs)
     }
 
+    /// The flight's messages, in order, up to its last `Sync`.
+    fn encode_all(
+        &mut self,
+        opening: &[&'static str],
+        steps: &Steps<'_, '_>,
+        closing: &[&'static str],
+        sync_each: bool,
+        pending: &mut Vec<Pending>,
+    ) -> Result<(), PgError> {
+        for sql in opening {
+            pending.push(self.encode(sql, &[], Want::Nothing, true)?);
+        }
+        for (i, (q, want)) in steps.iter().enumerate() {
+            let mut p = self.encode(q.sql, &q.args, *want, false)?;
+            if sync_each && i + 1 < steps.len() {
+                frontend::sync(&mut self.write);
+                p.sync_after = true;
+            }
+            pending.push(p);
+        }
+        for sql in closing {
+            pending.push(self.encode(sql, &[], Want::Nothing, true)?);
+        }
+        frontend::sync(&mut self.write);
+        if let Some(last) = pending.last_mut() {
+            last.sync_after = true;
+        }
+        Ok(())
+    }
+
     /// Reads up to the answer to a `Sync`, skipping what comes before it after an error.
     async fn ready(&mut self, skipping: bool) -> Result<(), PgError> {
         loop {
@@ -607,6 +627,8 @@ impl Wire {
         }));
         key.push('\0');
         key.push_str(sql);
+        let bad =
+            |e: io::Error| PgError::Protocol(format!("a statement could not be encoded: {e}"));
         let new = !self.statements.contains_key(&key);
         let name = if new {
             let name = format!("k{}", self.next_name);
@@ -615,17 +637,8 @@ impl Wire {
                 Arg::Int(_) => INT8,
                 Arg::Text(_) => TEXT,
             });
-            frontend::parse(&name, sql, types, &mut self.write)?;
-            frontend::describe(b'S', &name, &mut self.write)?;
-            // Columns are filled in when the description comes back.
-            self.statements.insert(
-                key.clone(),
-                Prepared {
-                    name: name.clone(),
-                    columns: Arc::from(Vec::new()),
-                    types: Arc::from(Vec::new()),
-                },
-            );
+            frontend::parse(&name, sql, types, &mut self.write).map_err(bad)?;
+            frontend::describe(b'S', &name, &mut self.write).map_err(bad)?;
             name
         } else {
             self.statements
@@ -656,10 +669,23 @@ impl Wire {
             &mut self.write,
         )
         .map_err(|e| match e {
-            frontend::BindError::Conversion(e) => PgError::Protocol(e.to_string()),
-            frontend::BindError::Serialization(e) => PgError::Io(e),
+            frontend::BindError::Conversion(e) => {
+                PgError::Protocol(format!("a statement could not be encoded: {e}"))
+            }
+            frontend::BindError::Serialization(e) => bad(e),
         })?;
-        frontend::execute("", 0, &mut self.write)?;
+        frontend::execute("", 0, &mut self.write).map_err(bad)?;
+        if new {
+            // Its columns are filled in when its description comes back.
+            self.statements.insert(
+                key.clone(),
+                Prepared {
+                    name,
+                    columns: Arc::from(Vec::new()),
+                    types: Arc::from(Vec::new()),
+                },
+            );
+        }
         Ok(Pending {
             key,
             new,
@@ -671,7 +697,8 @@ impl Wire {
 
     /// A statement run without preparing it (the unnamed statement), for `DEALLOCATE ALL`.
     fn encode_unprepared(&mut self, sql: &str) -> Result<(), PgError> {
-        frontend::parse("", sql, std::iter::empty(), &mut self.write)?;
+        let bad = |e: io::Error| PgError::Protocol(format!("{sql} could not be encoded: {e}"));
+        frontend::parse("", sql, std::iter::empty(), &mut self.write).map_err(bad)?;
         frontend::bind(
             "",
             "",
@@ -681,8 +708,8 @@ impl Wire {
             std::iter::empty(),
             &mut self.write,
         )
-        .map_err(|_| PgError::Protocol("encoding DEALLOCATE ALL".into()))?;
-        frontend::execute("", 0, &mut self.write)?;
+        .map_err(|_| PgError::Protocol(format!("{sql} could not be encoded")))?;
+        frontend::execute("", 0, &mut self.write).map_err(bad)?;
         Ok(())
     }
 
