@@ -532,8 +532,9 @@ impl Wire {
                         } else {
                             Stage::Sent
                         };
-                        if error.is_gone() {
-                            // The session is over (the connection stays marked broken).
+                        if error.is_gone() || matches!(error, PgError::Protocol(_)) {
+                            // The session is over, or this client lost its place in the
+                            // conversation: the connection stays marked broken.
                             return Err(Failed { error, stage });
                         }
                         failure.get_or_insert(Failed { error, stage });
