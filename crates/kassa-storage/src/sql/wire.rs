@@ -587,6 +587,20 @@ impl Wire {
         Ok(())
     }
 
+    /// The next message, if it is the one `ok` accepts; the server's refusal, or a protocol
+    /// error naming `what` was expected.
+    async fn expect(
+        &mut self,
+        what: &str,
+        ok: impl Fn(&Message) -> bool,
+    ) -> Result<Message, PgError> {
+        match self.next().await? {
+            m if ok(&m) => Ok(m),
+            Message::ErrorResponse(b) => Err(PgError::from_fields(b.fields())),
+            _ => Err(PgError::Protocol(format!("expected {what}"))),
+        }
+    }
+
     /// Reads up to the answer to a `Sync`, skipping what comes before it after an error.
     async fn ready(&mut self, skipping: bool) -> Result<(), PgError> {
         loop {
@@ -718,50 +732,37 @@ impl Wire {
     /// server's (or the connection's); the inner one a row Kassa cannot read, after which the
     /// answer was still read to its end.
     async fn answer(&mut self, p: &Pending) -> Result<Result<Output, StorageError>, PgError> {
-        if p.key.is_empty() {
-            // DEALLOCATE ALL, run unnamed: its ParseComplete comes first, then as any other.
-            match self.next().await? {
-                Message::ParseComplete => {}
-                Message::ErrorResponse(b) => return Err(PgError::from_fields(b.fields())),
-                _ => return Err(PgError::Protocol("expected ParseComplete".into())),
-            }
-        } else if p.new {
-            match self.next().await? {
-                Message::ParseComplete => {}
-                Message::ErrorResponse(b) => return Err(PgError::from_fields(b.fields())),
-                _ => return Err(PgError::Protocol("expected ParseComplete".into())),
-            }
-            match self.next().await? {
-                Message::ParameterDescription(_) => {}
-                Message::ErrorResponse(b) => return Err(PgError::from_fields(b.fields())),
-                _ => return Err(PgError::Protocol("expected ParameterDescription".into())),
-            }
-            let (columns, types): (Vec<Box<str>>, Vec<u32>) = match self.next().await? {
-                Message::RowDescription(body) => {
-                    use fallible_iterator::FallibleIterator;
-                    let mut cols = Vec::new();
-                    let mut types = Vec::new();
-                    let mut fields = body.fields();
-                    while let Some(f) = fields.next()? {
-                        cols.push(Box::from(f.name()));
-                        types.push(f.type_oid());
-                    }
-                    (cols, types)
+        // DEALLOCATE ALL (run unnamed) and a statement prepared in this flight: ParseComplete.
+        if p.key.is_empty() || p.new {
+            self.expect("ParseComplete", |m| matches!(m, Message::ParseComplete))
+                .await?;
+        }
+        if p.new {
+            self.expect("ParameterDescription", |m| {
+                matches!(m, Message::ParameterDescription(_))
+            })
+            .await?;
+            let described = self
+                .expect("RowDescription", |m| {
+                    matches!(m, Message::RowDescription(_) | Message::NoData)
+                })
+                .await?;
+            let (mut columns, mut types): (Vec<Box<str>>, Vec<u32>) = (Vec::new(), Vec::new());
+            if let Message::RowDescription(body) = described {
+                use fallible_iterator::FallibleIterator;
+                let mut fields = body.fields();
+                while let Some(f) = fields.next()? {
+                    columns.push(Box::from(f.name()));
+                    types.push(f.type_oid());
                 }
-                Message::NoData => (Vec::new(), Vec::new()),
-                Message::ErrorResponse(b) => return Err(PgError::from_fields(b.fields())),
-                _ => return Err(PgError::Protocol("expected RowDescription".into())),
-            };
+            }
             if let Some(prepared) = self.statements.get_mut(&p.key) {
                 prepared.columns = columns.into();
                 prepared.types = types.into();
             }
         }
-        match self.next().await? {
-            Message::BindComplete => {}
-            Message::ErrorResponse(b) => return Err(PgError::from_fields(b.fields())),
-            _ => return Err(PgError::Protocol("expected BindComplete".into())),
-        }
+        self.expect("BindComplete", |m| matches!(m, Message::BindComplete))
+            .await?;
         let (columns, types) = match self.statements.get(&p.key) {
             Some(s) => (s.columns.clone(), s.types.clone()),
             None => (Arc::from(Vec::new()), Arc::from(Vec::new())),
