@@ -26,6 +26,8 @@ pub mod migrate;
 mod notifications;
 mod payment_methods;
 mod payments;
+#[cfg(test)]
+mod plans;
 mod recycle;
 mod rekey;
 mod reports;

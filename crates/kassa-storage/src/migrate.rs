@@ -90,6 +90,11 @@ const MIGRATIONS: &[Migration] = &[
         name: "flight_marks",
         sql: include_str!("../migrations/0015_flight_marks.sql"),
     },
+    Migration {
+        version: 16,
+        name: "partial_indexes",
+        sql: include_str!("../migrations/0016_partial_indexes.sql"),
+    },
 ];
 
 const LOCK_ID: i64 = 0x6b_6173_7361; // "kassa"

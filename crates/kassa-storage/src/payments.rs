@@ -147,6 +147,12 @@ fn transactions_sql() -> String {
     format!("SELECT {T_COLUMNS} FROM payment_transactions WHERE payment_id = $1 ORDER BY created_at, id")
 }
 
+/// A payment by its authorization number (index `payments_by_auth_no`).
+pub(crate) const BY_AUTH_NO: &str = "FROM payments WHERE client_no = $1 AND auth_no = $2";
+
+/// The reconciler's queue, oldest first (index `payment_transactions_pending`).
+pub(crate) const PENDING_QUEUE: &str = "FROM payment_transactions WHERE status = 'pending' AND created_at <= $1 ORDER BY created_at LIMIT $2";
+
 /// The statement writing a new transaction (`pending`) — only if its payment is busy with it
 /// (claimed for it, or inserted with it, earlier in the same flight).
 fn insert_txn(t: &TransactionRecord, now: i64) -> sql::Query<'_> {
@@ -375,14 +381,12 @@ impl Store {
         client_no: i64,
         auth_no: &str,
     ) -> Result<PaymentRecord, StorageError> {
-        let row = sql::query(&format!(
-            "SELECT {P_COLUMNS} FROM payments WHERE client_no = $1 AND auth_no = $2"
-        ))
-        .bind(client_no)
-        .bind(auth_no)
-        .fetch_optional(&self.pool)
-        .await?
-        .ok_or(StorageError::NotFound)?;
+        let row = sql::query(&format!("SELECT {P_COLUMNS} {BY_AUTH_NO}"))
+            .bind(client_no)
+            .bind(auth_no)
+            .fetch_optional(&self.pool)
+            .await?
+            .ok_or(StorageError::NotFound)?;
         payment(&row)
     }
 
@@ -622,13 +626,11 @@ impl Store {
         older_than: i64,
         limit: i64,
     ) -> Result<Vec<TransactionRecord>, StorageError> {
-        let rows = sql::query(&format!(
-            "SELECT {T_COLUMNS} FROM payment_transactions WHERE status = 'pending' AND created_at <= $1 ORDER BY created_at LIMIT $2"
-        ))
-        .bind(older_than)
-        .bind(limit)
-        .fetch_all(&self.pool)
-        .await?;
+        let rows = sql::query(&format!("SELECT {T_COLUMNS} {PENDING_QUEUE}"))
+            .bind(older_than)
+            .bind(limit)
+            .fetch_all(&self.pool)
+            .await?;
         rows.iter().map(transaction).collect()
     }
 }

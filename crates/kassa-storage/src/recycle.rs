@@ -34,6 +34,10 @@ fn profile(r: &sql::Row) -> Result<RecycleProfileRecord, StorageError> {
     })
 }
 
+/// A card's declines since a time (index `payments_declined_by_card`).
+pub(crate) const CARD_DECLINES: &str = "FROM payments WHERE card_key = $1 AND created_at >= $2 AND client_no = $3 AND status = 'declined'
+               AND processor_payment_id IS NOT NULL";
+
 impl Store {
     async fn with_gateways(
         &self,
@@ -196,15 +200,12 @@ impl Store {
         card_key: &str,
         since: i64,
     ) -> Result<i64, StorageError> {
-        let row = sql::query(
-            "SELECT COUNT(*) AS n FROM payments WHERE card_key = $1 AND created_at >= $2 AND client_no = $3 AND status = 'declined'
-               AND processor_payment_id IS NOT NULL",
-        )
-        .bind(card_key)
-        .bind(since)
-        .bind(client_no)
-        .fetch_one(&self.pool)
-        .await?;
+        let row = sql::query(&format!("SELECT COUNT(*) AS n {CARD_DECLINES}"))
+            .bind(card_key)
+            .bind(since)
+            .bind(client_no)
+            .fetch_one(&self.pool)
+            .await?;
         row.try_get("n")
     }
 }

@@ -96,6 +96,15 @@ pub struct CardUpdate {
     pub fingerprint: Option<String>,
 }
 
+/// The payment of a PaymentIntent, else of a charge: two index lookups (`payments_by_processor_id`,
+/// `payments_by_auth_no`). Not one `WHERE … OR …`: SQLite answers that by scanning all the
+/// client's payments.
+pub(crate) const BY_PROCESSOR: &str =
+    "SELECT id FROM payments WHERE processor_payment_id = $2 AND client_no = $1 AND $2 <> ''
+         UNION ALL
+         SELECT id FROM payments WHERE client_no = $1 AND auth_no = $3 AND $3 <> ''
+         LIMIT 1";
+
 impl Store {
     /// Stores an event before anything acts on it. `None` when this event id was stored before
     /// (a redelivery): nothing is done twice.
@@ -344,7 +353,7 @@ impl Store {
         payment_intent: Option<&str>,
         charge: Option<&str>,
     ) -> Result<Option<PaymentRecord>, StorageError> {
-        let row = sql::query("SELECT id FROM payments WHERE client_no = $1 AND ((processor_payment_id = $2 AND $2 <> '') OR (auth_no = $3 AND $3 <> ''))")
+        let row = sql::query(BY_PROCESSOR)
             .bind(client_no)
             .bind(payment_intent.unwrap_or(""))
             .bind(charge.unwrap_or(""))
