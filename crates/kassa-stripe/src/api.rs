@@ -1,19 +1,10 @@
 //! The Stripe calls Kassa makes, typed.
 
-use serde::de::DeserializeOwned;
-
 use crate::objects::{
     Charge, Customer, List, PaymentIntent, PaymentMethod, Refund, SetupIntent, WebhookEndpoint,
 };
 use crate::params::{add_level23, CardParams, ChargeParams, CustomerParams, PaymentIntentParams};
 use crate::{Form, RequestOptions, StripeClient, StripeError};
-
-fn parse<T: DeserializeOwned>(v: serde_json::Value) -> Result<T, StripeError> {
-    serde_json::from_value(v).map_err(|e| StripeError::Malformed {
-        status: 200,
-        message: e.to_string(),
-    })
-}
 
 /// Stripe ids go into paths: only letters, digits and underscores are let through.
 fn id(s: &str) -> Result<&str, StripeError> {
@@ -36,7 +27,7 @@ impl StripeClient {
         p: &CustomerParams,
         o: &RequestOptions,
     ) -> Result<Customer, StripeError> {
-        parse(self.post("/v1/customers", &p.to_form(), o).await?)
+        self.post("/v1/customers", &p.to_form(), o).await
     }
 
     pub async fn retrieve_customer(
@@ -44,10 +35,8 @@ impl StripeClient {
         customer: &str,
         o: &RequestOptions,
     ) -> Result<Customer, StripeError> {
-        parse(
-            self.get(&format!("/v1/customers/{}", id(customer)?), &Form::new(), o)
-                .await?,
-        )
+        self.get(&format!("/v1/customers/{}", id(customer)?), &Form::new(), o)
+            .await
     }
 
     pub async fn create_card_payment_method(
@@ -55,7 +44,7 @@ impl StripeClient {
         p: &CardParams,
         o: &RequestOptions,
     ) -> Result<PaymentMethod, StripeError> {
-        parse(self.post("/v1/payment_methods", &p.to_form(), o).await?)
+        self.post("/v1/payment_methods", &p.to_form(), o).await
     }
 
     pub async fn attach_payment_method(
@@ -66,10 +55,8 @@ impl StripeClient {
     ) -> Result<PaymentMethod, StripeError> {
         let mut f = Form::new();
         f.add("customer", customer);
-        parse(
-            self.post(&format!("/v1/payment_methods/{}/attach", id(pm)?), &f, o)
-                .await?,
-        )
+        self.post(&format!("/v1/payment_methods/{}/attach", id(pm)?), &f, o)
+            .await
     }
 
     pub async fn retrieve_payment_method(
@@ -77,10 +64,8 @@ impl StripeClient {
         pm: &str,
         o: &RequestOptions,
     ) -> Result<PaymentMethod, StripeError> {
-        parse(
-            self.get(&format!("/v1/payment_methods/{}", id(pm)?), &Form::new(), o)
-                .await?,
-        )
+        self.get(&format!("/v1/payment_methods/{}", id(pm)?), &Form::new(), o)
+            .await
     }
 
     pub async fn detach_payment_method(
@@ -88,14 +73,12 @@ impl StripeClient {
         pm: &str,
         o: &RequestOptions,
     ) -> Result<PaymentMethod, StripeError> {
-        parse(
-            self.post(
-                &format!("/v1/payment_methods/{}/detach", id(pm)?),
-                &Form::new(),
-                o,
-            )
-            .await?,
+        self.post(
+            &format!("/v1/payment_methods/{}/detach", id(pm)?),
+            &Form::new(),
+            o,
         )
+        .await
     }
 
     /// Creates and confirms a SetupIntent for a card on a customer (usage `off_session`): Stripe
@@ -127,7 +110,7 @@ impl StripeClient {
             metadata.iter().map(|(k, v)| (k.as_str(), v.as_str())),
         );
         f.push_list("expand", "latest_attempt");
-        parse(self.post("/v1/setup_intents", &f, o).await?)
+        self.post("/v1/setup_intents", &f, o).await
     }
 
     /// A SetupIntent with its latest attempt expanded (for the 3-D Secure result).
@@ -138,10 +121,8 @@ impl StripeClient {
     ) -> Result<SetupIntent, StripeError> {
         let mut f = Form::new();
         f.push_list("expand", "latest_attempt");
-        parse(
-            self.get(&format!("/v1/setup_intents/{}", id(seti)?), &f, o)
-                .await?,
-        )
+        self.get(&format!("/v1/setup_intents/{}", id(seti)?), &f, o)
+            .await
     }
 
     /// Creates and confirms a PaymentIntent, with its latest charge expanded.
@@ -150,7 +131,7 @@ impl StripeClient {
         p: &PaymentIntentParams,
         o: &RequestOptions,
     ) -> Result<PaymentIntent, StripeError> {
-        parse(self.post("/v1/payment_intents", &p.to_form(), o).await?)
+        self.post("/v1/payment_intents", &p.to_form(), o).await
     }
 
     pub async fn retrieve_payment_intent(
@@ -158,14 +139,12 @@ impl StripeClient {
         pi: &str,
         o: &RequestOptions,
     ) -> Result<PaymentIntent, StripeError> {
-        parse(
-            self.get(
-                &format!("/v1/payment_intents/{}", id(pi)?),
-                &expand_charge(),
-                o,
-            )
-            .await?,
+        self.get(
+            &format!("/v1/payment_intents/{}", id(pi)?),
+            &expand_charge(),
+            o,
         )
+        .await
     }
 
     /// Finishes a PaymentIntent after 3-D Secure or an `requires_confirmation` step.
@@ -174,14 +153,12 @@ impl StripeClient {
         pi: &str,
         o: &RequestOptions,
     ) -> Result<PaymentIntent, StripeError> {
-        parse(
-            self.post(
-                &format!("/v1/payment_intents/{}/confirm", id(pi)?),
-                &expand_charge(),
-                o,
-            )
-            .await?,
+        self.post(
+            &format!("/v1/payment_intents/{}/confirm", id(pi)?),
+            &expand_charge(),
+            o,
         )
+        .await
     }
 
     /// Captures `amount` (all that is capturable when `None`); Level 2/3 data goes with it.
@@ -197,10 +174,8 @@ impl StripeClient {
         if let Some(l) = level23 {
             add_level23(&mut f, l);
         }
-        parse(
-            self.post(&format!("/v1/payment_intents/{}/capture", id(pi)?), &f, o)
-                .await?,
-        )
+        self.post(&format!("/v1/payment_intents/{}/capture", id(pi)?), &f, o)
+            .await
     }
 
     /// Cancels (voids) a PaymentIntent.
@@ -212,10 +187,8 @@ impl StripeClient {
     ) -> Result<PaymentIntent, StripeError> {
         let mut f = expand_charge();
         f.add_opt("cancellation_reason", reason);
-        parse(
-            self.post(&format!("/v1/payment_intents/{}/cancel", id(pi)?), &f, o)
-                .await?,
-        )
+        self.post(&format!("/v1/payment_intents/{}/cancel", id(pi)?), &f, o)
+            .await
     }
 
     /// PaymentIntents whose metadata `key` is `value` — how the reconciler finds an attempt whose
@@ -232,7 +205,7 @@ impl StripeClient {
             "query",
             format!("metadata['{}']:'{}'", clean(key), clean(value)),
         );
-        parse(self.get("/v1/payment_intents/search", &f, o).await?)
+        self.get("/v1/payment_intents/search", &f, o).await
     }
 
     /// Refunds `amount` of a PaymentIntent (all that is left when `None`).
@@ -249,7 +222,7 @@ impl StripeClient {
             "metadata",
             metadata.iter().map(|(k, v)| (k.as_str(), v.as_str())),
         );
-        parse(self.post("/v1/refunds", &f, o).await?)
+        self.post("/v1/refunds", &f, o).await
     }
 
     /// Legacy (Stripe V1): creates a charge.
@@ -258,7 +231,7 @@ impl StripeClient {
         p: &ChargeParams,
         o: &RequestOptions,
     ) -> Result<Charge, StripeError> {
-        parse(self.post("/v1/charges", &p.to_form(), o).await?)
+        self.post("/v1/charges", &p.to_form(), o).await
     }
 
     pub async fn retrieve_charge(
@@ -266,10 +239,8 @@ impl StripeClient {
         charge: &str,
         o: &RequestOptions,
     ) -> Result<Charge, StripeError> {
-        parse(
-            self.get(&format!("/v1/charges/{}", id(charge)?), &Form::new(), o)
-                .await?,
-        )
+        self.get(&format!("/v1/charges/{}", id(charge)?), &Form::new(), o)
+            .await
     }
 
     /// Legacy (Stripe V1): captures an uncaptured charge (all of it when `amount` is `None`).
@@ -281,10 +252,8 @@ impl StripeClient {
     ) -> Result<Charge, StripeError> {
         let mut f = Form::new();
         f.add_opt("amount", amount);
-        parse(
-            self.post(&format!("/v1/charges/{}/capture", id(charge)?), &f, o)
-                .await?,
-        )
+        self.post(&format!("/v1/charges/{}/capture", id(charge)?), &f, o)
+            .await
     }
 
     /// Legacy (Stripe V1): refunds a charge; for an uncaptured one this releases the hold.
@@ -301,7 +270,7 @@ impl StripeClient {
             "metadata",
             metadata.iter().map(|(k, v)| (k.as_str(), v.as_str())),
         );
-        parse(self.post("/v1/refunds", &f, o).await?)
+        self.post("/v1/refunds", &f, o).await
     }
 
     /// Creates a webhook endpoint at Stripe for `url`, sending `events`.
@@ -317,7 +286,7 @@ impl StripeClient {
         for e in events {
             f.push_list("enabled_events", e);
         }
-        parse(self.post("/v1/webhook_endpoints", &f, o).await?)
+        self.post("/v1/webhook_endpoints", &f, o).await
     }
 
     /// Legacy charges whose metadata `key` is `value` (the reconciler's search for V1 payments).
@@ -333,6 +302,6 @@ impl StripeClient {
             "query",
             format!("metadata['{}']:'{}'", clean(key), clean(value)),
         );
-        parse(self.get("/v1/charges/search", &f, o).await?)
+        self.get("/v1/charges/search", &f, o).await
     }
 }

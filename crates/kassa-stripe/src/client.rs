@@ -2,6 +2,7 @@
 
 use kassa_domain::keys::StripeSecretKey;
 use reqwest::header::{HeaderMap, HeaderValue, AUTHORIZATION, CONTENT_TYPE};
+use serde::de::DeserializeOwned;
 use std::time::Duration;
 
 use crate::{Form, StripeError};
@@ -113,43 +114,43 @@ impl StripeClient {
     }
 
     /// `POST path` with a form body, retried per the policy.
-    pub async fn post(
+    pub async fn post<T: DeserializeOwned>(
         &self,
         path: &str,
         form: &Form,
         opts: &RequestOptions,
-    ) -> Result<serde_json::Value, StripeError> {
+    ) -> Result<T, StripeError> {
         self.send(reqwest::Method::POST, path, Some(form), opts)
             .await
     }
 
     /// `GET path` with query parameters.
-    pub async fn get(
+    pub async fn get<T: DeserializeOwned>(
         &self,
         path: &str,
         query: &Form,
         opts: &RequestOptions,
-    ) -> Result<serde_json::Value, StripeError> {
+    ) -> Result<T, StripeError> {
         self.send(reqwest::Method::GET, path, Some(query), opts)
             .await
     }
 
     /// `DELETE path`.
-    pub async fn delete(
+    pub async fn delete<T: DeserializeOwned>(
         &self,
         path: &str,
         opts: &RequestOptions,
-    ) -> Result<serde_json::Value, StripeError> {
+    ) -> Result<T, StripeError> {
         self.send(reqwest::Method::DELETE, path, None, opts).await
     }
 
-    async fn send(
+    async fn send<T: DeserializeOwned>(
         &self,
         method: reqwest::Method,
         path: &str,
         form: Option<&Form>,
         opts: &RequestOptions,
-    ) -> Result<serde_json::Value, StripeError> {
+    ) -> Result<T, StripeError> {
         let mut attempt = 0;
         let mut backoff = self.retry.first_backoff;
         loop {
@@ -179,13 +180,13 @@ impl StripeClient {
         }
     }
 
-    async fn send_once(
+    async fn send_once<T: DeserializeOwned>(
         &self,
         method: reqwest::Method,
         path: &str,
         form: Option<&Form>,
         opts: &RequestOptions,
-    ) -> Result<serde_json::Value, StripeError> {
+    ) -> Result<T, StripeError> {
         let mut url = format!("{}{}", self.base_url, path);
         let is_get = method == reqwest::Method::GET;
         let mut req = self.http.request(method, &url).headers(self.headers(opts)?);

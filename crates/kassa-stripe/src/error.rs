@@ -119,17 +119,20 @@ impl StripeError {
                 None => e.status == 409 || e.status == 429 || e.status >= 500,
             },
             StripeError::Unknown(_) => true,
-            StripeError::NotSent(_) | StripeError::Malformed { .. } => false,
+            // An unreadable answer from a proxy or Stripe's edge (a 502 page): as any 5xx.
+            StripeError::Malformed { status, .. } => *status >= 500,
+            StripeError::NotSent(_) => false,
         }
     }
 
     /// Whether Stripe may have done the work: true unless Stripe answered with an error that
-    /// says it did not.
+    /// says it did not. A success whose body cannot be read is unknown too: Stripe did the work,
+    /// and what it made is learnt by asking again (the reconciler), never recorded as a failure.
     pub fn outcome_unknown(&self) -> bool {
         match self {
             StripeError::Unknown(_) => true,
             StripeError::Api(e) => e.status >= 500,
-            StripeError::Malformed { status, .. } => *status >= 500,
+            StripeError::Malformed { status, .. } => *status >= 500 || (200..300).contains(status),
             StripeError::NotSent(_) => false,
         }
     }
@@ -188,6 +191,9 @@ mod tests {
             garbage,
             StripeError::Malformed { status: 502, .. }
         ));
+        assert!(garbage.is_retryable() && garbage.outcome_unknown());
+        let refused = StripeError::from_response(400, b"<html>bad request</html>", None, None);
+        assert!(!refused.is_retryable() && !refused.outcome_unknown());
     }
 
     #[test]

@@ -85,7 +85,7 @@ async fn sends_stripe_headers_and_form_body() {
         stripe_account: Some("acct_1032D82eZvKYlo2C".into()),
     };
     let pi = client(&base)
-        .post("/v1/payment_intents", &form, &opts)
+        .post::<serde_json::Value>("/v1/payment_intents", &form, &opts)
         .await
         .unwrap();
     assert_eq!(pi["id"], "pi_123");
@@ -103,6 +103,27 @@ async fn sends_stripe_headers_and_form_body() {
 }
 
 #[tokio::test]
+async fn a_success_whose_body_cannot_be_read_leaves_the_outcome_unknown() {
+    // Stripe answered 200 (it did the work) with a body that is not the object asked for: the
+    // call is not sent again, and what it did is not known, so nothing may record it as failed.
+    let (base, seen) = server(0).await;
+    let opts = RequestOptions {
+        idempotency_key: Some("att_3".into()),
+        stripe_account: None,
+    };
+    let e = client(&base)
+        .post::<kassa_stripe::objects::PaymentIntent>("/v1/payment_intents", &Form::new(), &opts)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(e, StripeError::Malformed { status: 200, .. }),
+        "{e:?}"
+    );
+    assert!(e.outcome_unknown() && !e.is_retryable(), "{e:?}");
+    assert_eq!(seen.lock().unwrap().requests.len(), 1);
+}
+
+#[tokio::test]
 async fn retries_server_errors_with_the_same_idempotency_key() {
     let (base, seen) = server(2).await;
     let opts = RequestOptions {
@@ -110,7 +131,7 @@ async fn retries_server_errors_with_the_same_idempotency_key() {
         stripe_account: None,
     };
     let pi = client(&base)
-        .post("/v1/payment_intents", &Form::new(), &opts)
+        .post::<serde_json::Value>("/v1/payment_intents", &Form::new(), &opts)
         .await
         .unwrap();
     assert_eq!(pi["id"], "pi_123");
@@ -126,7 +147,7 @@ async fn retries_server_errors_with_the_same_idempotency_key() {
 async fn never_retries_a_post_of_unknown_outcome_without_a_key() {
     let (base, seen) = server(5).await;
     let err = client(&base)
-        .post(
+        .post::<serde_json::Value>(
             "/v1/payment_intents",
             &Form::new(),
             &RequestOptions::default(),
@@ -143,7 +164,7 @@ async fn card_errors_come_back_typed_and_are_not_retried() {
     let mut form = Form::new();
     form.add("decline", 1);
     let err = client(&base)
-        .post(
+        .post::<serde_json::Value>(
             "/v1/payment_intents",
             &form,
             &RequestOptions {
@@ -172,7 +193,7 @@ async fn unreachable_stripe_is_not_sent() {
     let addr = listener.local_addr().unwrap();
     drop(listener);
     let err = client(&format!("http://{addr}"))
-        .post(
+        .post::<serde_json::Value>(
             "/v1/payment_intents",
             &Form::new(),
             &RequestOptions::default(),
