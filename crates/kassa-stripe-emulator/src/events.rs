@@ -89,6 +89,14 @@ impl Snapshot {
     }
 }
 
+/// An event's `data.previous_attributes`: the old values of what changed, or the object as it
+/// was, to compare with the event's object when the event is rendered.
+#[derive(Debug, Clone)]
+pub enum Previous {
+    Known(Value),
+    Charge(Box<Charge>),
+}
+
 /// A stored event.
 #[derive(Debug, Clone)]
 pub struct Event {
@@ -96,7 +104,7 @@ pub struct Event {
     pub kind: &'static str,
     pub created: i64,
     pub object: Snapshot,
-    pub previous: Option<Value>,
+    pub previous: Option<Previous>,
     pub request: RequestInfo,
     pub pending_webhooks: u64,
 }
@@ -104,8 +112,20 @@ pub struct Event {
 impl Event {
     pub fn to_json(&self, acct: &Account) -> Value {
         let mut data = json!({ "object": self.object.render(acct) });
-        if let (Some(prev), Value::Object(m)) = (&self.previous, &mut data) {
-            m.insert("previous_attributes".into(), prev.clone());
+        let previous = match (&self.previous, &self.object) {
+            (Some(Previous::Known(prev)), _) => Some(prev.clone()),
+            // Both rendered against the same account, so only the charge's own changes differ.
+            (Some(Previous::Charge(old)), Snapshot::Charge(new)) => Some(
+                previous_attributes(
+                    &render::charge_json(acct, old),
+                    &render::charge_json(acct, new),
+                )
+                .unwrap_or_else(|| json!({})),
+            ),
+            (Some(Previous::Charge(_)), _) | (None, _) => None,
+        };
+        if let (Some(prev), Value::Object(m)) = (previous, &mut data) {
+            m.insert("previous_attributes".into(), prev);
         }
         let mut ev = json!({
             "id": self.id,
@@ -126,7 +146,7 @@ impl Event {
     }
 }
 
-type Pending = (&'static str, Snapshot, Option<Value>);
+type Pending = (&'static str, Snapshot, Option<Previous>);
 
 impl Account {
     fn customer_events(&mut self, out: &mut Vec<Pending>) {
@@ -142,7 +162,7 @@ impl Account {
                 }
                 Some(old) => {
                     if let Some(prev) = previous_attributes(&old.to_json(), &new.to_json()) {
-                        out.push(("customer.updated", snap(), Some(prev)));
+                        out.push(("customer.updated", snap(), Some(Previous::Known(prev))));
                     }
                 }
             }
@@ -173,7 +193,7 @@ impl Account {
                 } else {
                     "payment_method.updated"
                 };
-                out.push((kind, snap(), Some(prev)));
+                out.push((kind, snap(), Some(Previous::Known(prev))));
             }
         }
     }
@@ -239,24 +259,29 @@ impl Account {
                 out.push((kind, snap(), None));
                 continue;
             };
+            // A capture or a refund is an event whatever else changed; what changed is worked
+            // out when the event is read (most never are), from the charge as it was.
+            let captured = !old.captured && new.captured;
+            let refunded = new.amount_refunded > old.amount_refunded;
+            if captured || refunded {
+                let was = || Some(Previous::Charge(Box::new(old.clone())));
+                if captured {
+                    out.push(("charge.captured", snap(), was()));
+                }
+                if refunded {
+                    out.push(("charge.refunded", snap(), was()));
+                }
+                continue;
+            }
             let nj = render::charge_json(self, new);
             let Some(prev) = previous_attributes(&render::charge_json(self, &old), &nj) else {
                 continue;
             };
-            let mut special = false;
-            if !old.captured && new.captured {
-                out.push(("charge.captured", snap(), Some(prev.clone())));
-                special = true;
-            }
-            if new.amount_refunded > old.amount_refunded {
-                out.push(("charge.refunded", snap(), Some(prev.clone())));
-                special = true;
-            }
             let only_dispute = prev
                 .as_object()
                 .is_some_and(|m| m.keys().all(|k| k == "disputed"));
-            if !special && !only_dispute {
-                out.push(("charge.updated", snap(), Some(prev)));
+            if !only_dispute {
+                out.push(("charge.updated", snap(), Some(Previous::Known(prev))));
             }
         }
         // The dispute test cards: the cardholder disputes right after capture.
@@ -289,7 +314,7 @@ impl Account {
                         } else {
                             "charge.dispute.updated"
                         };
-                        out.push((kind, snap(), Some(prev)));
+                        out.push((kind, snap(), Some(Previous::Known(prev))));
                     }
                     if chargeback && old.status != "won" && new.status == "won" {
                         out.push(("charge.dispute.funds_reinstated", snap(), None));
@@ -312,8 +337,12 @@ impl Account {
             let Some(prev) = previous_attributes(&old.to_json(), &new.to_json()) else {
                 continue;
             };
-            out.push(("refund.updated", snap(), Some(prev.clone())));
-            out.push(("charge.refund.updated", snap(), Some(prev)));
+            out.push((
+                "refund.updated",
+                snap(),
+                Some(Previous::Known(prev.clone())),
+            ));
+            out.push(("charge.refund.updated", snap(), Some(Previous::Known(prev))));
             if new.status == "failed" && old.status != "failed" {
                 out.push(("refund.failed", snap(), None));
             }
@@ -385,7 +414,7 @@ impl Account {
         &mut self,
         kind: &'static str,
         object: Snapshot,
-        previous: Option<Value>,
+        previous: Option<Previous>,
         req: &RequestInfo,
     ) {
         let targets: Vec<Target> = self

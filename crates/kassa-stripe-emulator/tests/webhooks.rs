@@ -319,6 +319,11 @@ async fn events_for_payment_lifecycle() {
         r.body["data"][0]["data"]["previous_attributes"]["amount_refunded"],
         0
     );
+    // The capture's event, read after the refund, still tells what the capture changed, only.
+    let r = api.get("/v1/events?type=charge.captured").await;
+    let prev = &r.body["data"][0]["data"]["previous_attributes"];
+    assert_eq!(prev["captured"], false, "{prev}");
+    assert!(prev.get("amount_refunded").is_none(), "{prev}");
     // Cancel.
     let r = api
         .post(
