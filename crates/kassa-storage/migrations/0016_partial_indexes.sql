@@ -2,7 +2,7 @@
 -- (inserted, finished, claimed for capture, finished again) and each of its transactions twice,
 -- and a write that changes an indexed column adds the row's new version to every index whose
 -- condition it meets: a partial index is not written for the rows it leaves out, and stays
--- small. Measured on the payments bench (PostgreSQL): 33 B-tree insertions a pair before, 24
+-- small. Measured on the payments bench (PostgreSQL): 33 B-tree insertions a pair before, 26
 -- after (docs/performance.md).
 
 -- Declines per card (the networks' retry limits): only the declined payments are read.

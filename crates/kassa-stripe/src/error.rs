@@ -111,7 +111,8 @@ impl StripeError {
 
     /// Whether sending the same request again (same idempotency key) is right: Stripe's own
     /// rule — its `Stripe-Should-Retry` header when present, else 409 (a concurrent request with
-    /// the same key), 429 and 5xx — plus every request whose outcome is unknown.
+    /// the same key), 429 and 5xx — plus every request that got no answer. (A 2xx whose body
+    /// cannot be read is not sent again: under the same key Stripe would only replay it.)
     pub fn is_retryable(&self) -> bool {
         match self {
             StripeError::Api(e) => match e.should_retry {
