@@ -189,19 +189,16 @@ impl StripeClient {
     ) -> Result<T, StripeError> {
         let mut url = format!("{}{}", self.base_url, path);
         let is_get = method == reqwest::Method::GET;
+        // A GET's parameters go in the query string, anything else's in a form body.
+        if let Some(f) = form.filter(|f| is_get && !f.is_empty()) {
+            url.push('?');
+            url.push_str(&f.encode());
+        }
         let mut req = self.http.request(method, &url).headers(self.headers(opts)?);
-        match form {
-            Some(f) if is_get && !f.is_empty() => {
-                url.push('?');
-                url.push_str(&f.encode());
-                req = self.http.get(&url).headers(self.headers(opts)?);
-            }
-            Some(f) if !is_get => {
-                req = req
-                    .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
-                    .body(f.encode());
-            }
-            _ => {}
+        if let Some(f) = form.filter(|_| !is_get) {
+            req = req
+                .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
+                .body(f.encode());
         }
         let resp = match req.send().await {
             Ok(r) => r,
