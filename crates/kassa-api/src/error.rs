@@ -86,6 +86,14 @@ pub struct ErrorDetail {
 }
 
 impl ApiError {
+    /// The 409 for a request whose `Idempotency-Key` another request holds.
+    pub fn idempotency_in_progress() -> Self {
+        ApiError::IdempotencyInProgress(
+            "A request with this Idempotency-Key is still being processed. Retry after it completes."
+                .into(),
+        )
+    }
+
     pub fn invalid(param: impl Into<String>, message: impl Into<String>) -> Self {
         ApiError::InvalidRequest {
             param: Some(param.into()),
@@ -245,6 +253,7 @@ impl From<StorageError> for ApiError {
                 code: "resource_changed",
                 message: StorageError::Stale.to_string(),
             },
+            StorageError::IdempotencyKeyTaken => ApiError::idempotency_in_progress(),
             other => ApiError::Internal(other.to_string()),
         }
     }

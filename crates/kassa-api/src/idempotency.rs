@@ -8,7 +8,10 @@ use axum::extract::{Request, State};
 use axum::http::{HeaderValue, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use kassa_storage::{IdempotencyBegin, StoredResponse};
+use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::Arc;
+
+use kassa_storage::{IdempotencyBegin, IdempotencyClaim, StorageError, StoredResponse};
 use sha2::{Digest, Sha256};
 
 use crate::auth::authenticate;
@@ -30,6 +33,24 @@ pub struct RequestSeed {
     /// The key was held before by an attempt that left nothing to replay: what it did may be
     /// found by the derived ids.
     resumed: bool,
+    /// The claim the request takes with its first write ([`deferred_claim`]), if it was not
+    /// taken before the request ran.
+    claim: Option<IdempotencyClaim>,
+    hold: AtomicU8,
+}
+
+/// How a request holds its key ([`RequestSeed::hold`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Hold {
+    /// Claimed before the request ran.
+    Held = 0,
+    /// To be claimed with the request's first write; not yet.
+    Deferred = 1,
+    /// Claimed with the request's first write.
+    Taken = 2,
+    /// The first write found the key taken, or the request needed the key before it: nothing
+    /// lasting was done, and the request runs again the ordinary way.
+    Refused = 3,
 }
 
 impl RequestSeed {
@@ -45,19 +66,86 @@ impl RequestSeed {
             base: h.finalize().iter().map(|b| format!("{b:02x}")).collect(),
             next: std::sync::atomic::AtomicU32::new(0),
             resumed,
+            claim: None,
+            hold: AtomicU8::new(Hold::Held as u8),
         }
+    }
+
+    /// The request claims its key with its first write.
+    fn deferring(mut self, claim: IdempotencyClaim) -> Self {
+        self.claim = Some(claim);
+        self.hold = AtomicU8::new(Hold::Deferred as u8);
+        self
+    }
+
+    fn hold(&self) -> Hold {
+        match self.hold.load(Ordering::Acquire) {
+            1 => Hold::Deferred,
+            2 => Hold::Taken,
+            3 => Hold::Refused,
+            _ => Hold::Held,
+        }
+    }
+
+    /// Moves a deferred claim on; `false` if it was not deferred.
+    fn settle(&self, to: Hold) -> bool {
+        self.hold
+            .compare_exchange(
+                Hold::Deferred as u8,
+                to as u8,
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            )
+            .is_ok()
     }
 }
 
 tokio::task_local! {
-    static REQUEST_SEED: RequestSeed;
+    static REQUEST_SEED: Arc<RequestSeed>;
 }
 
 /// Whether the running request is the first to hold its idempotency key: then nothing can exist
 /// under the ids derived from it, and looking for them is a wasted read. `false` outside such a
-/// request.
+/// request. (A request that claims its key with its first write assumes it is the first; if it
+/// is not, that write is refused and the request runs again knowing.)
 pub fn first_attempt() -> bool {
     REQUEST_SEED.try_with(|s| !s.resumed).unwrap_or(false)
+}
+
+/// The running request's claim on its idempotency key, when the request is to take it with its
+/// first write ([`kassa_storage::IdempotencyClaim`]) and has not yet. Only the routes in
+/// [`defers_claim`] are run so, and they may ask for it only for a write before which they did
+/// nothing lasting; the write's result then goes to [`note_claim`].
+pub fn deferred_claim() -> Option<IdempotencyClaim> {
+    REQUEST_SEED
+        .try_with(|s| {
+            (s.hold() == Hold::Deferred)
+                .then(|| s.claim.clone())
+                .flatten()
+        })
+        .ok()
+        .flatten()
+}
+
+/// What became of the claim handed out by [`deferred_claim`], from the result of the write that
+/// carried it: taken with the write, or refused (the key is another request's). A write that
+/// failed otherwise took nothing, and the claim stays deferred.
+pub fn note_claim<T>(written: &Result<T, StorageError>) {
+    let _ = REQUEST_SEED.try_with(|s| match written {
+        Ok(_) => s.settle(Hold::Taken),
+        Err(StorageError::IdempotencyKeyTaken) => s.settle(Hold::Refused),
+        Err(_) => false,
+    });
+}
+
+/// To be called before anything lasting that is not the write carrying the claim (a call to
+/// Stripe, another write): a request whose claim is still deferred stops here, with an error
+/// the middleware does not show, and runs again with its key claimed first.
+pub fn claim_first() -> Result<(), ApiError> {
+    match REQUEST_SEED.try_with(|s| s.settle(Hold::Refused)) {
+        Ok(true) => Err(ApiError::idempotency_in_progress()),
+        _ => Ok(()),
+    }
 }
 
 /// The next id (`prefix` + 26 characters) derived from the running request's idempotency key,
@@ -74,6 +162,13 @@ pub fn derived_id(prefix: &str) -> Option<String> {
             format!("{prefix}{}", &hex[..26])
         })
         .ok()
+}
+
+/// Routes whose requests claim their key with their first write: `POST /v1/payments`, the hot
+/// path, which before its payment (written before Stripe is called) only reads — except with a
+/// new card, which it makes at Stripe first and so claims first ([`claim_first`]).
+fn defers_claim(method: &Method, path: &str) -> bool {
+    method == Method::POST && path == "/v1/payments"
 }
 
 fn fingerprint(method: &Method, path: &str, body: &[u8]) -> String {
@@ -146,45 +241,95 @@ async fn handle(state: AppState, req: Request, next: Next) -> Result<Response, A
         })?;
     let hash = fingerprint(&parts.method, parts.uri.path(), &bytes);
     let lease = state.config.idempotency_lease_ms;
-    let begun = state
-        .store
-        .idempotency_begin(auth.client_no, &key, &hash, lease)
-        .await?;
-    let resumed = begun == IdempotencyBegin::Resumed;
-    match begun {
-        IdempotencyBegin::Started | IdempotencyBegin::Resumed => {}
-        IdempotencyBegin::Replay(stored) => {
-            let mut resp = json_response(stored.status, stored.body);
-            resp.headers_mut().insert(REPLAYED, HeaderValue::from_static("true"));
-            return Ok(resp);
-        }
-        IdempotencyBegin::Mismatch => {
-            return Err(ApiError::IdempotencyMismatch(
-                "This Idempotency-Key was already used with a different request. Use a new key for a new request.".into(),
-            ))
-        }
-        IdempotencyBegin::InProgress => {
-            return Err(ApiError::IdempotencyInProgress(
-                "A request with this Idempotency-Key is still being processed. Retry after it completes.".into(),
-            ))
+    parts.extensions.insert(auth.clone());
+    let client_no = auth.client_no;
+    if defers_claim(&parts.method, parts.uri.path()) {
+        let claim = IdempotencyClaim {
+            client_no,
+            key: key.clone(),
+            request_hash: hash.clone(),
+            lease_ms: lease,
+        };
+        let seed = Arc::new(RequestSeed::new(client_no, &key, &hash, false).deferring(claim));
+        let request = Request::from_parts(parts.clone(), Body::from(bytes.clone()));
+        let resp = REQUEST_SEED
+            .scope(seed.clone(), next.clone().run(request))
+            .await;
+        match seed.hold() {
+            Hold::Taken => return finish(&state, client_no, &key, resp).await,
+            // Nothing was written: only a final answer (a payment found by its id) claims.
+            Hold::Deferred if !is_final(resp.status()) => return Ok(resp),
+            Hold::Deferred => {
+                return match begin(&state, client_no, &key, &hash, lease).await? {
+                    Begun::Holding { .. } => finish(&state, client_no, &key, resp).await,
+                    Begun::Answered(earlier) => Ok(earlier),
+                }
+            }
+            // Its answer is not shown: the request runs again below, holding the key first.
+            Hold::Refused | Hold::Held => {}
         }
     }
-    parts.extensions.insert(auth.clone());
-    let seed = RequestSeed::new(auth.client_no, &key, &hash, resumed);
+    let resumed = match begin(&state, client_no, &key, &hash, lease).await? {
+        Begun::Holding { resumed } => resumed,
+        Begun::Answered(resp) => return Ok(resp),
+    };
+    let seed = Arc::new(RequestSeed::new(client_no, &key, &hash, resumed));
     let resp = REQUEST_SEED
         .scope(
             seed,
             next.run(Request::from_parts(parts, Body::from(bytes))),
         )
         .await;
+    finish(&state, client_no, &key, resp).await
+}
+
+enum Begun {
+    /// The key is this request's now; `resumed` as in [`IdempotencyBegin::Resumed`].
+    Holding { resumed: bool },
+    /// The key's earlier request answers this one (its saved response).
+    Answered(Response),
+}
+
+/// Claims the key before the request runs.
+async fn begin(
+    state: &AppState,
+    client_no: i64,
+    key: &str,
+    hash: &str,
+    lease: i64,
+) -> Result<Begun, ApiError> {
+    match state
+        .store
+        .idempotency_begin(client_no, key, hash, lease)
+        .await?
+    {
+        IdempotencyBegin::Started => Ok(Begun::Holding { resumed: false }),
+        IdempotencyBegin::Resumed => Ok(Begun::Holding { resumed: true }),
+        IdempotencyBegin::Replay(stored) => {
+            let mut resp = json_response(stored.status, stored.body);
+            resp.headers_mut().insert(REPLAYED, HeaderValue::from_static("true"));
+            Ok(Begun::Answered(resp))
+        }
+        IdempotencyBegin::Mismatch => Err(ApiError::IdempotencyMismatch(
+            "This Idempotency-Key was already used with a different request. Use a new key for a new request.".into(),
+        )),
+        IdempotencyBegin::InProgress => Err(ApiError::idempotency_in_progress()),
+    }
+}
+
+/// Saves the response of a request that holds its key, or releases the key when the response
+/// is not one to replay.
+async fn finish(
+    state: &AppState,
+    client_no: i64,
+    key: &str,
+    resp: Response,
+) -> Result<Response, ApiError> {
     let (parts, body) = resp.into_parts();
     let body = match to_bytes(body, usize::MAX).await {
         Ok(b) => b,
         Err(e) => {
-            state
-                .store
-                .idempotency_release(auth.client_no, &key)
-                .await?;
+            state.store.idempotency_release(client_no, key).await?;
             return Err(ApiError::internal(format!(
                 "reading the response to save it: {e}"
             )));
@@ -194,10 +339,7 @@ async fn handle(state: AppState, req: Request, next: Next) -> Result<Response, A
         // The request was refused before it did anything lasting (bad input, a conflict, our
         // fault): as at Stripe, nothing is saved and the key may be used again, so a corrected
         // retry under the same key goes through.
-        state
-            .store
-            .idempotency_release(auth.client_no, &key)
-            .await?;
+        state.store.idempotency_release(client_no, key).await?;
     } else {
         let stored = StoredResponse {
             status: parts.status.as_u16(),
@@ -205,7 +347,7 @@ async fn handle(state: AppState, req: Request, next: Next) -> Result<Response, A
         };
         state
             .store
-            .idempotency_complete(auth.client_no, &key, &stored)
+            .idempotency_complete(client_no, key, &stored)
             .await?;
     }
     Ok(Response::from_parts(parts, Body::from(body)))
@@ -217,7 +359,7 @@ mod tests {
     #[tokio::test]
     async fn ids_derive_from_the_key_and_the_request() {
         let ids = |key: &'static str, hash: &'static str| {
-            REQUEST_SEED.scope(RequestSeed::new(1, key, hash, false), async {
+            REQUEST_SEED.scope(Arc::new(RequestSeed::new(1, key, hash, false)), async {
                 (derived_id("pay_"), derived_id("pay_"))
             })
         };

@@ -425,6 +425,95 @@ async fn idempotent_payment_charges_once() {
     );
 }
 
+/// A payment claims its key with its own first write: the same request sent many times at once
+/// under one key charges once, and each copy is answered with the payment or a 409 — a copy
+/// whose write found the key taken is run again with the key claimed first, never answered by
+/// its refused write. A new card (made at Stripe before the payment is written) claims first;
+/// a decline is saved and replayed like a success.
+#[tokio::test]
+async fn one_key_sent_many_times_at_once_charges_once() {
+    let (app, emu, _gw, acct) = setup().await;
+    let pm = stored_card(&app, acct).await;
+    let body = json!({"acct_no": acct, "payment_method_no": pm["payment_method_no"], "amount": 4400, "currency": "usd"});
+    let mut tasks = Vec::new();
+    for _ in 0..8 {
+        let (http, url, key, body) = (
+            app.http.clone(),
+            app.url("/v1/payments"),
+            app.api_key.clone(),
+            body.clone(),
+        );
+        tasks.push(tokio::spawn(async move {
+            let resp = http
+                .post(url)
+                .bearer_auth(key)
+                .header("Idempotency-Key", "order-79")
+                .json(&body)
+                .send()
+                .await
+                .unwrap();
+            kassa_testkit::read(resp).await
+        }));
+    }
+    let mut ids = std::collections::BTreeSet::new();
+    for t in tasks {
+        let r = t.await.unwrap();
+        match r.status {
+            StatusCode::CREATED => {
+                assert_eq!(r.body["status"], "captured", "{}", r.body);
+                ids.insert(r.body["id"].as_str().unwrap().to_string());
+            }
+            StatusCode::CONFLICT => {
+                assert_eq!(r.body["error"]["type"], "idempotency_error", "{}", r.body)
+            }
+            other => panic!("unexpected {other}: {}", r.body),
+        }
+    }
+    assert_eq!(ids.len(), 1, "one payment: {ids:?}");
+    assert_eq!(
+        intents_of(&emu, 4400).await,
+        1,
+        "one PaymentIntent at Stripe"
+    );
+    let after = app
+        .send(
+            kassa_testkit::reqwest::Method::POST,
+            "/v1/payments",
+            Some(&body),
+            &[("Idempotency-Key", "order-79")],
+        )
+        .await;
+    assert_eq!(after.header("idempotent-replayed"), Some("true"));
+    assert!(ids.contains(after.body["id"].as_str().unwrap()));
+
+    // A new card, and a decline: each answered once, then replayed.
+    for (number, amount, status) in [
+        ("4242424242424242", 4500, StatusCode::CREATED),
+        ("4000000000000002", 4600, StatusCode::PAYMENT_REQUIRED),
+    ] {
+        let body =
+            json!({"acct_no": acct, "card": card(number), "amount": amount, "currency": "usd"});
+        let key = format!("order-card-{amount}");
+        let headers = [("Idempotency-Key", key.as_str())];
+        let send = || {
+            app.send(
+                kassa_testkit::reqwest::Method::POST,
+                "/v1/payments",
+                Some(&body),
+                &headers,
+            )
+        };
+        let first = send().await;
+        assert_eq!(first.status, status, "{}", first.body);
+        assert_eq!(first.header("idempotent-replayed"), None);
+        let again = send().await;
+        assert_eq!(again.status, status);
+        assert_eq!(again.header("idempotent-replayed"), Some("true"));
+        assert_eq!(again.body, first.body);
+        assert_eq!(intents_of(&emu, amount).await, 1, "{number}");
+    }
+}
+
 /// A key whose payment was made but whose row is gone (forgotten after its retention) or was
 /// released, used again for the same request: the payment made under it is the answer, never a
 /// second charge nor a 409.

@@ -5,6 +5,10 @@ pub enum StorageError {
     /// A uniqueness rule was broken; the string names the constraint's subject.
     #[error("already exists: {0}")]
     Conflict(String),
+    /// A write that was to claim an idempotency key ([`crate::IdempotencyClaim`]) found the key
+    /// taken; nothing was written.
+    #[error("the idempotency key is already in use")]
+    IdempotencyKeyTaken,
     /// The row changed since it was read (optimistic concurrency).
     #[error("the record was changed by another request; read it again and retry")]
     Stale,

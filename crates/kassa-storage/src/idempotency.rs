@@ -9,6 +9,47 @@ pub struct StoredResponse {
     pub body: String,
 }
 
+/// A request's claim on its idempotency key, taken in the same transaction as the request's
+/// first write instead of in one of its own before the request runs: a round trip and a commit
+/// fewer for the request, and the claim is on the disk exactly when the work it guards is.
+/// Only for a request that does nothing lasting before that write (no other write, no call to
+/// Stripe): until then another request may take the key, and the write is then refused with
+/// [`StorageError::IdempotencyKeyTaken`], leaving nothing written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdempotencyClaim {
+    pub client_no: i64,
+    pub key: String,
+    pub request_hash: String,
+    pub lease_ms: i64,
+}
+
+impl IdempotencyClaim {
+    /// The claim as a statement of the write's transaction: an insert that fails (and so aborts
+    /// the transaction) if the key is in the table already, whatever its state.
+    pub(crate) fn insert(&self, now: i64) -> sql::Query<'_> {
+        sql::query(
+            "INSERT INTO idempotency_keys (client_no, idem_key, request_hash, state, created_at, lease_until)
+             VALUES ($1, $2, $3, 'started', $4, $5)",
+        )
+        .bind(self.client_no)
+        .bind(self.key.as_str())
+        .bind(self.request_hash.as_str())
+        .bind(now)
+        .bind(now + self.lease_ms)
+    }
+
+    /// What a write that carried this claim failed with: [`StorageError::IdempotencyKeyTaken`]
+    /// when the claim was what broke a uniqueness rule.
+    pub(crate) fn refused(e: StorageError) -> StorageError {
+        match e {
+            StorageError::Conflict(what) if what.contains("idempotency_keys") => {
+                StorageError::IdempotencyKeyTaken
+            }
+            other => other,
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum IdempotencyBegin {
     /// The key is new and now held by this request: do the work, then save the response.

@@ -49,7 +49,7 @@ pub use email::{EmailTemplateRecord, OutboxRecord};
 pub use error::{DbError, StorageError};
 pub use gateways::{GatewayFilter, GatewayRecord, GatewayWrite};
 pub use groups::{GroupRecord, GroupWrite};
-pub use idempotency::{IdempotencyBegin, StoredResponse};
+pub use idempotency::{IdempotencyBegin, IdempotencyClaim, StoredResponse};
 pub use notifications::{EndpointRecord, NotificationRecord};
 pub use payment_methods::PaymentMethodRecord;
 pub use payments::{

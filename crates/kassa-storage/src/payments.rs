@@ -243,6 +243,20 @@ impl Store {
         first_txn: &TransactionRecord,
         reserve: Option<&crate::VolumeReserve>,
     ) -> Result<Option<PaymentRecord>, StorageError> {
+        self.insert_payment_claiming(p, first_txn, reserve, None)
+            .await
+    }
+
+    /// [`Store::insert_payment_reserving`] that also claims the request's idempotency key, first
+    /// in the same transaction: [`StorageError::IdempotencyKeyTaken`], and nothing written, when
+    /// another request holds or held the key.
+    pub async fn insert_payment_claiming(
+        &self,
+        p: &PaymentRecord,
+        first_txn: &TransactionRecord,
+        reserve: Option<&crate::VolumeReserve>,
+        claim: Option<&crate::IdempotencyClaim>,
+    ) -> Result<Option<PaymentRecord>, StorageError> {
         let now = now_millis();
         // With a reservation, the payment is inserted only where the reservation was made.
         let condition = match reserve {
@@ -259,6 +273,9 @@ impl Store {
         // every payment through the gateway does, until the commit right behind it), the payment
         // where the reservation was made, its transaction where the payment was inserted.
         let mut batch = sql::Batch::new();
+        if let Some(c) = claim {
+            batch.execute(c.insert(now));
+        }
         if let Some(r) = reserve {
             batch.execute(crate::volume::reserve_for_query(r, &p.id));
         }
@@ -282,7 +299,10 @@ impl Store {
         }
         let payment_row = batch.fetch_optional(q);
         batch.execute(insert_txn(first_txn, now));
-        let mut answers = batch.commit(self.writer.begin().await?).await?;
+        let mut answers = match batch.commit(self.writer.begin().await?).await {
+            Err(e) if claim.is_some() => return Err(crate::IdempotencyClaim::refused(e)),
+            other => other?,
+        };
         match answers.optional(payment_row) {
             Some(row) => Ok(Some(payment(&row)?)),
             // The cap did not allow the amount: nothing was written.

@@ -631,6 +631,36 @@ async fn monthly_cap_holds_under_concurrent_reservations() {
     );
 }
 
+/// A new payment `pay_<id>` of `amount` on the account and gateway, with its authorization
+/// `txn_<id>`, as the payment path writes them before Stripe is called.
+fn pending_payment(
+    acct: &AccountRecord,
+    gateway_id: i64,
+    id: &str,
+    amount: i64,
+) -> (PaymentRecord, TransactionRecord) {
+    let p = PaymentRecord {
+        id: format!("pay_{id}"),
+        client_no: acct.client_no,
+        acct_no: acct.acct_no,
+        gateway_id,
+        status: "pending".into(),
+        currency: "usd".into(),
+        amount,
+        details: "{}".into(),
+        ..Default::default()
+    };
+    let t = TransactionRecord {
+        id: format!("txn_{id}"),
+        payment_id: p.id.clone(),
+        client_no: acct.client_no,
+        kind: "authorize".into(),
+        amount,
+        ..Default::default()
+    };
+    (p, t)
+}
+
 /// The payment path reserves volume with the payment's row and settles it with the outcome, each
 /// in one transaction: concurrent payments on a month with no row yet never pass the cap, a
 /// refused one writes nothing, and the settled reservation is gone from `reserved`.
@@ -649,25 +679,7 @@ async fn payments_reserve_and_settle_volume_with_their_rows() {
     let mut tasks = Vec::new();
     for i in 0..40 {
         let (s, r) = (store.clone(), reserve.clone());
-        let p = PaymentRecord {
-            id: format!("pay_{i}"),
-            client_no: c.client_no,
-            acct_no: acct.acct_no,
-            gateway_id: g.id,
-            status: "pending".into(),
-            currency: "usd".into(),
-            amount: 300,
-            details: "{}".into(),
-            ..Default::default()
-        };
-        let t = TransactionRecord {
-            id: format!("txn_{i}"),
-            payment_id: p.id.clone(),
-            client_no: c.client_no,
-            kind: "authorize".into(),
-            amount: 300,
-            ..Default::default()
-        };
+        let (p, t) = pending_payment(&acct, g.id, &i.to_string(), 300);
         tasks.push(tokio::spawn(async move {
             s.insert_payment_reserving(&p, &t, Some(&r)).await.unwrap()
         }));
@@ -801,6 +813,99 @@ async fn payments_reserve_and_settle_volume_with_their_rows() {
             .unwrap()
             .status,
         "pending"
+    );
+}
+
+/// A payment that claims its request's idempotency key in its own transaction: written with the
+/// key when the key is free; refused, leaving neither the payment nor its reservation, when any
+/// request holds or held the key.
+#[tokio::test]
+async fn a_payment_claims_its_idempotency_key_with_its_write() {
+    let (_db, store) = store().await;
+    let (c, g) = client_and_gateway(&store).await;
+    let acct = account(&store, c.client_no).await;
+    let reserve = VolumeReserve {
+        gateway_id: g.id,
+        month: "2026-11".into(),
+        amount: 500,
+        cap: None,
+        net: false,
+    };
+    let payment = |id: &str| pending_payment(&acct, g.id, id, 500);
+    let claim = |key: &str| IdempotencyClaim {
+        client_no: c.client_no,
+        key: key.into(),
+        request_hash: "h".into(),
+        lease_ms: 60_000,
+    };
+    let count = |sql: &'static str| kassa_storage::testing::scalar(&store, sql);
+
+    let (p, t) = payment("a");
+    let made = store
+        .insert_payment_claiming(&p, &t, Some(&reserve), Some(&claim("k1")))
+        .await
+        .unwrap();
+    assert!(made.is_some());
+    // The key is held by the request that wrote the payment: a repeat is still in progress.
+    assert_eq!(
+        store
+            .idempotency_begin(c.client_no, "k1", "h", 60_000)
+            .await
+            .unwrap(),
+        IdempotencyBegin::InProgress
+    );
+
+    // Taken (by that payment) or released, the key refuses the next payment, which writes nothing.
+    store
+        .idempotency_begin(c.client_no, "k2", "h", 60_000)
+        .await
+        .unwrap();
+    store.idempotency_release(c.client_no, "k2").await.unwrap();
+    for key in ["k1", "k2"] {
+        let (p, t) = payment(&format!("again-{key}"));
+        let refused = store
+            .insert_payment_claiming(&p, &t, Some(&reserve), Some(&claim(key)))
+            .await;
+        assert!(
+            matches!(refused, Err(StorageError::IdempotencyKeyTaken)),
+            "{key}: {refused:?}"
+        );
+    }
+    assert_eq!(
+        count("SELECT COUNT(*) AS n FROM payments").await.unwrap(),
+        1
+    );
+    assert_eq!(
+        count("SELECT COUNT(*) AS n FROM payment_transactions")
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(store.volume(g.id, "2026-11").await.unwrap().reserved, 500);
+    assert_eq!(
+        count("SELECT COUNT(*) AS n FROM idempotency_keys")
+            .await
+            .unwrap(),
+        2
+    );
+
+    // Another uniqueness rule broken (the payment's id) is not the key's: the claim is undone
+    // with the rest, and the key stays free.
+    let (p, t) = payment("a");
+    let t = TransactionRecord {
+        id: "txn_other".into(),
+        ..t
+    };
+    let clash = store
+        .insert_payment_claiming(&p, &t, Some(&reserve), Some(&claim("k3")))
+        .await;
+    assert!(matches!(clash, Err(StorageError::Conflict(_))), "{clash:?}");
+    assert_eq!(
+        store
+            .idempotency_begin(c.client_no, "k3", "h", 60_000)
+            .await
+            .unwrap(),
+        IdempotencyBegin::Started
     );
 }
 

@@ -373,6 +373,10 @@ pub async fn create_with_id(
     if let Some(l) = &level23 {
         l.validate(req.amount).map_err(|e| e.under("level23"))?;
     }
+    if req.card.is_some() {
+        // A new card is made at Stripe before the payment is written: the key is claimed first.
+        crate::idempotency::claim_first()?;
+    }
     let src = source(state, &gw, &account, stored, &mut req).await?;
     // The seed warns of duplicate-transaction declines: the same card, amount and gateway
     // within the window is refused here, before Stripe, unless forced.
@@ -529,11 +533,15 @@ pub async fn create_with_id(
         cap: limits.monthly_cap.map(|c| c.get()),
         net: limits.include_refunds,
     };
-    let inserted = match state
+    // The first write of the request: under an Idempotency-Key it claims the key as well
+    // (crate::idempotency::deferred_claim), unless the key was claimed before.
+    let claim = crate::idempotency::deferred_claim();
+    let inserted = state
         .store
-        .insert_payment_reserving(&record, &txn, Some(&reserve))
-        .await
-    {
+        .insert_payment_claiming(&record, &txn, Some(&reserve), claim.as_ref())
+        .await;
+    crate::idempotency::note_claim(&inserted);
+    let inserted = match inserted {
         // The id is taken: a key forgotten after its retention and used again for the same
         // request derives the same id. That payment is the answer, as within the retention.
         Err(StorageError::Conflict(what)) => {
