@@ -27,8 +27,8 @@ mod wire;
 pub use pg::PgPool;
 use pg::{pg_run, PgTx};
 use rusqlite::types::{ToSqlOutput, ValueRef};
-use sqlite::{busy_retry, sqlite_run, WriterLock};
-pub use sqlite::{sqlite_connect, ReaderPool};
+use sqlite::{busy_retry, sqlite_run};
+pub use sqlite::{sqlite_connect, ReaderPool, SqliteWriter};
 pub use wire::PgError;
 
 use crate::StorageError;
@@ -95,9 +95,11 @@ impl<'q> Query<'q> {
             Target::Readers(Readers::Sqlite(pool)) => {
                 busy_retry(&mut (), |_| pool.with(|conn| sqlite_run(conn, &self, want))).await
             }
-            Target::Writer(Writer::Sqlite(conn)) => {
-                let mut conn = conn.lock().await;
-                busy_retry(&mut *conn, |c| sqlite_run(c, &self, want)).await
+            Target::Writer(Writer::Sqlite(w)) => {
+                let mut conn = w.lock.lock().await;
+                let out = busy_retry(&mut *conn, |c| sqlite_run(c, &self, want)).await;
+                w.commits.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                out
             }
             Target::Tx(Tx::Sqlite(tx)) => {
                 // As on PostgreSQL, a failed statement ends the transaction: nothing after it
@@ -482,7 +484,7 @@ pub enum Readers {
 
 /// Where writes go: SQLite's one writer connection, or the PostgreSQL pool.
 pub enum Writer {
-    Sqlite(Arc<WriterLock>),
+    Sqlite(SqliteWriter),
     Pg(PgPool),
 }
 
@@ -527,11 +529,12 @@ impl Writer {
     /// commits or is dropped.
     pub async fn begin(&self) -> Result<Tx, StorageError> {
         match self {
-            Writer::Sqlite(conn) => {
-                let mut conn = conn.clone().lock_owned().await;
+            Writer::Sqlite(w) => {
+                let mut conn = w.lock.clone().lock_owned().await;
                 busy_retry(&mut *conn, |c| c.execute_batch("BEGIN IMMEDIATE")).await?;
                 Ok(Tx::Sqlite(SqliteTx {
                     conn,
+                    commits: w.commits.clone(),
                     open: true,
                     failed: false,
                 }))
@@ -580,6 +583,7 @@ pub enum Tx {
 /// SQLite's writer, inside `BEGIN IMMEDIATE`.
 pub struct SqliteTx {
     conn: tokio::sync::OwnedMutexGuard<rusqlite::Connection>,
+    commits: Arc<std::sync::atomic::AtomicU64>,
     open: bool,
     failed: bool,
 }
@@ -611,6 +615,8 @@ impl Tx {
                 }
                 tx.conn.execute_batch("COMMIT")?;
                 tx.open = false;
+                tx.commits
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             }
             Tx::Pg(tx) => tx.commit().await?,
         }

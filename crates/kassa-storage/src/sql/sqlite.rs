@@ -1,6 +1,6 @@
 //! SQLite through rusqlite, on the calling thread.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -119,6 +119,14 @@ pub(super) fn sqlite_run(
 /// hundreds of milliseconds behind later ones (measured: p99 226 ms against 52 ms).
 pub(super) type WriterLock = tokio::sync::Mutex<rusqlite::Connection>;
 
+/// SQLite's writer: its connection behind the lock, and how many writes it has committed (the
+/// checkpointer looks at the count to skip its rounds while this process writes nothing).
+#[derive(Clone)]
+pub struct SqliteWriter {
+    pub(super) lock: Arc<WriterLock>,
+    pub(super) commits: Arc<AtomicU64>,
+}
+
 /// Opens one SQLite connection with Kassa's settings.
 fn sqlite_open(path: &str, flags: rusqlite::OpenFlags) -> Result<rusqlite::Connection, DbError> {
     let conn = rusqlite::Connection::open_with_flags(path, flags)?;
@@ -135,6 +143,10 @@ const CHECKPOINT_EVERY: Duration = Duration::from_millis(100);
 /// Copies the WAL back into the database file (and syncs it) on a thread of its own, so the
 /// writer does not do it inside a commit while every other writer waits.
 ///
+/// A round runs only when this process's writer has committed since the last one: a process
+/// that only reads (a bench or a tool beside `kassa serve`) leaves the copying, and its syncs,
+/// to the process that writes, instead of doubling them.
+///
 /// A checkpoint beside a busy writer never quite catches up, and SQLite starts the WAL over
 /// only when one has: so after copying what it can (without the writer's lock), the thread
 /// takes the writer's lock for a second pass over the few frames written meanwhile, and the
@@ -144,6 +156,7 @@ fn spawn_checkpointer(
     path: String,
     flags: rusqlite::OpenFlags,
     writer: std::sync::Weak<WriterLock>,
+    commits: Arc<AtomicU64>,
 ) {
     let spawned = std::thread::Builder::new()
         .name("kassa-sqlite-checkpoint".into())
@@ -154,11 +167,17 @@ fn spawn_checkpointer(
                     return tracing::warn!(error = %e, "the SQLite checkpointer could not open the file")
                 }
             };
+            let mut seen = 0;
             loop {
                 std::thread::sleep(CHECKPOINT_EVERY);
                 let Some(writer) = writer.upgrade() else {
                     return; // the store is gone
                 };
+                let committed = commits.load(Ordering::Relaxed);
+                if committed == seen {
+                    continue; // nothing of this process's to copy
+                }
+                seen = committed;
                 if let Err(e) = checkpoint(&conn, &writer) {
                     tracing::warn!(error = %e, "SQLite checkpoint failed");
                 }
@@ -230,8 +249,16 @@ pub fn sqlite_connect(url: &str, readers: usize) -> Result<(Readers, Writer), St
     let conns = (0..readers.max(1))
         .map(|_| sqlite_open(&path, read_flags).map(std::sync::Mutex::new))
         .collect::<Result<Vec<_>, _>>()?;
-    let writer = Arc::new(WriterLock::new(writer));
-    spawn_checkpointer(path, read_flags, Arc::downgrade(&writer));
+    let writer = SqliteWriter {
+        lock: Arc::new(WriterLock::new(writer)),
+        commits: Arc::default(),
+    };
+    spawn_checkpointer(
+        path,
+        read_flags,
+        Arc::downgrade(&writer.lock),
+        writer.commits.clone(),
+    );
     Ok((
         Readers::Sqlite(Arc::new(ReaderPool {
             conns,
@@ -314,6 +341,47 @@ mod tests {
         assert_eq!(written, "2");
         assert_eq!(store.meta_get("other").await.unwrap().as_deref(), Some("1"));
         ticker.abort();
+    }
+
+    /// A process that writes nothing leaves the checkpoints (and their syncs) to the one that
+    /// writes: a store that only reads copies none of another connection's WAL into the
+    /// database file, and does once it has written something itself.
+    #[tokio::test]
+    async fn a_store_that_writes_nothing_leaves_checkpoints_to_the_writer() {
+        let (_dir, url) = file();
+        let store = Store::connect(&url).await.expect("connect");
+        store.migrate().await.expect("migrate");
+        tokio::time::sleep(CHECKPOINT_EVERY * 3).await; // the migrations' own round is over
+        let (path, flags) = sqlite_target(&url).unwrap();
+        let other = rusqlite::Connection::open_with_flags(&path, flags).unwrap();
+        other
+            .execute_batch("PRAGMA wal_autocheckpoint = 0; CREATE TABLE filler (x BLOB);")
+            .unwrap();
+        for _ in 0..200 {
+            other
+                .execute("INSERT INTO filler VALUES (zeroblob(4000))", [])
+                .unwrap();
+        }
+        let size = || std::fs::metadata(&path).expect("the database file").len();
+        let before = size();
+        tokio::time::sleep(CHECKPOINT_EVERY * 5).await;
+        assert_eq!(
+            size(),
+            before,
+            "another connection's writes were checkpointed"
+        );
+
+        store.meta_set_if_absent("mine", "1").await.expect("write");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while size() < before + 200 * 4000 && Instant::now() < deadline {
+            tokio::time::sleep(CHECKPOINT_EVERY).await;
+        }
+        assert!(
+            size() >= before + 200 * 4000,
+            "after a write of its own the store checkpoints: {} bytes, {before} before",
+            size()
+        );
+        drop(other);
     }
 
     /// The checkpointer copies the WAL into the database file, so the WAL starts over instead of
