@@ -38,6 +38,34 @@ fn random_bytes<const N: usize>() -> Result<[u8; N], SecretsError> {
     Ok(buf)
 }
 
+/// How many of the OS's random bytes a thread fetches at once for [`pooled_random`].
+const POOL: usize = 4096;
+
+thread_local! {
+    /// The OS's random bytes fetched ahead, and how many of them are used.
+    static POOLED: std::cell::RefCell<([u8; POOL], usize)> =
+        const { std::cell::RefCell::new(([0; POOL], POOL)) };
+}
+
+/// `N` (at most 4,096) of the OS's random bytes, fetched ahead a few KiB at a time per thread
+/// and each handed out once: the same randomness as [`random_bytes`] without a system call each
+/// time — for ids, made several times a request. Keys, nonces and tokens take theirs straight
+/// from the OS.
+pub fn pooled_random<const N: usize>() -> Result<[u8; N], SecretsError> {
+    const { assert!(N <= POOL) };
+    POOLED.with(|cell| {
+        let (pool, used) = &mut *cell.borrow_mut();
+        if *used + N > POOL {
+            getrandom::getrandom(pool).map_err(|e| SecretsError::Random(e.to_string()))?;
+            *used = 0;
+        }
+        let mut buf = [0u8; N];
+        buf.copy_from_slice(&pool[*used..*used + N]);
+        *used += N;
+        Ok(buf)
+    })
+}
+
 /// The 32-byte key every secret at rest is sealed with.
 #[derive(Clone)]
 pub struct MasterKey {
@@ -132,7 +160,7 @@ pub fn new_id(prefix: &str) -> Result<String, SecretsError> {
     for i in (0..10).rev() {
         out.push(BASE32[((millis >> (i * 5)) & 31) as usize] as char);
     }
-    let rand: [u8; 10] = random_bytes()?;
+    let rand: [u8; 10] = pooled_random()?;
     let mut bits: u128 = 0;
     for b in rand {
         bits = (bits << 8) | u128::from(b);
@@ -200,6 +228,25 @@ impl ApiKey {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Pooled bytes are handed out once each, across refills and threads: 20,000 draws of 16
+    /// bytes (about 80 refills of a thread's pool) on two threads are all different, and ids
+    /// made from them are too.
+    #[test]
+    fn pooled_random_bytes_are_never_handed_out_twice() {
+        let draw = || {
+            (0..10_000)
+                .map(|_| pooled_random::<16>().expect("random bytes"))
+                .collect::<Vec<_>>()
+        };
+        let other = std::thread::spawn(draw);
+        let mut all: std::collections::HashSet<[u8; 16]> = draw().into_iter().collect();
+        all.extend(other.join().expect("a thread"));
+        assert_eq!(all.len(), 20_000);
+        let ids: std::collections::HashSet<String> =
+            (0..5_000).map(|_| new_id("txn_").expect("an id")).collect();
+        assert_eq!(ids.len(), 5_000);
+    }
 
     #[test]
     fn seal_and_open_round_trip() {

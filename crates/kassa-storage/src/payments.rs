@@ -210,15 +210,26 @@ impl HistoryReads {
 }
 
 /// A fresh value for `payments.last_write`: the mark by which a flight's later statements know
-/// that its payment update took effect (no other write can carry it).
+/// that its payment update took effect (no other write can carry it). It only has to be
+/// unique, not unguessable: 64 random bits drawn once per process (another process — a
+/// `kassa worker`, another node — draws its own) and a count, so a mark costs no system call.
 fn write_mark() -> Result<String, StorageError> {
-    let mut b = [0u8; 16];
-    getrandom::getrandom(&mut b).map_err(|e| {
-        StorageError::Database(crate::error::DbError::Pool(format!(
-            "no randomness for a write mark: {e}"
-        )))
-    })?;
-    Ok(b.iter().map(|x| format!("{x:02x}")).collect())
+    static PROCESS: std::sync::OnceLock<Option<u64>> = std::sync::OnceLock::new();
+    static COUNT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let prefix = PROCESS
+        .get_or_init(|| {
+            let mut b = [0u8; 8];
+            getrandom::getrandom(&mut b)
+                .ok()
+                .map(|_| u64::from_le_bytes(b))
+        })
+        .ok_or_else(|| {
+            StorageError::Database(crate::error::DbError::Pool(
+                "no randomness for the process's write marks".into(),
+            ))
+        })?;
+    let n = COUNT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    Ok(format!("{prefix:016x}{n:016x}"))
 }
 
 impl Store {
