@@ -37,20 +37,13 @@ const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 #[derive(Clone, Copy, Default)]
 struct RandomRequestId;
 
-/// `req_` and 24 hex digits: 32 random bits drawn once per process (each node its own), then a
-/// count — unique without a system call a request.
+/// `req_` and 24 hex digits of the OS's randomness, drawn from the thread's pool
+/// ([`kassa_secrets::pooled_random`]): no system call a request.
 impl MakeRequestId for RandomRequestId {
     fn make_request_id<B>(&mut self, _: &Request<B>) -> Option<RequestId> {
-        static PROCESS: std::sync::OnceLock<Option<u32>> = std::sync::OnceLock::new();
-        static COUNT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-        let prefix = (*PROCESS.get_or_init(|| {
-            let mut b = [0u8; 4];
-            getrandom::getrandom(&mut b)
-                .ok()
-                .map(|_| u32::from_le_bytes(b))
-        }))?;
-        let n = COUNT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        axum::http::HeaderValue::from_str(&format!("req_{prefix:08x}{n:016x}"))
+        let b: [u8; 12] = kassa_secrets::pooled_random().ok()?;
+        let id: String = b.iter().map(|x| format!("{x:02x}")).collect();
+        axum::http::HeaderValue::from_str(&format!("req_{id}"))
             .ok()
             .map(RequestId::new)
     }
